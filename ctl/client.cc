@@ -1,0 +1,77 @@
+#include "ctl/client.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace medperf::ctl {
+
+DaemonClient::DaemonClient(const GlobalOptions& global) : socket_(global.socket) {
+  grpc::ChannelArguments args;
+  // A local daemon answers at once or not at all: do not wait minutes to reconnect.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  auto channel = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
+  stub_ = medperf::v1::Control::NewStub(channel);
+  if (!global.token_file.empty()) {
+    struct stat st {};
+    std::ifstream in(global.token_file);
+    if (!in || stat(global.token_file.c_str(), &st) != 0) {
+      token_error_ = absl::StrCat("cannot read token file ", global.token_file);
+    } else if (st.st_mode & 0077) {
+      token_error_ = absl::StrCat("token file ", global.token_file, " is readable by others (mode ",
+                                  absl::StrCat(absl::Hex(st.st_mode & 0777)),
+                                  "); run: chmod 600 ", global.token_file);
+    } else {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      token_ = std::string(absl::StripAsciiWhitespace(ss.str()));
+    }
+  }
+}
+
+bool DaemonClient::token_error(Output& out) const {
+  if (token_error_.empty()) return false;
+  out.err() << "medperfctl: " << token_error_ << "\n";
+  return true;
+}
+
+std::unique_ptr<grpc::ClientContext> DaemonClient::Context(bool streaming) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  // Fail fast when the daemon is down instead of waiting for it to appear.
+  ctx->set_wait_for_ready(false);
+  if (!streaming) ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+  if (!token_.empty()) ctx->AddMetadata("x-medperf-token", token_);
+  return ctx;
+}
+
+std::string DescribeRpcError(const grpc::Status& status, const std::string& socket) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      if (status.error_message().find("shutting down") != std::string::npos) {
+        return status.error_message();
+      }
+      return absl::StrCat("cannot reach medperfd at ", socket, ": ", status.error_message(),
+                          "; is the service running? (systemctl status medperfd)");
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return absl::StrCat("this medperfd does not implement that command yet",
+                          status.error_message().empty() ? "" : ": ", status.error_message());
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::StrCat("medperfd did not answer in time: ", status.error_message());
+    default:
+      return status.error_message();
+  }
+}
+
+int DaemonClient::Fail(Output& out, const grpc::Status& status) const {
+  out.err() << "medperfctl: " << DescribeRpcError(status, socket_) << "\n";
+  return 1;
+}
+
+}  // namespace medperf::ctl

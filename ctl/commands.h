@@ -1,0 +1,26 @@
+// Command groups of medperfctl; each group lives in its own file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "ctl/cli.h"
+#include "ctl/client.h"
+
+namespace medperf::ctl {
+
+std::vector<Command> DaemonCommands();  // status, watch, sync, job ...
+
+// A proto message as JSON with the proto's field names (for --json output).
+std::string ToJson(const google::protobuf::Message& message);
+
+// Prints a usage error about a flag value and returns exit code 2.
+int UsageError(Output& out, const absl::Status& status);
+
+// Asks a yes/no question on the terminal; only an explicit "y"/"yes" approves, so
+// an unattended invocation never consents by accident. -y answers yes.
+bool Confirm(CommandContext& ctx, const std::string& question);
+
+}  // namespace medperf::ctl

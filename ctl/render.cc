@@ -1,0 +1,61 @@
+#include "ctl/render.h"
+
+#include <algorithm>
+
+namespace medperf::ctl {
+
+void Table::Print(std::ostream& out) const {
+  std::vector<size_t> width(headers_.size());
+  for (size_t c = 0; c < headers_.size(); ++c) width[c] = headers_[c].size();
+  for (const auto& row : rows_) {
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+    }
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < width.size(); ++c) {
+      std::string cell = c < row.size() ? row[c] : "";
+      line += cell;
+      if (c + 1 < width.size()) line += std::string(width[c] - cell.size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  };
+  print_row(headers_);
+  std::vector<std::string> rule;
+  for (size_t w : width) rule.push_back(std::string(w, '-'));
+  print_row(rule);
+  for (const auto& row : rows_) print_row(row);
+}
+
+std::string Cell(const nlohmann::json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
+  return value.dump();
+}
+
+void PrintKeyValues(std::ostream& out, const nlohmann::json& object, int indent) {
+  if (!object.is_object()) {
+    out << std::string(indent, ' ') << Cell(object) << "\n";
+    return;
+  }
+  for (const auto& [key, value] : object.items()) {
+    out << std::string(indent, ' ') << key << ":";
+    if (value.is_object() && !value.empty()) {
+      out << "\n";
+      PrintKeyValues(out, value, indent + 2);
+    } else {
+      out << " " << Cell(value) << "\n";
+    }
+  }
+}
+
+nlohmann::json ParseJsonOrString(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return text;
+  return j;
+}
+
+}  // namespace medperf::ctl

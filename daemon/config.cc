@@ -1,0 +1,469 @@
+#include "daemon/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+
+namespace medperf::daemon {
+namespace fs = std::filesystem;
+
+absl::StatusOr<LogLevel> ParseLogLevel(std::string_view text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warning" || text == "warn") return LogLevel::kWarning;
+  if (text == "error") return LogLevel::kError;
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid log level '", absl::string_view(text.data(), text.size()),
+                   "': expected debug, info, warning or error"));
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+namespace {
+
+// Walks a YAML document with the file name and key path at hand for every error.
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string source) : source_(std::move(source)) {}
+
+  absl::Status Error(const std::string& path, const std::string& what) const {
+    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", path, ": ", what));
+  }
+
+  absl::Status ExpectMap(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsMap()) return Error(path, "expected a mapping of keys to values");
+    return absl::OkStatus();
+  }
+
+  // Calls `handler(key, value, path)` for each entry; unknown keys are errors.
+  absl::Status ForEach(
+      const YAML::Node& node, const std::string& path, const std::vector<std::string>& known,
+      const std::function<absl::Status(const std::string&, const YAML::Node&, const std::string&)>&
+          handler) const {
+    RETURN_IF_ERROR(ExpectMap(node, path.empty() ? "(top level)" : path));
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) return Error(path, "keys must be plain strings");
+      std::string key = kv.first.Scalar();
+      std::string child = path.empty() ? key : path + "." + key;
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        return Error(child, absl::StrCat("unknown key; expected one of: ", absl::StrJoin(known, ", ")));
+      }
+      RETURN_IF_ERROR(handler(key, kv.second, child));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> String(const YAML::Node& n, const std::string& path) const {
+    if (n.IsNull()) return std::string();
+    if (!n.IsScalar()) return Error(path, "expected a string");
+    return n.Scalar();
+  }
+
+  absl::StatusOr<int64_t> Int(const YAML::Node& n, const std::string& path, int64_t min,
+                              int64_t max) const {
+    int64_t v = 0;
+    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
+      return Error(path, "expected an integer");
+    }
+    if (v < min || v > max) return Error(path, absl::StrCat("expected a value from ", min, " to ", max));
+    return v;
+  }
+
+  absl::StatusOr<double> Fraction(const YAML::Node& n, const std::string& path) const {
+    double v = 0;
+    if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || v < 0 || v > 1) {
+      return Error(path, "expected a number from 0 to 1");
+    }
+    return v;
+  }
+
+  absl::StatusOr<bool> Bool(const YAML::Node& n, const std::string& path) const {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      if (s == "true" || s == "yes" || s == "on") return true;
+      if (s == "false" || s == "no" || s == "off") return false;
+    }
+    return Error(path, "expected true or false");
+  }
+
+  absl::StatusOr<std::chrono::seconds> Seconds(const YAML::Node& n, const std::string& path,
+                                               int64_t min = 0) const {
+    ASSIGN_OR_RETURN(int64_t v, Int(n, path, min, int64_t{10} * 365 * 24 * 3600));
+    return std::chrono::seconds(v);
+  }
+
+  absl::StatusOr<std::set<int64_t>> IdSet(const YAML::Node& n, const std::string& path) const {
+    std::set<int64_t> out;
+    if (n.IsNull()) return out;
+    if (!n.IsSequence()) return Error(path, "expected a list of ids, e.g. [1, 2]");
+    for (size_t i = 0; i < n.size(); ++i) {
+      ASSIGN_OR_RETURN(int64_t id, Int(n[i], absl::StrCat(path, "[", i, "]"), 1, INT64_MAX));
+      out.insert(id);
+    }
+    return out;
+  }
+
+ private:
+  std::string source_;
+};
+
+absl::Status ParseServer(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                         ServerConfig& s) {
+  return r.ForEach(
+      node, path, {"url", "token_file", "token", "ca_bundle", "tls_verify", "timeout_seconds"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "url") {
+          ASSIGN_OR_RETURN(s.url, r.String(v, p));
+          if (!s.url.empty() && !absl::StartsWith(s.url, "http://") &&
+              !absl::StartsWith(s.url, "https://")) {
+            return r.Error(p, "expected an http:// or https:// URL");
+          }
+        } else if (key == "token_file") {
+          ASSIGN_OR_RETURN(std::string f, r.String(v, p));
+          s.token_file = f;
+        } else if (key == "token") {
+          ASSIGN_OR_RETURN(s.token, r.String(v, p));
+        } else if (key == "ca_bundle") {
+          ASSIGN_OR_RETURN(std::string f, r.String(v, p));
+          s.ca_bundle = f;
+        } else if (key == "tls_verify") {
+          ASSIGN_OR_RETURN(s.tls_verify, r.Bool(v, p));
+        } else if (key == "timeout_seconds") {
+          ASSIGN_OR_RETURN(s.timeout, r.Seconds(v, p, 1));
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status ParsePoll(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                       PollConfig& poll) {
+  return r.ForEach(
+      node, path, {"interval_seconds", "jitter", "max_backoff_seconds", "enabled"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "interval_seconds") {
+          ASSIGN_OR_RETURN(poll.interval, r.Seconds(v, p, 1));
+        } else if (key == "jitter") {
+          ASSIGN_OR_RETURN(poll.jitter, r.Fraction(v, p));
+        } else if (key == "max_backoff_seconds") {
+          ASSIGN_OR_RETURN(poll.max_backoff, r.Seconds(v, p, 1));
+        } else if (key == "enabled") {
+          ASSIGN_OR_RETURN(poll.enabled, r.Bool(v, p));
+        }
+        return absl::OkStatus();
+      });
+}
+
+constexpr const char* kTasks[] = {"prepare", "sanity_check", "statistics", "infer", "evaluate"};
+
+absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                         PolicyConfig& policy) {
+  return r.ForEach(
+      node, path,
+      {"benchmarks", "models", "max_concurrent_jobs", "gpus", "time_limits", "submission"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "benchmarks") {
+          ASSIGN_OR_RETURN(policy.benchmarks, r.IdSet(v, p));
+        } else if (key == "models") {
+          return r.ForEach(v, p, {"allow", "deny"},
+                           [&](const std::string& k, const YAML::Node& list,
+                               const std::string& lp) -> absl::Status {
+                             ASSIGN_OR_RETURN(auto ids, r.IdSet(list, lp));
+                             (k == "allow" ? policy.allow_models : policy.deny_models) = ids;
+                             return absl::OkStatus();
+                           });
+        } else if (key == "max_concurrent_jobs") {
+          ASSIGN_OR_RETURN(int64_t n, r.Int(v, p, 1, 64));
+          policy.max_concurrent_jobs = static_cast<int>(n);
+        } else if (key == "gpus") {
+          ASSIGN_OR_RETURN(policy.gpus, r.String(v, p));
+        } else if (key == "time_limits") {
+          std::vector<std::string> tasks(std::begin(kTasks), std::end(kTasks));
+          return r.ForEach(v, p, tasks,
+                           [&](const std::string& task, const YAML::Node& secs,
+                               const std::string& tp) -> absl::Status {
+                             ASSIGN_OR_RETURN(policy.time_limits[task], r.Seconds(secs, tp));
+                             return absl::OkStatus();
+                           });
+        } else if (key == "submission") {
+          return r.ForEach(v, p, {"default", "auto_benchmarks"},
+                           [&](const std::string& k, const YAML::Node& sv,
+                               const std::string& sp) -> absl::Status {
+                             if (k == "default") {
+                               ASSIGN_OR_RETURN(std::string mode, r.String(sv, sp));
+                               if (mode == "manual") {
+                                 policy.submission = SubmissionPolicy::kManual;
+                               } else if (mode == "auto") {
+                                 policy.submission = SubmissionPolicy::kAuto;
+                               } else {
+                                 return r.Error(sp, "expected manual or auto");
+                               }
+                             } else {
+                               ASSIGN_OR_RETURN(policy.auto_submit_benchmarks, r.IdSet(sv, sp));
+                             }
+                             return absl::OkStatus();
+                           });
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status ParseNotify(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                         NotifyConfig& notify) {
+  return r.ForEach(node, path, {"command", "timeout_seconds"},
+                   [&](const std::string& key, const YAML::Node& v,
+                       const std::string& p) -> absl::Status {
+                     if (key == "command") {
+                       ASSIGN_OR_RETURN(notify.command, r.String(v, p));
+                     } else {
+                       ASSIGN_OR_RETURN(notify.timeout, r.Seconds(v, p, 1));
+                     }
+                     return absl::OkStatus();
+                   });
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std::string& source,
+                                         DaemonConfig config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not valid YAML (line ", e.mark.line + 1, ", column ",
+                     e.mark.column + 1, "): ", e.msg));
+  }
+  if (root.IsNull()) return config;  // an empty file keeps every default
+  ConfigReader r(source);
+  absl::Status st;
+  try {
+    st = r.ForEach(
+        root, "",
+        {"state_dir", "socket", "socket_group", "log_level", "runner", "server", "poll", "policy",
+         "notify"},
+        [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+          if (key == "state_dir") {
+            ASSIGN_OR_RETURN(std::string s, r.String(v, p));
+            config.state_dir = s;
+          } else if (key == "socket") {
+            ASSIGN_OR_RETURN(std::string s, r.String(v, p));
+            config.socket_path = s;
+          } else if (key == "socket_group") {
+            ASSIGN_OR_RETURN(config.socket_group, r.String(v, p));
+          } else if (key == "log_level") {
+            ASSIGN_OR_RETURN(std::string s, r.String(v, p));
+            auto level = ParseLogLevel(s);
+            if (!level.ok()) return r.Error(p, std::string(level.status().message()));
+            config.log_level = *level;
+          } else if (key == "runner") {
+            ASSIGN_OR_RETURN(config.runner, r.String(v, p));
+            if (config.runner != "auto" && config.runner != "sandbox" &&
+                config.runner != "docker" && config.runner != "apptainer") {
+              return r.Error(p, "expected auto, sandbox, docker or apptainer");
+            }
+          } else if (key == "server") {
+            return ParseServer(r, v, p, config.server);
+          } else if (key == "poll") {
+            return ParsePoll(r, v, p, config.poll);
+          } else if (key == "policy") {
+            return ParsePolicy(r, v, p, config.policy);
+          } else if (key == "notify") {
+            return ParseNotify(r, v, p, config.notify);
+          }
+          return absl::OkStatus();
+        });
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
+  }
+  if (!st.ok()) return st;
+  for (const auto& path : {config.state_dir, config.socket_path}) {
+    if (!path.empty() && path.is_relative()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": paths must be absolute, got '", path.string(), "'"));
+    }
+  }
+  return config;
+}
+
+absl::StatusOr<DaemonConfig> LoadConfigFile(const fs::path& path, DaemonConfig base) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read config file ", path.string(), ": ", std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  constexpr size_t kMaxConfigBytes = 1 << 20;
+  if (ss.str().size() > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": config file larger than 1 MiB"));
+  }
+  return ParseConfig(ss.str(), path.string(), std::move(base));
+}
+
+namespace {
+
+fs::path EnvPath(const char* name) {
+  const char* v = std::getenv(name);
+  // systemd may list several directories separated by ':'; the first is ours.
+  if (!v || !*v) return {};
+  std::string s(v);
+  return fs::path(s.substr(0, s.find(':')));
+}
+
+}  // namespace
+
+DefaultPaths SystemPaths() {
+  DefaultPaths p{"/var/lib/medperfd", "/run/medperfd/medperfd.sock",
+                 "/etc/medperfd/medperfd.yaml"};
+  if (auto d = EnvPath("STATE_DIRECTORY"); !d.empty()) p.state_dir = d;
+  if (auto d = EnvPath("RUNTIME_DIRECTORY"); !d.empty()) p.socket_path = d / "medperfd.sock";
+  if (auto d = EnvPath("CONFIGURATION_DIRECTORY"); !d.empty()) p.config_file = d / "medperfd.yaml";
+  return p;
+}
+
+DefaultPaths UserPaths() {
+  fs::path home = EnvPath("HOME");
+  if (home.empty()) home = "/tmp";
+  fs::path state = EnvPath("XDG_STATE_HOME");
+  if (state.empty()) state = home / ".local/state";
+  fs::path runtime = EnvPath("XDG_RUNTIME_DIR");
+  if (runtime.empty()) runtime = state / "medperfd";
+  fs::path config = EnvPath("XDG_CONFIG_HOME");
+  if (config.empty()) config = home / ".config";
+  return {state / "medperfd", runtime / "medperfd.sock", config / "medperfd/medperfd.yaml"};
+}
+
+std::string UsageText() {
+  return R"(usage: medperfd [flags]
+
+Runs the MedPerf site daemon: keeps the local state, polls the MedPerf server,
+runs benchmark containers and serves medperfctl on a Unix socket.
+
+flags:
+  --config=PATH        YAML config (default: /etc/medperfd/medperfd.yaml in system
+                       mode, $XDG_CONFIG_HOME/medperfd/medperfd.yaml with --user;
+                       read only if it exists)
+  --user               user mode: state, socket and config under the XDG directories
+  --state-dir=PATH     state directory (database, datasets, results, caches)
+  --socket=PATH        control socket for medperfctl
+  --server-url=URL     MedPerf server, e.g. https://api.medperf.org
+  --token-file=PATH    file holding the MedPerf API token (mode 0600)
+  --log-level=LEVEL    debug, info, warning or error
+  --runner=NAME        auto, sandbox, docker or apptainer
+  --poll-interval=SEC  seconds between polls of the server
+  --version            print the version and exit
+  --help               print this help and exit
+)";
+}
+
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
+  CommandLine cl;
+  std::map<std::string, std::string> values;
+  bool user_mode = false;
+  const std::set<std::string> valued = {"config",    "state-dir", "socket",        "server-url",
+                                        "token-file", "log-level", "poll-interval", "runner"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      cl.show_help = true;
+      return cl;
+    }
+    if (a == "--version") {
+      cl.show_version = true;
+      return cl;
+    }
+    if (a == "--user") {
+      user_mode = true;
+      continue;
+    }
+    if (!absl::StartsWith(a, "--")) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
+    }
+    std::string name = a.substr(2), value;
+    auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (valued.count(name)) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (!valued.count(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    values[name] = value;
+  }
+
+  DefaultPaths defaults = user_mode ? UserPaths() : SystemPaths();
+  DaemonConfig config;
+  config.state_dir = defaults.state_dir;
+  config.socket_path = defaults.socket_path;
+  if (values.count("config")) {
+    ASSIGN_OR_RETURN(config, LoadConfigFile(values["config"], config));
+  } else if (fs::exists(defaults.config_file)) {
+    ASSIGN_OR_RETURN(config, LoadConfigFile(defaults.config_file, config));
+  }
+  auto path_flag = [&](const char* name, fs::path& out) -> absl::Status {
+    if (!values.count(name)) return absl::OkStatus();
+    fs::path p = values[name];
+    if (p.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is empty"));
+    out = fs::absolute(p);
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(path_flag("state-dir", config.state_dir));
+  RETURN_IF_ERROR(path_flag("socket", config.socket_path));
+  RETURN_IF_ERROR(path_flag("token-file", config.server.token_file));
+  if (values.count("server-url")) {
+    const std::string& url = values["server-url"];
+    if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--server-url '", url, "': expected an http:// or https:// URL"));
+    }
+    config.server.url = url;
+  }
+  if (values.count("log-level")) {
+    ASSIGN_OR_RETURN(config.log_level, ParseLogLevel(values["log-level"]));
+  }
+  if (values.count("runner")) {
+    // Reuse the config parser's validation of runner names.
+    ASSIGN_OR_RETURN(DaemonConfig r,
+                     ParseConfig("runner: " + values["runner"], "--runner", config));
+    config.runner = r.runner;
+  }
+  if (values.count("poll-interval")) {
+    int64_t secs = 0;
+    if (!absl::SimpleAtoi(values["poll-interval"], &secs) || secs < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--poll-interval '", values["poll-interval"], "': expected a positive number of seconds"));
+    }
+    config.poll.interval = std::chrono::seconds(secs);
+  }
+  cl.config = std::move(config);
+  return cl;
+}
+
+}  // namespace medperf::daemon

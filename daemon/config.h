@@ -1,0 +1,98 @@
+// medperfd configuration: a YAML file, overridden by command-line flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace medperf::daemon {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+absl::StatusOr<LogLevel> ParseLogLevel(std::string_view text);
+std::string_view LogLevelName(LogLevel level);
+
+enum class SubmissionPolicy { kManual, kAuto };
+
+struct ServerConfig {
+  std::string url;  // e.g. https://api.medperf.org; empty = no server configured
+  std::filesystem::path token_file;
+  std::string token;  // inline token (discouraged; token_file preferred)
+  std::filesystem::path ca_bundle;
+  bool tls_verify = true;
+  std::chrono::seconds timeout{60};
+};
+
+struct PollConfig {
+  std::chrono::seconds interval{60};
+  double jitter = 0.1;  // fraction of the interval
+  std::chrono::seconds max_backoff{900};
+  bool enabled = true;
+};
+
+struct PolicyConfig {
+  std::set<int64_t> benchmarks;  // followed benchmarks; empty = every associated one
+  std::set<int64_t> allow_models;  // empty = all
+  std::set<int64_t> deny_models;
+  int max_concurrent_jobs = 1;
+  std::string gpus;  // "", "all", "device=0,1", or a count
+  std::map<std::string, std::chrono::seconds> time_limits;  // task → limit; 0 = none
+  SubmissionPolicy submission = SubmissionPolicy::kManual;
+  std::set<int64_t> auto_submit_benchmarks;  // per-benchmark `auto` overrides
+};
+
+struct NotifyConfig {
+  std::string command;  // run with /bin/sh -c, event JSON on stdin
+  std::chrono::seconds timeout{10};
+};
+
+struct DaemonConfig {
+  std::filesystem::path state_dir;
+  std::filesystem::path socket_path;
+  std::string socket_group;  // group allowed to use the socket besides the owner
+  LogLevel log_level = LogLevel::kInfo;
+  std::string runner = "auto";  // auto, sandbox, docker, apptainer
+  ServerConfig server;
+  PollConfig poll;
+  PolicyConfig policy;
+  NotifyConfig notify;
+};
+
+// Parses a YAML config. Unknown keys and wrong types are errors naming `source`
+// and the key path, so a typo never silently falls back to a default.
+absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std::string& source,
+                                         DaemonConfig base = {});
+absl::StatusOr<DaemonConfig> LoadConfigFile(const std::filesystem::path& path,
+                                            DaemonConfig base = {});
+
+// Where state, socket and config live when nothing says otherwise.
+struct DefaultPaths {
+  std::filesystem::path state_dir;
+  std::filesystem::path socket_path;
+  std::filesystem::path config_file;
+};
+// System mode: /var/lib/medperfd, /run/medperfd/medperfd.sock, /etc/medperfd/medperfd.yaml,
+// honouring systemd's STATE_DIRECTORY / RUNTIME_DIRECTORY / CONFIGURATION_DIRECTORY.
+// User mode: $XDG_STATE_HOME/medperfd, $XDG_RUNTIME_DIR/medperfd.sock,
+// $XDG_CONFIG_HOME/medperfd/medperfd.yaml.
+DefaultPaths SystemPaths();
+DefaultPaths UserPaths();
+
+struct CommandLine {
+  DaemonConfig config;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+// Parses medperfd's flags; reads the config file they name (or the default one,
+// if it exists), then applies flag overrides. Errors are usage errors (exit 2).
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
+std::string UsageText();
+
+}  // namespace medperf::daemon

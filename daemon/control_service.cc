@@ -1,0 +1,113 @@
+#include "daemon/control_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/migrations.h"
+
+namespace medperf::daemon {
+
+namespace v1 = medperf::v1;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+v1::Job JobToProto(const storage::JobRecord& job) {
+  v1::Job out;
+  out.set_id(job.id.value());
+  out.set_kind(job.kind);
+  out.set_state(static_cast<v1::JobState>(static_cast<int>(job.state) + 1));
+  out.set_attempts(job.attempts);
+  out.set_created_at(job.created_at);
+  out.set_updated_at(job.updated_at);
+  out.set_error(job.error);
+  out.set_log_path(job.log_path);
+  out.set_params_json(job.params_json);
+  out.set_result_json(job.result_json);
+  if (job.benchmark) out.set_benchmark(job.benchmark->value());
+  if (job.model) out.set_model(job.model->value());
+  if (job.dataset) out.set_dataset(job.dataset->value());
+  return out;
+}
+
+grpc::Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* req,
+                                       v1::StatusResponse* resp) {
+  resp->set_version(MEDPERF_VERSION);
+  resp->set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - ctx_.started)
+                               .count());
+  resp->set_state_dir(ctx_.config.state_dir.string());
+  resp->set_socket_path(ctx_.config.socket_path.string());
+  resp->set_server_url(ctx_.config.server.url);
+  resp->set_runner(ctx_.config.runner);
+  resp->set_pid(getpid());
+  absl::StatusOr<int> version = ctx_.store.SchemaVersion();
+  if (!version.ok()) return ToGrpc(version.status());
+  resp->set_schema_version(*version);
+  auto counts = ctx_.store.Counts();
+  if (!counts.ok()) return ToGrpc(counts.status());
+  for (const auto& [k, v] : *counts) (*resp->mutable_counts())[k] = v;
+  if (auto last = ctx_.store.GetMeta("last_poll"); last.ok() && last->has_value()) {
+    resp->set_last_poll(**last);
+  }
+  if (auto err = ctx_.store.GetMeta("last_poll_error"); err.ok() && err->has_value()) {
+    resp->set_last_poll_error(**err);
+  }
+  if (req->check()) {
+    auto integrity = ctx_.store.IntegrityCheck();
+    if (!integrity.ok()) return ToGrpc(integrity.status());
+    resp->set_integrity(*integrity);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::WatchEvents(grpc::ServerContext* context,
+                                         const v1::WatchEventsRequest* req,
+                                         grpc::ServerWriter<v1::Event>* writer) {
+  int64_t after = req->after_id();
+  int limit = req->limit() > 0 ? req->limit() : 50;
+  if (after == 0) {
+    // Start from the latest `limit` events (not following) or from now (following).
+    auto last = ctx_.store.LastEventId();
+    if (!last.ok()) return ToGrpc(last.status());
+    after = req->follow() ? *last : std::max<int64_t>(0, *last - limit);
+  }
+  while (true) {
+    auto events = ctx_.store.ListEvents(after, 500);
+    if (!events.ok()) return ToGrpc(events.status());
+    for (const auto& e : *events) {
+      v1::Event out;
+      out.set_id(e.id);
+      out.set_time(e.time);
+      out.set_kind(e.kind);
+      out.set_message(e.message);
+      out.set_json(e.json);
+      if (!writer->Write(out)) return grpc::Status::OK;  // the watcher went away
+      after = e.id;
+    }
+    if (!events->empty()) continue;
+    if (!req->follow()) return grpc::Status::OK;
+    if (context->IsCancelled() || ctx_.events.shutting_down()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "medperfd is shutting down");
+    }
+    ctx_.events.WaitForNewerThan(after, absl::Milliseconds(500));
+  }
+}
+
+grpc::Status ControlService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* req,
+                                      v1::JobList* resp) {
+  auto jobs = ctx_.store.ListJobs(req->all(), req->limit());
+  if (!jobs.ok()) return ToGrpc(jobs.status());
+  for (const auto& j : *jobs) *resp->add_items() = JobToProto(j);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                                    v1::Job* resp) {
+  auto job = ctx_.store.GetJob(JobId(req->id()));
+  if (!job.ok()) return ToGrpc(job.status());
+  *resp = JobToProto(*job);
+  return grpc::Status::OK;
+}
+
+}  // namespace medperf::daemon

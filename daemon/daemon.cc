@@ -1,0 +1,105 @@
+#include "daemon/daemon.h"
+
+#include <sys/stat.h>
+
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "daemon/log.h"
+
+namespace medperf::daemon {
+namespace fs = std::filesystem;
+
+namespace {
+
+absl::Status PrepareStateDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create state directory ", dir.string(), ": ", ec.message()));
+  }
+  // Prepared data and results are sensitive: keep the state dir private to the daemon.
+  chmod(dir.c_str(), 0750);
+  for (const char* sub : {"datasets", "results", "containers", "cache", "logs", "tmp"}) {
+    fs::create_directories(dir / sub, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create ", (dir / sub).string(), ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
+  std::unique_ptr<Daemon> d(new Daemon(std::move(config)));
+  RETURN_IF_ERROR(PrepareStateDir(d->config_.state_dir));
+  ASSIGN_OR_RETURN(d->lock_, StateDirLock::Acquire(d->config_.state_dir));
+  // Leftovers of a crashed run: temp files are never resumed.
+  std::error_code ec;
+  fs::remove_all(d->config_.state_dir / "tmp", ec);
+  fs::create_directories(d->config_.state_dir / "tmp", ec);
+
+  ASSIGN_OR_RETURN(d->store_, storage::Store::Open(d->config_.state_dir / "state.db"));
+  ASSIGN_OR_RETURN(int requeued, d->store_->RequeueInterruptedJobs());
+  d->events_ = std::make_unique<EventBus>(*d->store_);
+  if (requeued > 0) {
+    d->events_
+        ->Publish("daemon.recovered",
+                  absl::StrCat(requeued, " interrupted job(s) returned to the queue"),
+                  {{"jobs", requeued}})
+        .IgnoreError();
+  }
+
+  d->service_ = std::make_unique<ControlService>(ServiceContext{
+      d->config_, *d->store_, *d->events_, std::chrono::steady_clock::now()});
+  grpc::ServerBuilder builder;
+  builder.RegisterService(d->service_.get());
+  d->server_ = builder.BuildAndStart();
+  if (!d->server_) return absl::InternalError("cannot start the gRPC server");
+
+  ASSIGN_OR_RETURN(d->socket_,
+                   ControlSocket::Listen(d->config_.socket_path, d->config_.socket_group));
+  d->denying_server_ = BuildDenyingServer(
+      absl::StrCat("medperfd refuses this client: only root, uid ", d->socket_->owner().uid,
+                   " and members of group ", d->socket_->owner().gid,
+                   " may use the control socket ", d->config_.socket_path.string()));
+  d->socket_->Serve(d->server_.get(), d->denying_server_.get());
+  d->events_
+      ->Publish("daemon.started", absl::StrCat("medperfd ", MEDPERF_VERSION, " started"),
+                {{"state_dir", d->config_.state_dir.string()},
+                 {"socket", d->config_.socket_path.string()}})
+      .IgnoreError();
+  return d;
+}
+
+void Daemon::Shutdown(std::chrono::milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (socket_) socket_->Stop();
+  if (events_) {
+    events_->Publish("daemon.stopping", "medperfd is stopping").IgnoreError();
+    events_->Shutdown();
+  }
+  auto deadline = std::chrono::system_clock::now() + grace;
+  if (server_) server_->Shutdown(deadline);
+  if (denying_server_) denying_server_->Shutdown(deadline);
+  server_.reset();
+  denying_server_.reset();
+  service_.reset();
+  events_.reset();
+  store_.reset();
+  lock_.reset();
+}
+
+std::string Daemon::StatusLine() const {
+  return absl::StrCat("serving ", config_.socket_path.string(), ", state in ",
+                      config_.state_dir.string());
+}
+
+Daemon::~Daemon() { Shutdown(); }
+
+}  // namespace medperf::daemon

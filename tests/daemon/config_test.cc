@@ -1,0 +1,159 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.h"
+
+namespace medperf::daemon {
+namespace {
+
+using ::medperf::testing::TempDir;
+using ::medperf::testing::WriteFile;
+
+TEST(ConfigTest, EmptyDocumentKeepsDefaults) {
+  auto c = ParseConfig("", "medperfd.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->poll.interval, std::chrono::seconds(60));
+  EXPECT_EQ(c->policy.max_concurrent_jobs, 1);
+  EXPECT_EQ(c->policy.submission, SubmissionPolicy::kManual);
+  EXPECT_EQ(c->runner, "auto");
+}
+
+TEST(ConfigTest, FullConfigIsRead) {
+  auto c = ParseConfig(R"(
+state_dir: /var/lib/medperfd
+socket: /run/medperfd/medperfd.sock
+socket_group: medperf
+log_level: debug
+runner: sandbox
+server:
+  url: https://api.medperf.org
+  token_file: /etc/medperfd/token
+  ca_bundle: /etc/ssl/certs/ca.pem
+  tls_verify: true
+  timeout_seconds: 30
+poll:
+  interval_seconds: 5
+  jitter: 0.2
+  max_backoff_seconds: 120
+policy:
+  benchmarks: [1, 3]
+  models: {allow: [4, 5], deny: [6]}
+  max_concurrent_jobs: 2
+  gpus: all
+  time_limits: {infer: 3600, evaluate: 600}
+  submission: {default: manual, auto_benchmarks: [3]}
+notify:
+  command: /usr/local/bin/page-oncall
+  timeout_seconds: 5
+)",
+                       "medperfd.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state_dir, "/var/lib/medperfd");
+  EXPECT_EQ(c->socket_group, "medperf");
+  EXPECT_EQ(c->log_level, LogLevel::kDebug);
+  EXPECT_EQ(c->server.url, "https://api.medperf.org");
+  EXPECT_EQ(c->server.timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->poll.interval, std::chrono::seconds(5));
+  EXPECT_DOUBLE_EQ(c->poll.jitter, 0.2);
+  EXPECT_EQ(c->policy.benchmarks, (std::set<int64_t>{1, 3}));
+  EXPECT_EQ(c->policy.allow_models, (std::set<int64_t>{4, 5}));
+  EXPECT_EQ(c->policy.deny_models, (std::set<int64_t>{6}));
+  EXPECT_EQ(c->policy.time_limits.at("infer"), std::chrono::seconds(3600));
+  EXPECT_EQ(c->policy.auto_submit_benchmarks, (std::set<int64_t>{3}));
+  EXPECT_EQ(c->notify.command, "/usr/local/bin/page-oncall");
+}
+
+struct BadCase {
+  const char* name;
+  const char* yaml;
+  const char* expected;  // substring of the error
+};
+
+class BadConfigTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfigTest, ErrorNamesFileAndKey) {
+  auto c = ParseConfig(GetParam().yaml, "/etc/medperfd/medperfd.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string msg(c.status().message());
+  EXPECT_NE(msg.find("/etc/medperfd/medperfd.yaml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(GetParam().expected), std::string::npos) << msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, BadConfigTest,
+    ::testing::Values(
+        BadCase{"not_yaml", "server: [unclosed", "not valid YAML"},
+        BadCase{"top_level_list", "- a\n- b\n", "expected a mapping"},
+        BadCase{"top_level_scalar", "hello", "expected a mapping"},
+        BadCase{"unknown_key", "state_dri: /x\n", "state_dri: unknown key"},
+        BadCase{"unknown_nested_key", "poll: {interval: 5}\n", "poll.interval: unknown key"},
+        BadCase{"interval_not_int", "poll: {interval_seconds: soon}\n",
+                "poll.interval_seconds: expected an integer"},
+        BadCase{"interval_zero", "poll: {interval_seconds: 0}\n", "expected a value from 1"},
+        BadCase{"jitter_range", "poll: {jitter: 3}\n", "poll.jitter: expected a number from 0 to 1"},
+        BadCase{"bad_url", "server: {url: ftp://x}\n", "server.url: expected an http"},
+        BadCase{"bad_log_level", "log_level: loud\n", "log_level: invalid log level"},
+        BadCase{"bad_runner", "runner: podman\n", "runner: expected auto"},
+        BadCase{"bad_bool", "server: {tls_verify: maybe}\n", "expected true or false"},
+        BadCase{"ids_not_list", "policy: {benchmarks: 1}\n", "policy.benchmarks: expected a list"},
+        BadCase{"negative_id", "policy: {benchmarks: [-1]}\n", "policy.benchmarks[0]"},
+        BadCase{"bad_task_limit", "policy: {time_limits: {train: 5}}\n",
+                "policy.time_limits.train: unknown key"},
+        BadCase{"bad_submission", "policy: {submission: {default: sometimes}}\n",
+                "expected manual or auto"},
+        BadCase{"too_many_jobs", "policy: {max_concurrent_jobs: 1000}\n", "from 1 to 64"},
+        BadCase{"relative_state_dir", "state_dir: var/lib\n", "paths must be absolute"},
+        BadCase{"mapping_as_string", "socket: {a: b}\n", "socket: expected a string"},
+        BadCase{"non_scalar_key", "? [a, b]\n: c\n", "keys must be plain strings"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ConfigTest, FileErrors) {
+  TempDir dir;
+  auto missing = LoadConfigFile(dir / "nope.yaml");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("nope.yaml"), std::string::npos);
+  WriteFile(dir / "big.yaml", std::string(2 << 20, '#'));
+  EXPECT_FALSE(LoadConfigFile(dir / "big.yaml").ok());
+  WriteFile(dir / "deep.yaml", std::string(5000, '[') + std::string(5000, ']'));
+  auto deep = LoadConfigFile(dir / "deep.yaml");  // must not crash
+  EXPECT_FALSE(deep.ok());
+}
+
+TEST(CommandLineTest, FlagsOverrideConfigFile) {
+  TempDir dir;
+  WriteFile(dir / "c.yaml", "state_dir: /from/config\nlog_level: error\nserver: {url: http://a}\n");
+  auto cl = ParseCommandLine({"--config", (dir / "c.yaml").string(), "--state-dir=/from/flag",
+                              "--server-url", "http://b:8000", "--poll-interval=7"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.state_dir, "/from/flag");
+  EXPECT_EQ(cl->config.log_level, LogLevel::kError);
+  EXPECT_EQ(cl->config.server.url, "http://b:8000");
+  EXPECT_EQ(cl->config.poll.interval, std::chrono::seconds(7));
+}
+
+TEST(CommandLineTest, UsageErrors) {
+  EXPECT_FALSE(ParseCommandLine({"--bogus"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"stray"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--socket"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--server-url=ftp://x"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--log-level=loud"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--poll-interval=-3"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--runner=podman"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--config=/nonexistent/medperfd.yaml"}).ok());
+  EXPECT_TRUE(ParseCommandLine({"--help"})->show_help);
+}
+
+TEST(CommandLineTest, UserModeUsesXdgDirectories) {
+  setenv("XDG_STATE_HOME", "/tmp/xdg-state", 1);
+  setenv("XDG_RUNTIME_DIR", "/tmp/xdg-run", 1);
+  setenv("XDG_CONFIG_HOME", "/tmp/xdg-config-absent", 1);
+  auto cl = ParseCommandLine({"--user"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.state_dir, "/tmp/xdg-state/medperfd");
+  EXPECT_EQ(cl->config.socket_path, "/tmp/xdg-run/medperfd.sock");
+}
+
+}  // namespace
+}  // namespace medperf::daemon

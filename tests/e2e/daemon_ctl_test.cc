@@ -1,0 +1,154 @@
+// medperfd and medperfctl as a user meets them: started for real, driven over the socket.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/daemon_fixture.h"
+
+namespace medperf::testing {
+namespace {
+
+TEST(DaemonCtlTest, StatusShowsTheDaemon) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path());
+  ASSERT_TRUE(daemon.Start());
+
+  RunResult r = daemon.Ctl({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("medperfd "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(daemon.state_dir().string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("schema version: 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(none configured)"), std::string::npos) << r.out;
+
+  RunResult j = daemon.Ctl({"status", "--check", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto status = nlohmann::json::parse(j.out);
+  EXPECT_EQ(status["integrity"], "ok");
+  EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
+  EXPECT_GE(status["counts"]["events"].get<std::string>(), "1");  // int64 → JSON string
+  EXPECT_EQ(status["schema_version"], 2);
+}
+
+TEST(DaemonCtlTest, SocketIsPrivateToOwnerAndGroup) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path());
+  ASSERT_TRUE(daemon.Start());
+  struct stat st {};
+  ASSERT_EQ(lstat(daemon.socket().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(st.st_uid, geteuid());
+}
+
+TEST(DaemonCtlTest, OnlyOneDaemonPerStateDir) {
+  TempDir dir;
+  DaemonProcess first(dir.path());
+  ASSERT_TRUE(first.Start());
+  RunResult second = RunProcess({BinaryPath("daemon/medperfd").string(), "--state-dir",
+                          first.state_dir().string(), "--socket", (dir / "other.sock").string()},
+                         std::chrono::seconds(20));
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("another medperfd (pid "), std::string::npos) << second.err;
+  // The first one is unharmed.
+  EXPECT_EQ(first.Ctl({"status"}).exit_code, 0);
+}
+
+TEST(DaemonCtlTest, SigtermShutsDownCleanly) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path());
+  ASSERT_TRUE(daemon.Start());
+  int status = daemon.Stop(SIGTERM);
+  ASSERT_NE(status, -1) << "medperfd did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << daemon.Log();
+  EXPECT_FALSE(std::filesystem::exists(daemon.socket()));
+  EXPECT_NE(daemon.Log().find("stopped"), std::string::npos);
+  // State survives and the next daemon starts on it, schema intact.
+  DaemonProcess again(dir.path());
+  ASSERT_TRUE(again.Start());
+  RunResult r = again.Ctl({"status", "--check"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("integrity:      ok"), std::string::npos) << r.out;
+}
+
+TEST(DaemonCtlTest, ClearMessageWhenDaemonIsNotRunning) {
+  TempDir dir;
+  RunResult r = RunProcess({BinaryPath("ctl/medperfctl").string(), "--socket",
+                     (dir / "absent.sock").string(), "status"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot reach medperfd at " + (dir / "absent.sock").string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("is the service running?"), std::string::npos) << r.err;
+}
+
+TEST(DaemonCtlTest, UsageErrorsExitWithTwo) {
+  std::string ctl = BinaryPath("ctl/medperfctl").string();
+  RunResult unknown = RunProcess({ctl, "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
+  RunResult bad_flag = RunProcess({ctl, "status", "--bogus"});
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_NE(bad_flag.err.find("unknown option --bogus for 'status'"), std::string::npos);
+  RunResult bad_value = RunProcess({ctl, "job", "view", "abc"});
+  EXPECT_EQ(bad_value.exit_code, 2);
+  RunResult help = RunProcess({ctl, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("status"), std::string::npos);
+  RunResult version = RunProcess({ctl, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  RunResult daemon_usage = RunProcess({BinaryPath("daemon/medperfd").string(), "--bogus"});
+  EXPECT_EQ(daemon_usage.exit_code, 2);
+}
+
+TEST(DaemonCtlTest, WatchShowsStoredEvents) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path());
+  ASSERT_TRUE(daemon.Start());
+  RunResult r = daemon.Ctl({"watch", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto first_line = r.out.substr(0, r.out.find('\n'));
+  auto event = nlohmann::json::parse(first_line);
+  EXPECT_EQ(event["kind"], "daemon.started");
+  EXPECT_EQ(event["fields"]["state_dir"], daemon.state_dir().string());
+}
+
+TEST(DaemonCtlTest, JobListingWorksOnAnEmptyQueue) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path());
+  ASSERT_TRUE(daemon.Start());
+  RunResult r = daemon.Ctl({"job", "ls", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ID"), std::string::npos);
+  RunResult missing = daemon.Ctl({"job", "view", "99"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no job 99"), std::string::npos) << missing.err;
+}
+
+// A client that is neither root, the owner nor in the socket's group is refused with a
+// clear PERMISSION_DENIED, even when file permissions would let it connect.
+TEST(DaemonCtlTest, ForeignPeerIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a client under another uid";
+  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv (util-linux) not installed";
+  TempDir dir;
+  chmod(dir.path().c_str(), 0755);
+  DaemonProcess daemon(dir.path());
+  ASSERT_TRUE(daemon.Start());
+  chmod((dir.path() / "run").c_str(), 0755);
+  ASSERT_EQ(chmod(daemon.socket().c_str(), 0666), 0);  // defeat the file-mode barrier
+  std::string ctl = BinaryPath("ctl/medperfctl").string();
+  RunResult r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl,
+                     "--socket", daemon.socket().string(), "status"});
+  if (r.err.find("Permission denied") != std::string::npos &&
+      r.err.find("medperfd refuses") == std::string::npos) {
+    GTEST_SKIP() << "uid 65534 cannot execute the build tree here: " << r.err;
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("medperfd refuses this client"), std::string::npos) << r.err;
+  EXPECT_NE(daemon.Log().find("refused a control client"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace medperf::testing
