@@ -1,0 +1,82 @@
+// A content-addressed cache of downloaded artefacts (container configs, parameters,
+// additional-files tarballs, image tarballs, demo datasets), verified by SHA-256.
+//
+// Layout under the cache root:
+//   sha256/<hex>            verified files, named by their hash (read-only mode)
+//   extracted/<hex>/        tarballs extracted once (additional files, demo data)
+//   tmp/                    in-flight downloads and extractions (cleaned on failure)
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/archive.h"
+#include "core/http_client.h"
+
+namespace medperf {
+
+struct Asset {
+  std::filesystem::path path;  // <cache>/sha256/<hex>
+  std::string sha256;          // lowercase hex
+  uint64_t size = 0;
+  bool downloaded = false;  // false when served from the cache
+};
+
+struct DemoDataset {
+  std::filesystem::path root;  // extraction root, <cache>/extracted/<hex>
+  std::filesystem::path data_path;
+  std::filesystem::path labels_path;
+  std::optional<std::filesystem::path> metadata_path;
+  std::string sha256;
+};
+
+struct FetchOptions {
+  uint64_t max_bytes = uint64_t{64} << 30;  // refuse larger downloads
+  std::chrono::milliseconds timeout = std::chrono::minutes(60);
+};
+
+class AssetCache {
+ public:
+  explicit AssetCache(std::filesystem::path root, HttpClient client = HttpClient());
+
+  // Fetches `source` (http://, https://, file://, "direct:<url>", or a local path)
+  // unless an asset with `expected_sha256` ("<hex>" or "sha256:<hex>") is already
+  // cached. With an expected hash, a mismatch is an error naming `name`, the source,
+  // the expected and actual hash, and nothing is cached. Without one, the computed
+  // hash is reported in Asset::sha256.
+  absl::StatusOr<Asset> Fetch(std::string_view name, std::string_view source,
+                              std::string_view expected_sha256 = "",
+                              const FetchOptions& options = {});
+
+  // Fetches a tarball and extracts it (safely) into extracted/<hex>/, reusing an
+  // existing extraction. macOS "._*" files are dropped like the MedPerf client does.
+  absl::StatusOr<std::filesystem::path> FetchExtracted(std::string_view name,
+                                                       std::string_view source,
+                                                       std::string_view expected_sha256 = "",
+                                                       const ExtractLimits& limits = {},
+                                                       const FetchOptions& options = {});
+
+  // Fetches and extracts a demo dataset tarball and parses its paths.yaml.
+  absl::StatusOr<DemoDataset> FetchDemoDataset(std::string_view source,
+                                               std::string_view expected_sha256 = "",
+                                               const ExtractLimits& limits = {},
+                                               const FetchOptions& options = {});
+
+  // Cached file for a hash, if present.
+  std::optional<std::filesystem::path> Lookup(std::string_view sha256) const;
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_;
+  HttpClient client_;
+};
+
+// Parses <root>/paths.yaml of an extracted demo dataset: data_path and labels_path
+// (required) and metadata_path (optional), relative, resolving inside `root`, and
+// existing.
+absl::StatusOr<DemoDataset> ParseDemoPaths(const std::filesystem::path& root);
+
+}  // namespace medperf

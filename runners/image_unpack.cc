@@ -1,0 +1,309 @@
+#include "runners/image_unpack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/hashing.h"
+#include "core/status_macros.h"
+
+namespace medperf {
+namespace {
+// Debian's Abseil has its own string_view type.
+inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
+}  // namespace
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+absl::StatusOr<std::string> CachedFileSha256(const fs::path& path) {
+  static std::mutex mu;
+  static std::map<std::tuple<std::string, uintmax_t, int64_t>, std::string> memo;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("image file '", path.string(), "' not found"));
+  }
+  std::error_code ec;
+  auto key =
+      std::make_tuple(fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::string hex, Sha256File(path));
+  std::lock_guard<std::mutex> lock(mu);
+  memo[key] = hex;
+  return hex;
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadSmallFile(const fs::path& path, size_t max = 16 << 20) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat("missing '", path.filename().string(), "'"));
+  if (size > max)
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path.filename().string(), "' is too large"));
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A path named inside the image tarball (manifest Layers, blobs): relative, no "..",
+// and a regular file once resolved.
+absl::StatusOr<fs::path> InnerFile(const fs::path& outer, const std::string& rel,
+                                   std::string_view what) {
+  if (rel.empty() || rel.front() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(what), " '", rel, "' is not a relative path"));
+  }
+  for (absl::string_view part : absl::StrSplit(rel, '/')) {
+    if (part == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(AV(what), " '", rel, "' contains '..'"));
+    }
+  }
+  // docker save (v25+) links <id>/layer.tar to ../blobs/sha256/<hex>: follow links,
+  // but only to files that stay inside the unpacked tarball.
+  std::error_code ec;
+  fs::path p = fs::canonical(outer / rel, ec);
+  fs::path root = fs::canonical(outer, ec);
+  auto [root_end, unused] = std::mismatch(root.begin(), root.end(), p.begin(), p.end());
+  if (ec || root_end != root.end() || !fs::is_regular_file(p, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(what), " '", rel, "' is missing from the image"));
+  }
+  return p;
+}
+
+std::string BlobPath(const std::string& digest) {
+  auto colon = digest.find(':');
+  if (colon == std::string::npos) return "";
+  return absl::StrCat("blobs/", digest.substr(0, colon), "/", digest.substr(colon + 1));
+}
+
+absl::StatusOr<json> ParseJson(const std::string& text, std::string_view what) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(AV(what), " is not valid JSON"));
+  }
+  return j;
+}
+
+std::vector<std::string> StringList(const json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& item : j) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+struct Plan {
+  fs::path config;
+  std::vector<fs::path> layers;
+  std::string repo_tag;
+};
+
+absl::StatusOr<Plan> PlanDockerSave(const fs::path& outer) {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(outer / "manifest.json"));
+  ASSIGN_OR_RETURN(json manifest, ParseJson(text, "manifest.json"));
+  if (!manifest.is_array() || manifest.empty() || !manifest[0].is_object()) {
+    return absl::InvalidArgumentError("manifest.json must be a non-empty list of images");
+  }
+  const json& image = manifest[0];
+  Plan plan;
+  if (!image.contains("Config") || !image["Config"].is_string() || !image.contains("Layers") ||
+      !image["Layers"].is_array()) {
+    return absl::InvalidArgumentError("manifest.json lacks Config or Layers");
+  }
+  ASSIGN_OR_RETURN(plan.config, InnerFile(outer, image["Config"].get<std::string>(), "config"));
+  for (const auto& layer : image["Layers"]) {
+    if (!layer.is_string())
+      return absl::InvalidArgumentError("manifest.json: a layer is not a string");
+    ASSIGN_OR_RETURN(fs::path p, InnerFile(outer, layer.get<std::string>(), "layer"));
+    plan.layers.push_back(p);
+  }
+  auto tags = StringList(image.value("RepoTags", json::array()));
+  if (!tags.empty()) plan.repo_tag = tags[0];
+  return plan;
+}
+
+absl::StatusOr<Plan> PlanOci(const fs::path& outer) {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(outer / "index.json"));
+  ASSIGN_OR_RETURN(json index, ParseJson(text, "index.json"));
+  // Follow nested indexes to the first linux/amd64 (or only) manifest.
+  for (int depth = 0; depth < 4; ++depth) {
+    if (!index.contains("manifests") || !index["manifests"].is_array() ||
+        index["manifests"].empty()) {
+      return absl::InvalidArgumentError("index.json has no manifests");
+    }
+    const json* chosen = &index["manifests"][0];
+    for (const auto& m : index["manifests"]) {
+      if (m.contains("platform") && m["platform"].value("os", "") == "linux" &&
+          m["platform"].value("architecture", "") == "amd64") {
+        chosen = &m;
+        break;
+      }
+    }
+    std::string digest = chosen->value("digest", "");
+    ASSIGN_OR_RETURN(fs::path blob, InnerFile(outer, BlobPath(digest), "manifest blob"));
+    ASSIGN_OR_RETURN(std::string blob_text, ReadSmallFile(blob));
+    ASSIGN_OR_RETURN(json doc, ParseJson(blob_text, "image manifest"));
+    if (doc.contains("manifests")) {
+      index = std::move(doc);
+      continue;
+    }
+    Plan plan;
+    if (!doc.contains("config") || !doc["config"].is_object() || !doc.contains("layers") ||
+        !doc["layers"].is_array()) {
+      return absl::InvalidArgumentError("image manifest lacks config or layers");
+    }
+    ASSIGN_OR_RETURN(plan.config,
+                     InnerFile(outer, BlobPath(doc["config"].value("digest", "")), "config"));
+    for (const auto& layer : doc["layers"]) {
+      ASSIGN_OR_RETURN(fs::path p, InnerFile(outer, BlobPath(layer.value("digest", "")), "layer"));
+      plan.layers.push_back(p);
+    }
+    return plan;
+  }
+  return absl::InvalidArgumentError("index.json nests too deeply");
+}
+
+absl::Status ReadConfig(const fs::path& config_path, ImageRoot& image) {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(config_path));
+  ASSIGN_OR_RETURN(json config, ParseJson(text, "image config"));
+  json c = config.value("config", json::object());
+  if (!c.is_object()) c = json::object();
+  image.entrypoint = StringList(c.value("Entrypoint", json::array()));
+  image.cmd = StringList(c.value("Cmd", json::array()));
+  image.env = StringList(c.value("Env", json::array()));
+  if (c.contains("WorkingDir") && c["WorkingDir"].is_string()) {
+    image.working_dir = c["WorkingDir"].get<std::string>();
+  }
+  return absl::OkStatus();
+}
+
+json Summary(const ImageRoot& image) {
+  return json{{"entrypoint", image.entrypoint},
+              {"cmd", image.cmd},
+              {"env", image.env},
+              {"working_dir", image.working_dir},
+              {"repo_tag", image.repo_tag}};
+}
+
+absl::StatusOr<ImageRoot> LoadSummary(const fs::path& dir, const std::string& hex) {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(dir / "image.json"));
+  ASSIGN_OR_RETURN(json j, ParseJson(text, "image.json"));
+  ImageRoot image;
+  image.rootfs = dir / "rootfs";
+  image.sha256 = hex;
+  image.entrypoint = StringList(j.value("entrypoint", json::array()));
+  image.cmd = StringList(j.value("cmd", json::array()));
+  image.env = StringList(j.value("env", json::array()));
+  image.working_dir = j.value("working_dir", "");
+  image.repo_tag = j.value("repo_tag", "");
+  return image;
+}
+
+}  // namespace
+
+absl::StatusOr<ImageRoot> UnpackImage(const fs::path& image_tar, const fs::path& cache_dir,
+                                      const ExtractLimits& limits) {
+  ASSIGN_OR_RETURN(std::string hex, CachedFileSha256(image_tar));
+  fs::path final_dir = cache_dir / hex;
+  std::error_code ec;
+  if (fs::exists(final_dir / "image.json", ec)) return LoadSummary(final_dir, hex);
+
+  fs::create_directories(cache_dir, ec);
+  std::string tmpl = (cache_dir / (".unpack-" + hex.substr(0, 12) + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot create a temp dir in '", cache_dir.string(),
+                                            "': ", std::strerror(errno)));
+  }
+  fs::path work(tmpl);
+  auto fail = [&](const absl::Status& status) {
+    fs::remove_all(work, ec);
+    return absl::Status(status.code(), absl::StrCat("cannot unpack image '", image_tar.string(),
+                                                    "': ", status.message()));
+  };
+  auto outer_stats = ExtractArchive(image_tar, work / "outer", limits);
+  if (!outer_stats.ok()) return fail(outer_stats.status());
+  absl::StatusOr<Plan> plan = fs::exists(work / "outer" / "manifest.json", ec)
+                                  ? PlanDockerSave(work / "outer")
+                                  : PlanOci(work / "outer");
+  if (!plan.ok()) return fail(plan.status());
+  ImageRoot image;
+  image.sha256 = hex;
+  image.repo_tag = plan->repo_tag;
+  if (auto s = ReadConfig(plan->config, image); !s.ok()) return fail(s);
+  fs::create_directories(work / "rootfs", ec);
+  LayerOptions options;
+  options.limits = limits;
+  for (const auto& layer : plan->layers) {
+    auto stats = ExtractLayer(layer, work / "rootfs", options);
+    if (!stats.ok()) return fail(stats.status());
+  }
+  fs::remove_all(work / "outer", ec);
+  ::chmod((work / "rootfs").c_str(), 0755);
+  {
+    std::ofstream out(work / "image.json");
+    out << Summary(image).dump(2);
+    if (!out) return fail(absl::InternalError("cannot write image.json"));
+  }
+  ::chmod(work.c_str(), 0755);
+  if (::rename(work.c_str(), final_dir.c_str()) != 0) {
+    // Someone else finished the same image first: use theirs.
+    fs::remove_all(work, ec);
+    if (fs::exists(final_dir / "image.json", ec)) return LoadSummary(final_dir, hex);
+    return absl::InternalError(
+        absl::StrCat("cannot store unpacked image in '", final_dir.string(), "'"));
+  }
+  image.rootfs = final_dir / "rootfs";
+  return image;
+}
+
+absl::StatusOr<std::string> DockerArchiveRepoTag(const fs::path& image_tar) {
+  std::unique_ptr<struct archive, int (*)(struct archive*)> in(archive_read_new(),
+                                                               archive_read_free);
+  archive_read_support_filter_all(in.get());
+  archive_read_support_format_tar(in.get());
+  if (archive_read_open_filename(in.get(), image_tar.c_str(), 1 << 20) != ARCHIVE_OK) {
+    return absl::NotFoundError(absl::StrCat("cannot open image '", image_tar.string(),
+                                            "': ", archive_error_string(in.get())));
+  }
+  struct archive_entry* entry;
+  while (archive_read_next_header(in.get(), &entry) == ARCHIVE_OK) {
+    std::string name = archive_entry_pathname(entry);
+    if (name != "manifest.json" && name != "./manifest.json") continue;
+    if (archive_entry_size(entry) > (16 << 20)) break;
+    std::string text(static_cast<size_t>(archive_entry_size(entry)), '\0');
+    if (archive_read_data(in.get(), text.data(), text.size()) !=
+        static_cast<la_ssize_t>(text.size()))
+      break;
+    ASSIGN_OR_RETURN(json manifest, ParseJson(text, "manifest.json"));
+    if (manifest.is_array() && !manifest.empty() && manifest[0].is_object()) {
+      auto tags = StringList(manifest[0].value("RepoTags", json::array()));
+      if (!tags.empty()) return tags[0];
+    }
+    break;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("image '", image_tar.string(), "' has no RepoTags in manifest.json"));
+}
+
+}  // namespace medperf

@@ -1,0 +1,40 @@
+// Unpacks container images for the bubblewrap sandbox: a `docker save` tarball
+// (manifest.json + layer tars) or an OCI image layout tarball (index.json + blobs),
+// layers applied in order with whiteouts, into a content-addressed image cache.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/archive.h"
+
+namespace medperf {
+
+struct ImageRoot {
+  std::filesystem::path rootfs;  // <cache>/<sha256 of the tarball>/rootfs
+  std::string sha256;            // of the tarball, bare hex
+  // From the image config; used when the task does not override them.
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;  // "K=V"
+  std::string working_dir;
+  std::string repo_tag;  // first RepoTags entry of a docker save manifest, if any
+};
+
+// Unpacks once per tarball hash and reuses the result afterwards. The limits apply
+// to the outer tarball and to every layer.
+absl::StatusOr<ImageRoot> UnpackImage(const std::filesystem::path& image_tar,
+                                      const std::filesystem::path& cache_dir,
+                                      const ExtractLimits& limits = {});
+
+// SHA-256 of a file, memoized by (path, size, mtime) so that big image files are not
+// re-read on every task.
+absl::StatusOr<std::string> CachedFileSha256(const std::filesystem::path& path);
+
+// Reads only manifest.json of a `docker save` tarball and returns its first RepoTags
+// entry (what `docker load` will name the image), or NOT_FOUND.
+absl::StatusOr<std::string> DockerArchiveRepoTag(const std::filesystem::path& image_tar);
+
+}  // namespace medperf

@@ -1,0 +1,100 @@
+#include "runners/runner.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace medperf {
+namespace fs = std::filesystem;
+
+Runner::~Runner() = default;
+
+std::string TaskOutcome::Describe() const {
+  if (cancelled) return "cancelled";
+  if (timed_out) {
+    return absl::StrCat("timed out after ", duration.count() / 1000, ".",
+                        (duration.count() % 1000) / 100, "s");
+  }
+  if (signal != 0) return absl::StrCat("killed by signal ", signal);
+  return absl::StrCat("exited with code ", exit_code);
+}
+
+absl::StatusOr<std::vector<ResolvedMount>> ResolveMounts(const ContainerConfig& config,
+                                                         const TaskRun& run) {
+  const TaskSpec* task = config.FindTask(run.task);
+  if (task == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& [name, unused] : config.tasks) names.push_back(name);
+    return absl::NotFoundError(absl::StrCat("container '", config.source, "' has no task '",
+                                            run.task,
+                                            "' (it declares: ", absl::StrJoin(names, ", "), ")"));
+  }
+  std::vector<ResolvedMount> mounts;
+  for (bool input : {true, false}) {
+    const auto& volumes = input ? task->input_volumes : task->output_volumes;
+    for (const Volume& v : volumes) {
+      std::string what = absl::StrCat(input ? "input" : "output", " volume '", v.name,
+                                      "' of task '", run.task, "'");
+      fs::path host;
+      if (auto it = run.mounts.find(v.name); it != run.mounts.end() && !it->second.empty()) {
+        host = it->second;
+      } else if (!v.default_host_path.empty()) {
+        host = v.default_host_path;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " (mounted at ", v.mount_path,
+                         ") is declared by the container but no host path was supplied"));
+      }
+      std::error_code ec;
+      host = fs::absolute(host, ec).lexically_normal();
+      VolumeType type = v.type;
+      auto status = fs::status(host, ec);
+      bool exists = fs::exists(status);
+      if (exists && v.type_guessed) {
+        type = fs::is_directory(status) ? VolumeType::kDirectory : VolumeType::kFile;
+      }
+      if (input) {
+        if (!exists) {
+          return absl::NotFoundError(
+              absl::StrCat(what, ": host path '", host.string(), "' does not exist"));
+        }
+      } else if (!exists) {
+        if (type == VolumeType::kDirectory) {
+          fs::create_directories(host, ec);
+        } else {
+          fs::create_directories(host.parent_path(), ec);
+          int fd = ::open(host.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+          if (fd >= 0) ::close(fd);
+        }
+        status = fs::status(host, ec);
+        if (!fs::exists(status)) {
+          return absl::PermissionDeniedError(
+              absl::StrCat(what, ": cannot create host path '", host.string(), "'"));
+        }
+      }
+      bool is_dir = fs::is_directory(status);
+      if (type == VolumeType::kDirectory && !is_dir) {
+        return absl::InvalidArgumentError(absl::StrCat(what, " is a directory, but host path '",
+                                                       host.string(), "' is not a directory"));
+      }
+      if (type == VolumeType::kFile && (is_dir || !fs::is_regular_file(status))) {
+        return absl::InvalidArgumentError(absl::StrCat(what, " is a file, but host path '",
+                                                       host.string(), "' is not a regular file"));
+      }
+      mounts.push_back(ResolvedMount{v.name, host, v.mount_path, type, input});
+    }
+  }
+  // Parents before children, so nested mount paths stack correctly.
+  std::stable_sort(mounts.begin(), mounts.end(),
+                   [](const ResolvedMount& a, const ResolvedMount& b) {
+                     return a.mount_path.size() < b.mount_path.size();
+                   });
+  return mounts;
+}
+
+}  // namespace medperf

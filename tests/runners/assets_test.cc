@@ -1,0 +1,193 @@
+#include "runners/assets.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/archive.h"
+#include "core/hashing.h"
+#include "tests/support/test_support.h"
+
+namespace medperf {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+size_t CountFiles(const fs::path& dir) {
+  if (!fs::exists(dir)) return 0;
+  size_t n = 0;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+       ++it) {
+    if (!it->is_directory()) ++n;
+  }
+  return n;
+}
+
+TEST(AssetCacheTest, FetchComputesHashAndStoresByContent) {
+  TempDir dir;
+  WriteFile(dir / "src/parameters.yaml", "threshold: 0.5\n");
+  AssetCache cache(dir / "cache");
+  for (std::string source :
+       {(dir / "src/parameters.yaml").string(), "file://" + (dir / "src/parameters.yaml").string(),
+        "direct:file://" + (dir / "src/parameters.yaml").string()}) {
+    auto asset = cache.Fetch("parameters", source);
+    ASSERT_TRUE(asset.ok()) << asset.status();
+    EXPECT_EQ(asset->sha256, Sha256Hex("threshold: 0.5\n"));
+    EXPECT_EQ(asset->path, dir / "cache/sha256" / asset->sha256);
+    EXPECT_EQ(ReadFile(asset->path), "threshold: 0.5\n");
+    EXPECT_EQ(asset->size, 15u);
+  }
+  EXPECT_EQ(CountFiles(dir / "cache/tmp"), 0u);
+  EXPECT_EQ(CountFiles(dir / "cache/sha256"), 1u);
+}
+
+TEST(AssetCacheTest, MismatchIsRejectedAndNotCached) {
+  TempDir dir;
+  WriteFile(dir / "weights.tar.gz", "tampered");
+  AssetCache cache(dir / "cache");
+  std::string expected = Sha256Hex("original");
+  auto asset = cache.Fetch("additional files of container 3",
+                           "file://" + (dir / "weights.tar.gz").string(), "sha256:" + expected);
+  ASSERT_FALSE(asset.ok());
+  std::string message(asset.status().message());
+  EXPECT_EQ(asset.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(message.find("additional files of container 3"), std::string::npos) << message;
+  EXPECT_NE(message.find("weights.tar.gz"), std::string::npos) << message;
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
+  EXPECT_NE(message.find(Sha256Hex("tampered")), std::string::npos) << message;
+  EXPECT_EQ(CountFiles(dir / "cache"), 0u) << "nothing half-verified stays in the cache";
+  EXPECT_FALSE(cache.Lookup(expected).has_value());
+  EXPECT_FALSE(cache.Lookup(Sha256Hex("tampered")).has_value());
+}
+
+TEST(AssetCacheTest, SecondFetchReusesTheCache) {
+  TempDir dir;
+  WriteFile(dir / "src/config.yaml", "container_type: DockerImage\n");
+  AssetCache cache(dir / "cache");
+  std::string url = "file://" + (dir / "src/config.yaml").string();
+  auto first = cache.Fetch("config", url, Sha256Hex("container_type: DockerImage\n"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->downloaded);
+  fs::remove_all(dir / "src");  // a second download would now fail
+  auto second = cache.Fetch("config", url, first->sha256);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->downloaded);
+  EXPECT_EQ(second->path, first->path);
+  // Without an expected hash we cannot know it is cached, so it must be fetched.
+  EXPECT_FALSE(cache.Fetch("config", url).ok());
+}
+
+TEST(AssetCacheTest, SourceErrors) {
+  TempDir dir;
+  AssetCache cache(dir / "cache");
+  auto missing = cache.Fetch("demo", (dir / "nope.tar.gz").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("asset 'demo'"), std::string_view::npos);
+  EXPECT_FALSE(cache.Fetch("x", "ftp://example.org/x").ok());
+  EXPECT_EQ(cache.Fetch("x", "synapse:syn123").status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(cache.Fetch("x", dir.path().string(), "abc").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Refused by size before it is complete; nothing left behind.
+  WriteFile(dir / "big", std::string(4096, 'b'));
+  FetchOptions small;
+  small.max_bytes = 1000;
+  EXPECT_FALSE(cache.Fetch("big", (dir / "big").string(), "", small).ok());
+  EXPECT_EQ(CountFiles(dir / "cache"), 0u);
+  // An unreachable loopback server.
+  auto refused = cache.Fetch("x", "http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/x");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(CountFiles(dir / "cache"), 0u);
+}
+
+TEST(AssetCacheTest, AdditionalFilesAreExtractedOnceAndReused) {
+  TempDir dir;
+  WriteFile(dir / "w/cnn_weights.pth", "weights");
+  WriteFile(dir / "w/._cnn_weights.pth", "apple double");
+  ASSERT_TRUE(CreateTarGz(dir / "w", {}, dir / "weights.tar.gz").ok());
+  std::string hash = *Sha256File(dir / "weights.tar.gz");
+  AssetCache cache(dir / "cache");
+  auto extracted = cache.FetchExtracted("weights", (dir / "weights.tar.gz").string(), hash);
+  ASSERT_TRUE(extracted.ok()) << extracted.status();
+  EXPECT_EQ(*extracted, dir / "cache/extracted" / hash);
+  EXPECT_EQ(ReadFile(*extracted / "cnn_weights.pth"), "weights");
+  EXPECT_FALSE(fs::exists(*extracted / "._cnn_weights.pth"));
+  fs::remove(dir / "weights.tar.gz");
+  auto again = cache.FetchExtracted("weights", (dir / "weights.tar.gz").string(), hash);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *extracted);
+}
+
+TEST(AssetCacheTest, HostileAdditionalFilesLeaveNothingExtracted) {
+  TempDir dir;
+  fs::create_directories(dir / "w");
+  fs::create_symlink("/etc", dir / "w/escape");
+  ASSERT_TRUE(CreateTarGz(dir / "w", {}, dir / "evil.tar.gz").ok());
+  AssetCache cache(dir / "cache");
+  auto extracted = cache.FetchExtracted("weights", (dir / "evil.tar.gz").string());
+  ASSERT_FALSE(extracted.ok());
+  EXPECT_NE(extracted.status().message().find("asset 'weights'"), std::string_view::npos);
+  EXPECT_NE(extracted.status().message().find("points outside"), std::string_view::npos)
+      << extracted.status();
+  EXPECT_EQ(CountFiles(dir / "cache/extracted"), 0u);
+  EXPECT_TRUE(!fs::exists(dir / "cache/extracted") || fs::is_empty(dir / "cache/extracted"));
+}
+
+void MakeDemo(const fs::path& dir, const std::string& paths_yaml) {
+  WriteFile(dir / "src/demo_data/images/a.png", "png");
+  WriteFile(dir / "src/demo_data/labels/labels.csv", "Image ID,Label\n");
+  WriteFile(dir / "src/paths.yaml", paths_yaml);
+  ASSERT_TRUE(CreateTarGz(dir / "src", {"demo_data", "paths.yaml"}, dir / "demo_data.tar.gz").ok());
+}
+
+TEST(AssetCacheTest, DemoDataset) {
+  TempDir dir;
+  MakeDemo(dir.path(), "data_path: demo_data/images\nlabels_path: demo_data/labels\n");
+  std::string hash = *Sha256File(dir / "demo_data.tar.gz");
+  AssetCache cache(dir / "cache");
+  auto demo = cache.FetchDemoDataset("file://" + (dir / "demo_data.tar.gz").string(), hash);
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  EXPECT_EQ(demo->sha256, hash);
+  EXPECT_EQ(demo->data_path, fs::canonical(dir / "cache/extracted" / hash / "demo_data/images"));
+  EXPECT_EQ(ReadFile(demo->labels_path / "labels.csv"), "Image ID,Label\n");
+  EXPECT_FALSE(demo->metadata_path.has_value());
+}
+
+TEST(AssetCacheTest, DemoPathsErrors) {
+  struct Case {
+    std::string yaml;
+    std::string needle;
+  };
+  std::vector<Case> cases = {
+      {"labels_path: demo_data/labels\n", "data_path is required"},
+      {"data_path: /etc\nlabels_path: demo_data/labels\n", "must be relative"},
+      {"data_path: ../../..\nlabels_path: demo_data/labels\n", "outside the dataset"},
+      {"data_path: demo_data/nope\nlabels_path: demo_data/labels\n", "does not exist"},
+      {"data_path: [a]\nlabels_path: demo_data/labels\n", "expected a relative path"},
+      {"- a\n", "expected a mapping"},
+      {"data_path: [\n", "not valid YAML"},
+      {"data_path: demo_data/images\nlabels_path: demo_data/labels\nmetadata_path: /tmp\n",
+       "metadata_path"},
+  };
+  for (const auto& c : cases) {
+    TempDir dir;
+    MakeDemo(dir.path(), c.yaml);
+    AssetCache cache(dir / "cache");
+    auto demo = cache.FetchDemoDataset((dir / "demo_data.tar.gz").string());
+    ASSERT_FALSE(demo.ok()) << c.yaml;
+    EXPECT_NE(demo.status().message().find(c.needle), std::string_view::npos)
+        << c.yaml << " -> " << demo.status();
+    EXPECT_NE(demo.status().message().find("paths.yaml"), std::string_view::npos);
+  }
+  TempDir dir;
+  WriteFile(dir / "src/x", "1");
+  ASSERT_TRUE(CreateTarGz(dir / "src", {}, dir / "nopaths.tar.gz").ok());
+  AssetCache cache(dir / "cache");
+  auto demo = cache.FetchDemoDataset((dir / "nopaths.tar.gz").string());
+  EXPECT_NE(demo.status().message().find("paths.yaml is missing"), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace medperf
