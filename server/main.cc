@@ -1,23 +1,183 @@
-// medperf-server: skeleton answering GET /version; the full API comes with the
-// server issue.
-#include <httplib.h>
+// medperf-server: the MedPerf REST API v0 (evaluation part) over HTTP(S) + SQLite.
+//   medperf-server serve --db PATH [--host H] [--port P] [--tls-cert F --tls-key F]
+//                        [--auto-approve-benchmarks-from a@x,b@y] [--max-body-bytes N]
+//   medperf-server user add --db PATH --email E --role admin|user
+//   medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE [--assets DIR]
+//   medperf-server reset --db PATH
+#include <signal.h>
 
-#include <cstdlib>
 #include <iostream>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/seed.h"
+#include "server/sqlite_db.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage:\n"
+    "  medperf-server serve --db PATH [--host 127.0.0.1] [--port 8000]\n"
+    "                       [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--auto-approve-benchmarks-from EMAIL[,EMAIL...]]\n"
+    "                       [--max-body-bytes N]\n"
+    "  medperf-server user add --db PATH --email EMAIL --role admin|user\n"
+    "  medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE"
+    " [--assets DIR]\n"
+    "  medperf-server reset --db PATH\n"
+    "  medperf-server --version\n";
+
+int Fail(const std::string& msg) {
+  std::cerr << "medperf-server: " << msg << "\n";
+  return 2;
+}
+
+// Parses "--flag value" and "--flag=value" for the allowed flags.
+bool ParseFlags(const std::vector<std::string>& args, size_t start,
+                const std::set<std::string>& allowed, std::map<std::string, std::string>* out,
+                std::string* error) {
+  for (size_t i = start; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      *error = "unexpected argument '" + a + "'";
+      return false;
+    }
+    std::string name = a, value;
+    bool has_value = false;
+    if (auto eq = a.find('='); eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    if (!allowed.count(name)) {
+      *error = "unknown option " + name;
+      return false;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        *error = name + " needs a value";
+        return false;
+      }
+      value = args[++i];
+    }
+    (*out)[name] = value;
+  }
+  return true;
+}
+
+int Serve(const std::map<std::string, std::string>& f) {
+  medperf::server::ServeOptions o;
+  o.db = f.at("--db");
+  if (f.count("--host")) o.host = f.at("--host");
+  if (f.count("--port")) {
+    if (!absl::SimpleAtoi(f.at("--port"), &o.port) || o.port < 0 || o.port > 65535) {
+      return Fail("--port: expected a number from 0 to 65535, got '" + f.at("--port") + "'");
+    }
+  }
+  if (f.count("--tls-cert")) o.tls_cert = f.at("--tls-cert");
+  if (f.count("--tls-key")) o.tls_key = f.at("--tls-key");
+  if (f.count("--max-body-bytes")) {
+    if (!absl::SimpleAtoi(f.at("--max-body-bytes"), &o.max_body_bytes) || o.max_body_bytes == 0) {
+      return Fail("--max-body-bytes: expected a positive number");
+    }
+  }
+  if (f.count("--auto-approve-benchmarks-from")) {
+    for (absl::string_view e :
+         absl::StrSplit(f.at("--auto-approve-benchmarks-from"), ',', absl::SkipWhitespace())) {
+      o.auto_approve_benchmarks_from.emplace_back(absl::StripAsciiWhitespace(e));
+    }
+  }
+  // Block the shutdown signals before any thread starts, so only Serve's waiter sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  absl::Status s = medperf::server::Serve(o);
+  if (!s.ok()) {
+    std::cerr << "medperf-server: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int UserAdd(const std::map<std::string, std::string>& f) {
+  if (!f.count("--email") || !f.count("--role")) return Fail("user add needs --email and --role");
+  const std::string& role = f.at("--role");
+  if (role != "admin" && role != "user") {
+    return Fail("--role: expected admin or user, got '" + role + "'");
+  }
+  auto db = medperf::server::Db::Open(f.at("--db"));
+  if (!db.ok()) return Fail(std::string(db.status().message()));
+  medperf::server::Api api(db->get(), {});
+  auto user = api.AddUser(f.at("--email"), role == "admin");
+  if (!user.ok()) return Fail(std::string(user.status().message()));
+  std::cout << user->token << std::endl;
+  std::cerr << "created user " << user->id << " (" << f.at("--email") << ", " << role
+            << "); the token above is shown only once\n";
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
-  int port = 8000;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--port=", 0) == 0) port = std::atoi(a.c_str() + 7);
-    if (a.rfind("--host=", 0) == 0) host = a.substr(7);
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.size() < 2 || args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+    std::cerr << kUsage;
+    return args.size() < 2 ? 2 : 0;
   }
-  httplib::Server server;
-  server.Get("/version", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"version": "v0"})", "application/json");
-  });
-  std::cerr << "medperf-server listening on " << host << ":" << port << "\n";
-  return server.listen(host, port) ? 0 : 1;
+  if (args[1] == "--version") {
+    std::cout << "medperf-server " << MEDPERF_VERSION << " (API v0)\n";
+    return 0;
+  }
+  std::string cmd = args[1];
+  size_t start = 2;
+  std::set<std::string> allowed;
+  if (cmd == "serve") {
+    allowed = {
+        "--db",      "--host",          "--port", "--tls-cert", "--auto-approve-benchmarks-from",
+        "--tls-key", "--max-body-bytes"};
+  } else if (cmd == "user") {
+    if (args.size() < 3 || args[2] != "add")
+      return Fail("expected `user add`\n" + std::string(kUsage));
+    start = 3;
+    allowed = {"--db", "--email", "--role"};
+  } else if (cmd == "seed") {
+    allowed = {"--db", "--demo", "--tokens-out", "--assets"};
+  } else if (cmd == "reset") {
+    allowed = {"--db"};
+  } else {
+    return Fail("unknown command '" + cmd + "'\n" + kUsage);
+  }
+  std::map<std::string, std::string> flags;
+  std::string error;
+  if (!ParseFlags(args, start, allowed, &flags, &error)) return Fail(error);
+  if (!flags.count("--db") || flags["--db"].empty()) return Fail(cmd + " needs --db PATH");
+
+  if (cmd == "serve") return Serve(flags);
+  if (cmd == "user") return UserAdd(flags);
+  if (cmd == "seed") {
+    if (!flags.count("--demo") || !flags.count("--tokens-out")) {
+      return Fail("seed needs --demo and --tokens-out");
+    }
+    medperf::server::SeedOptions o{flags["--db"], flags["--demo"], flags["--tokens-out"],
+                                   flags.count("--assets") ? flags["--assets"] : ""};
+    absl::Status s = medperf::server::Seed(o);
+    if (!s.ok()) return Fail(std::string(s.message()));
+    return 0;
+  }
+  // reset
+  auto db = medperf::server::Db::Open(flags["--db"]);
+  if (!db.ok()) return Fail(std::string(db.status().message()));
+  absl::Status s = (*db)->WipeData();
+  if (!s.ok()) return Fail(std::string(s.message()));
+  std::cerr << "medperf-server: all data removed from " << flags["--db"] << " (schema kept)\n";
+  return 0;
 }

@@ -1,0 +1,93 @@
+#include "server/yaml_json.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <limits>
+#include <regex>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace medperf::server {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int kMaxDepth = 64;
+
+Json PlainScalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  static const std::regex kInt("[-+]?[0-9]+");
+  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (std::regex_match(s, kInt)) {
+    int64_t v;
+    if (absl::SimpleAtoi(s, &v)) return v;
+  }
+  if (std::regex_match(s, kFloat)) {
+    double d;
+    if (absl::SimpleAtod(s, &d)) return d;
+  }
+  if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf") {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (s == "-.inf" || s == "-.Inf" || s == "-.INF") return -std::numeric_limits<double>::infinity();
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+  return s;
+}
+
+absl::StatusOr<Json> Convert(const YAML::Node& node, int depth, const std::string& source) {
+  if (depth > kMaxDepth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": YAML nested deeper than ", kMaxDepth, " levels"));
+  }
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return Json(nullptr);
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags quoted scalars "!" and plain ones "?".
+      if (node.Tag() == "!") return Json(node.Scalar());
+      return PlainScalar(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      Json arr = Json::array();
+      for (const auto& item : node) {
+        auto v = Convert(item, depth + 1, source);
+        if (!v.ok()) return v;
+        arr.push_back(std::move(*v));
+      }
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      Json obj = Json::object();
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              source, ": line ", kv.first.Mark().line + 1, ": mapping keys must be scalars"));
+        }
+        auto v = Convert(kv.second, depth + 1, source);
+        if (!v.ok()) return v;
+        obj[kv.first.Scalar()] = std::move(*v);
+      }
+      return obj;
+    }
+  }
+  return Json(nullptr);
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> YamlToJson(const std::string& text, const std::string& source) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    return Convert(root, 0, source);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid YAML: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": cannot read YAML: ", e.what()));
+  }
+}
+
+}  // namespace medperf::server
