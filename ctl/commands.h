@@ -5,13 +5,24 @@
 #include <vector>
 
 #include <google/protobuf/message.h>
+#include <nlohmann/json.hpp>
+
+#include <optional>
 
 #include "ctl/cli.h"
 #include "ctl/client.h"
 
 namespace medperf::ctl {
 
-std::vector<Command> DaemonCommands();  // status, watch, sync, job ...
+std::vector<Command> DaemonCommands();     // status, watch, sync, job ls/view
+std::vector<Command> DataOwnerCommands();  // benchmark, dataset, association, result, job
+
+// Follows a job's progress stream until its end; nullopt (after printing why) unless
+// the job succeeded.
+std::optional<medperf::v1::Job> FollowJob(
+    CommandContext& ctx, DaemonClient& client,
+    grpc::ClientReaderInterface<medperf::v1::JobProgress>& reader);
+nlohmann::json JobResult(const medperf::v1::Job& job);
 
 // A proto message as JSON with the proto's field names (for --json output).
 std::string ToJson(const google::protobuf::Message& message);

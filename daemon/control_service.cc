@@ -111,3 +111,83 @@ grpc::Status ControlService::GetJob(grpc::ServerContext*, const v1::GetJobReques
 }
 
 }  // namespace medperf::daemon
+
+namespace medperf::daemon {
+
+std::string CallerToken(const grpc::ServerContext* context) {
+  auto md = context->client_metadata();
+  auto it = md.find("x-medperf-token");
+  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+absl::StatusOr<RestClient> ControlService::ServerFor(grpc::ServerContext* context) {
+  return ctx_.site.Server(CallerToken(context));
+}
+
+grpc::Status ControlService::StreamJob(grpc::ServerContext* context, JobId id,
+                                       grpc::ServerWriter<v1::JobProgress>* writer) {
+  size_t cursor = 0;
+  while (true) {
+    std::vector<ProgressUpdate> updates;
+    bool finished = false;
+    auto record = ctx_.jobs.Poll(id, &cursor, &updates, &finished, absl::Milliseconds(500));
+    if (!record.ok()) return ToGrpc(record.status());
+    for (const ProgressUpdate& u : updates) {
+      if (u.final) continue;  // the final message below carries the outcome
+      v1::JobProgress p;
+      p.set_job_id(id.value());
+      p.set_step(u.step);
+      p.set_message(u.message);
+      p.set_state(static_cast<v1::JobState>(static_cast<int>(u.state) + 1));
+      p.set_log_path(u.log_path);
+      if (!writer->Write(p)) return grpc::Status::OK;  // the caller left; the job goes on
+    }
+    if (finished) {
+      v1::JobProgress last;
+      last.set_job_id(id.value());
+      last.set_final(true);
+      last.set_state(static_cast<v1::JobState>(static_cast<int>(record->state) + 1));
+      last.set_log_path(record->log_path);
+      *last.mutable_job() = JobToProto(*record);
+      writer->Write(last);
+      return grpc::Status::OK;
+    }
+    if (context->IsCancelled()) return grpc::Status::OK;
+    if (ctx_.events.shutting_down()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("medperfd is shutting down; job ", id.value(),
+                                       " will be resumed or must be run again"));
+    }
+  }
+}
+
+grpc::Status ControlService::StartAndStream(grpc::ServerContext* context,
+                                            storage::JobRecord record, JobBody body,
+                                            grpc::ServerWriter<v1::JobProgress>* writer) {
+  absl::StatusOr<JobId> id = ctx_.jobs.Start(std::move(record), std::move(body));
+  if (!id.ok()) return ToGrpc(id.status());
+  return StreamJob(context, *id, writer);
+}
+
+grpc::Status ControlService::WatchJob(grpc::ServerContext* context, const v1::GetJobRequest* req,
+                                      grpc::ServerWriter<v1::JobProgress>* writer) {
+  return StreamJob(context, JobId(req->id()), writer);
+}
+
+grpc::Status ControlService::CancelJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                                       v1::Job* resp) {
+  auto job = ctx_.jobs.Cancel(JobId(req->id()));
+  if (!job.ok()) return ToGrpc(job.status());
+  *resp = JobToProto(*job);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::RetryJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                                      v1::Job* resp) {
+  auto job = ctx_.jobs.Retry(JobId(req->id()));
+  if (!job.ok()) return ToGrpc(job.status());
+  *resp = JobToProto(*job);
+  return grpc::Status::OK;
+}
+
+}  // namespace medperf::daemon

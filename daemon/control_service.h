@@ -6,6 +6,8 @@
 
 #include "daemon/config.h"
 #include "daemon/events.h"
+#include "daemon/jobs.h"
+#include "daemon/site.h"
 #include "medperf/v1/control.grpc.pb.h"
 #include "storage/store.h"
 
@@ -17,6 +19,8 @@ struct ServiceContext {
   storage::Store& store;
   EventBus& events;
   std::chrono::steady_clock::time_point started;
+  Site& site;
+  JobManager& jobs;
 };
 
 medperf::v1::Job JobToProto(const storage::JobRecord& job);
@@ -33,10 +37,72 @@ class ControlService final : public medperf::v1::Control::Service {
                         medperf::v1::JobList*) override;
   grpc::Status GetJob(grpc::ServerContext*, const medperf::v1::GetJobRequest*,
                       medperf::v1::Job*) override;
+  grpc::Status WatchJob(grpc::ServerContext*, const medperf::v1::GetJobRequest*,
+                        grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const medperf::v1::GetJobRequest*,
+                         medperf::v1::Job*) override;
+  grpc::Status RetryJob(grpc::ServerContext*, const medperf::v1::GetJobRequest*,
+                        medperf::v1::Job*) override;
+
+  // Entities on the server (service_entities.cc).
+  grpc::Status ListBenchmarks(grpc::ServerContext*, const medperf::v1::ListRequest*,
+                              medperf::v1::EntityList*) override;
+  grpc::Status GetBenchmark(grpc::ServerContext*, const medperf::v1::GetRequest*,
+                            medperf::v1::Entity*) override;
+  grpc::Status SetBenchmarkApproval(grpc::ServerContext*,
+                                    const medperf::v1::SetBenchmarkApprovalRequest*,
+                                    medperf::v1::Entity*) override;
+  grpc::Status ListDatasets(grpc::ServerContext*, const medperf::v1::ListRequest*,
+                            medperf::v1::EntityList*) override;
+  grpc::Status GetDataset(grpc::ServerContext*, const medperf::v1::GetRequest*,
+                          medperf::v1::Entity*) override;
+  grpc::Status ListContainers(grpc::ServerContext*, const medperf::v1::ListRequest*,
+                              medperf::v1::EntityList*) override;
+  grpc::Status GetContainer(grpc::ServerContext*, const medperf::v1::GetRequest*,
+                            medperf::v1::Entity*) override;
+  grpc::Status ListAssociations(grpc::ServerContext*, const medperf::v1::ListAssociationsRequest*,
+                                medperf::v1::AssociationList*) override;
+  grpc::Status SetAssociationApproval(grpc::ServerContext*,
+                                      const medperf::v1::SetAssociationApprovalRequest*,
+                                      medperf::v1::Association*) override;
+  grpc::Status SetAssociationPriority(grpc::ServerContext*,
+                                      const medperf::v1::SetAssociationPriorityRequest*,
+                                      medperf::v1::Association*) override;
+
+  // The data owner's flow (service_data_owner.cc).
+  grpc::Status SubmitDataset(grpc::ServerContext*, const medperf::v1::SubmitDatasetRequest*,
+                             grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status PrepareDataset(grpc::ServerContext*, const medperf::v1::PrepareDatasetRequest*,
+                              grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status SetDatasetOperational(grpc::ServerContext*,
+                                     const medperf::v1::SetDatasetOperationalRequest*,
+                                     grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status AssociateDataset(grpc::ServerContext*, const medperf::v1::AssociateDatasetRequest*,
+                                grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status RunBenchmark(grpc::ServerContext*, const medperf::v1::RunBenchmarkRequest*,
+                            grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status ListResults(grpc::ServerContext*, const medperf::v1::ListResultsRequest*,
+                           medperf::v1::ResultList*) override;
+  grpc::Status GetResult(grpc::ServerContext*, const medperf::v1::GetResultRequest*,
+                         medperf::v1::Result*) override;
+  grpc::Status SubmitResult(grpc::ServerContext*, const medperf::v1::SubmitResultRequest*,
+                            medperf::v1::Result*) override;
 
  private:
+  // Streams a job's progress until it ends or the caller leaves (the job goes on).
+  grpc::Status StreamJob(grpc::ServerContext* context, JobId id,
+                         grpc::ServerWriter<medperf::v1::JobProgress>* writer);
+  // Starts an interactive job and streams it.
+  grpc::Status StartAndStream(grpc::ServerContext* context, storage::JobRecord record,
+                              JobBody body, grpc::ServerWriter<medperf::v1::JobProgress>* writer);
+  // A server client acting as the caller's --token-file user, or the site's identity.
+  absl::StatusOr<RestClient> ServerFor(grpc::ServerContext* context);
+
   ServiceContext ctx_;
 };
+
+// The token a ctl call passed in its metadata, or "".
+std::string CallerToken(const grpc::ServerContext* context);
 
 // absl::Status → grpc::Status with the same code and message.
 grpc::Status ToGrpc(const absl::Status& status);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "daemon/execution.h"
 #include "daemon/log.h"
 
 namespace medperf::daemon {
@@ -54,8 +55,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
         .IgnoreError();
   }
 
+  d->site_ = std::make_unique<Site>(d->config_, *d->store_, *d->events_);
+  Site* site = d->site_.get();
+  d->jobs_ = std::make_unique<JobManager>(
+      *d->store_, *d->events_, d->config_.state_dir / "logs", d->config_.policy.max_concurrent_jobs,
+      [site](JobContext& job) { return ExecuteRunJob(*site, job); });
   d->service_ = std::make_unique<ControlService>(ServiceContext{
-      d->config_, *d->store_, *d->events_, std::chrono::steady_clock::now()});
+      d->config_, *d->store_, *d->events_, std::chrono::steady_clock::now(), *d->site_, *d->jobs_});
   grpc::ServerBuilder builder;
   builder.RegisterService(d->service_.get());
   d->server_ = builder.BuildAndStart();
@@ -68,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
                    " and members of group ", d->socket_->owner().gid,
                    " may use the control socket ", d->config_.socket_path.string()));
   d->socket_->Serve(d->server_.get(), d->denying_server_.get());
+  d->jobs_->StartWorkers();
   d->events_
       ->Publish("daemon.started", absl::StrCat("medperfd ", MEDPERF_VERSION, " started"),
                 {{"state_dir", d->config_.state_dir.string()},
@@ -80,16 +87,19 @@ void Daemon::Shutdown(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   if (socket_) socket_->Stop();
-  if (events_) {
-    events_->Publish("daemon.stopping", "medperfd is stopping").IgnoreError();
-    events_->Shutdown();
-  }
+  if (events_) events_->Publish("daemon.stopping", "medperfd is stopping").IgnoreError();
+  // Jobs stop first (a running run job is requeued for the next start), so the streams
+  // following them end before the server waits for in-flight calls.
+  if (jobs_) jobs_->Shutdown();
+  if (events_) events_->Shutdown();
   auto deadline = std::chrono::system_clock::now() + grace;
   if (server_) server_->Shutdown(deadline);
   if (denying_server_) denying_server_->Shutdown(deadline);
   server_.reset();
   denying_server_.reset();
   service_.reset();
+  jobs_.reset();
+  site_.reset();
   events_.reset();
   store_.reset();
   lock_.reset();

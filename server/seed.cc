@@ -14,7 +14,7 @@
 #include "core/status_macros.h"
 #include "server/api.h"
 #include "server/sqlite_db.h"
-#include "server/yaml_json.h"
+#include "core/yaml_json.h"
 
 namespace medperf::server {
 namespace {

@@ -84,8 +84,8 @@ std::optional<int64_t> OptId(const std::optional<IdT>& id) {
 
 }  // namespace
 
-std::string_view JobStateName(JobState state) {
-  return kJobStateNames[static_cast<int>(state)];
+std::string JobStateName(JobState state) {
+  return std::string(kJobStateNames[static_cast<int>(state)]);
 }
 
 absl::StatusOr<JobState> ParseJobState(std::string_view name) {
@@ -375,13 +375,15 @@ absl::Status Store::UpdateJob(const JobRecord& j) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<JobRecord>> Store::ClaimNextQueuedJob() {
+absl::StatusOr<std::optional<JobRecord>> Store::ClaimNextQueuedJob(std::string_view kind) {
   absl::MutexLock lock(&mu_);
   Transaction tx(*conn_);
   RETURN_IF_ERROR(tx.status());
   ASSIGN_OR_RETURN(Statement q, conn_->Prepare(absl::StrCat(
                                     "SELECT ", kJobColumns,
-                                    " FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1")));
+                                    " FROM jobs WHERE state = 'queued' AND kind = ? ORDER BY id "
+                                    "LIMIT 1")));
+  q.Bind(1, kind);
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<JobRecord>();
   ASSIGN_OR_RETURN(JobRecord job, ReadJob(q));
@@ -398,12 +400,24 @@ absl::StatusOr<std::optional<JobRecord>> Store::ClaimNextQueuedJob() {
 
 absl::StatusOr<int> Store::RequeueInterruptedJobs() {
   absl::MutexLock lock(&mu_);
+  Transaction tx(*conn_);
+  RETURN_IF_ERROR(tx.status());
+  std::string now = NowTimestamp();
+  ASSIGN_OR_RETURN(Statement fail,
+                   conn_->Prepare("UPDATE jobs SET state = 'failed', error = 'interrupted: "
+                                  "medperfd stopped while this job ran; run the command again', "
+                                  "updated_at = ? WHERE kind != 'run' AND state IN ('queued', "
+                                  "'fetching', 'running', 'evaluating')"));
+  fail.Bind(1, now);
+  RETURN_IF_ERROR(fail.Run());
   ASSIGN_OR_RETURN(Statement s,
-                   conn_->Prepare("UPDATE jobs SET state = 'queued', updated_at = ? WHERE state "
-                                  "IN ('fetching', 'running', 'evaluating')"));
-  s.Bind(1, NowTimestamp());
+                   conn_->Prepare("UPDATE jobs SET state = 'queued', updated_at = ? WHERE kind = "
+                                  "'run' AND state IN ('fetching', 'running', 'evaluating')"));
+  s.Bind(1, now);
   RETURN_IF_ERROR(s.Run());
-  return conn_->Changes();
+  int requeued = conn_->Changes();
+  RETURN_IF_ERROR(tx.Commit());
+  return requeued;
 }
 
 absl::StatusOr<int64_t> Store::AppendEvent(std::string_view kind, std::string_view message,

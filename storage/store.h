@@ -19,7 +19,7 @@ namespace medperf::storage {
 
 enum class JobState { kQueued, kFetching, kRunning, kEvaluating, kDone, kFailed, kCancelled };
 
-std::string_view JobStateName(JobState state);
+std::string JobStateName(JobState state);
 absl::StatusOr<JobState> ParseJobState(std::string_view name);
 bool IsFinished(JobState state);
 
@@ -128,9 +128,12 @@ class Store {
   absl::StatusOr<JobRecord> GetJob(JobId id);
   absl::StatusOr<std::vector<JobRecord>> ListJobs(bool include_finished, int limit = 100);
   absl::Status UpdateJob(const JobRecord& job);
-  // Atomically takes the oldest queued job, moves it to `fetching` and counts an attempt.
-  absl::StatusOr<std::optional<JobRecord>> ClaimNextQueuedJob();
-  // After a crash: jobs caught mid-flight go back to the queue; returns how many.
+  // Atomically takes the oldest queued job of `kind`, moves it to `fetching` and
+  // counts an attempt.
+  absl::StatusOr<std::optional<JobRecord>> ClaimNextQueuedJob(std::string_view kind = "run");
+  // After a crash: `run` jobs caught mid-flight go back to the queue (they are
+  // idempotent); interactive jobs are marked failed, since whoever started them has
+  // gone. Returns how many jobs were requeued.
   absl::StatusOr<int> RequeueInterruptedJobs();
 
   // Events, in order of occurrence.

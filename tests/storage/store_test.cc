@@ -138,13 +138,24 @@ TEST_F(StoreTest, ClaimCountsAttemptsAndRequeueRecoversInterruptedJobs) {
   running.state = JobState::kRunning;
   ASSERT_TRUE(store_->UpdateJob(running).ok());
 
-  // Simulated crash: the running job goes back to the queue, the attempt stays counted.
+  JobRecord interactive;
+  interactive.kind = "prepare";
+  interactive.state = JobState::kRunning;
+  auto interactive_id = store_->AddJob(interactive);
+  ASSERT_TRUE(interactive_id.ok());
+
+  // Simulated crash: the running job goes back to the queue, the attempt stays counted;
+  // the interactive one fails with a message saying why.
   EXPECT_EQ(*store_->RequeueInterruptedJobs(), 1);
+  auto failed = store_->GetJob(*interactive_id);
+  EXPECT_EQ(failed->state, JobState::kFailed);
+  EXPECT_NE(failed->error.find("interrupted"), std::string::npos);
   auto again = store_->ClaimNextQueuedJob();
   ASSERT_TRUE(again.ok() && again->has_value());
   EXPECT_EQ((*again)->id, running.id);
   EXPECT_EQ((*again)->attempts, 2);
   EXPECT_EQ(store_->ListJobs(false)->size(), 2u);
+  EXPECT_FALSE(store_->ClaimNextQueuedJob("prepare")->has_value());
 }
 
 TEST_F(StoreTest, ClaimIsExclusiveAcrossThreads) {

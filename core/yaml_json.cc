@@ -1,4 +1,4 @@
-#include "server/yaml_json.h"
+#include "core/yaml_json.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace medperf::server {
+namespace medperf {
 namespace {
 
 using Json = nlohmann::json;
@@ -64,8 +64,9 @@ absl::StatusOr<Json> Convert(const YAML::Node& node, int depth, const std::strin
       Json obj = Json::object();
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              source, ": line ", kv.first.Mark().line + 1, ": mapping keys must be scalars"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(source, ": line ", kv.first.Mark().line + 1,
+                           ": mapping keys must be scalars"));
         }
         auto v = Convert(kv.second, depth + 1, source);
         if (!v.ok()) return v;
@@ -90,4 +91,67 @@ absl::StatusOr<nlohmann::json> YamlToJson(const std::string& text, const std::st
   }
 }
 
-}  // namespace medperf::server
+}  // namespace medperf
+
+namespace medperf {
+namespace {
+
+void Emit(YAML::Emitter& out, const nlohmann::json& v) {
+  switch (v.type()) {
+    case nlohmann::json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [k, child] : v.items()) {
+        out << YAML::Key << k << YAML::Value;
+        Emit(out, child);
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& child : v) Emit(out, child);
+      out << YAML::EndSeq;
+      break;
+    case nlohmann::json::value_t::string: {
+      const std::string& s = v.get_ref<const std::string&>();
+      // A string that a YAML reader would take for null/bool/number must stay a string.
+      if (!PlainScalar(s).is_string()) {
+        out << YAML::DoubleQuoted << s;
+      } else {
+        out << s;
+      }
+      break;
+    }
+    case nlohmann::json::value_t::boolean:
+      out << v.get<bool>();
+      break;
+    case nlohmann::json::value_t::number_integer:
+      out << v.get<int64_t>();
+      break;
+    case nlohmann::json::value_t::number_unsigned:
+      out << v.get<uint64_t>();
+      break;
+    case nlohmann::json::value_t::number_float: {
+      double d = v.get<double>();
+      if (std::isnan(d)) {
+        out << YAML::Value << ".nan";
+      } else if (std::isinf(d)) {
+        out << (d > 0 ? ".inf" : "-.inf");
+      } else {
+        out << YAML::Precision(17) << d;
+      }
+      break;
+    }
+    default:
+      out << YAML::Null;
+  }
+}
+
+}  // namespace
+
+std::string JsonToYaml(const nlohmann::json& value) {
+  YAML::Emitter out;
+  Emit(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace medperf

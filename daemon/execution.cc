@@ -1,0 +1,324 @@
+#include "daemon/execution.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/hashing.h"
+#include "core/status_macros.h"
+#include "core/yaml_json.h"
+#include "daemon/log.h"
+
+namespace medperf::daemon {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+absl::Status ResetDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+// Server reports are informative; a failure to send one must not fail the work.
+template <typename F>
+void BestEffort(const char* what, F&& send) {
+  absl::Status st = send();
+  if (!st.ok()) LogWarning(absl::StrCat("could not send ", what), {{"error", std::string(st.message())}});
+}
+
+}  // namespace
+
+absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer& container,
+                              const std::string& task,
+                              std::map<std::string, fs::path> mounts, const fs::path& log_file) {
+  const TaskSpec* spec = container.config.FindTask(task);
+  if (!spec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("container ", container.name, " has no '", task, "' task"));
+  }
+  if (spec->FindVolume("parameters_file") && !mounts.count("parameters_file")) {
+    if (container.parameters_file.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "container ", container.name, ": task '", task,
+          "' declares parameters_file but the container has no parameters"));
+    }
+    mounts["parameters_file"] = container.parameters_file;
+  }
+  if (spec->FindVolume("additional_files") && !mounts.count("additional_files")) {
+    fs::path dir = container.additional_files;
+    if (dir.empty()) {
+      ASSIGN_OR_RETURN(dir, site.MakeTempDir("no-additional-files"));
+    }
+    mounts["additional_files"] = dir;
+  }
+  std::error_code ec;
+  fs::create_directories(log_file.parent_path(), ec);
+
+  TaskRun run;
+  run.task = task;
+  run.mounts = std::move(mounts);
+  run.log_file = log_file;
+  run.cancel = job.cancel_flag();
+  run.gpus = site.config().policy.gpus;
+  if (auto it = site.config().policy.time_limits.find(task);
+      it != site.config().policy.time_limits.end()) {
+    run.time_limit = it->second;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, site.RunnerFor(container));
+  job.Progress(task, absl::StrCat("running ", task, " of ", container.name, " (", runner->name(),
+                                  ")"),
+               log_file.string());
+  ASSIGN_OR_RETURN(TaskOutcome outcome, runner->Run(container.config, run));
+  if (outcome.cancelled || job.cancelled()) {
+    return absl::CancelledError(absl::StrCat(task, " of ", container.name, " was cancelled"));
+  }
+  if (!outcome.ok()) {
+    return absl::AbortedError(absl::StrCat(task, " of ", container.name, " ", outcome.Describe(),
+                                           "; see its log: ", log_file.string()));
+  }
+  job.Progress(task, absl::StrCat(task, " finished in ", outcome.duration.count(), " ms"),
+               log_file.string());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Json> ReadYamlMapping(const fs::path& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(what, " was not written: ", path.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().size() > (16u << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path.string(), " is over 16 MiB"));
+  }
+  ASSIGN_OR_RETURN(Json j, YamlToJson(ss.str(), path.string()));
+  if (!j.is_object() || j.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", path.string(), " must be a non-empty YAML mapping"));
+  }
+  return j;
+}
+
+absl::StatusOr<PreparedData> PrepareData(Site& site, JobContext& job, const LocalContainer& prep,
+                                         const fs::path& raw_data, const fs::path& raw_labels,
+                                         const fs::path& out_dir, const fs::path& log_dir) {
+  PreparedData out;
+  out.data = out_dir / "data";
+  out.labels = out_dir / "labels";
+  fs::path ready = out_dir / ".ready";
+  std::error_code ec;
+  if (!fs::exists(ready, ec)) {
+    RETURN_IF_ERROR(ResetDir(out.data));
+    RETURN_IF_ERROR(ResetDir(out.labels));
+    RETURN_IF_ERROR(RunContainerTask(site, job, prep, "prepare",
+                                     {{"data_path", raw_data},
+                                      {"labels_path", raw_labels},
+                                      {"output_path", out.data},
+                                      {"output_labels_path", out.labels},
+                                      {"metadata_path", out_dir / "metadata"},
+                                      {"report_file", out_dir / "report.yaml"}},
+                                     log_dir / "prepare.log"));
+  } else {
+    job.Progress("prepare", "already prepared; running the checks again");
+  }
+  absl::Status sanity = RunContainerTask(site, job, prep, "sanity_check",
+                                         {{"data_path", out.data},
+                                          {"labels_path", out.labels},
+                                          {"metadata_path", out_dir / "metadata"}},
+                                         log_dir / "sanity_check.log");
+  if (!sanity.ok()) {
+    fs::remove(ready, ec);
+    return absl::Status(sanity.code(), absl::StrCat("the sanity check failed: ", sanity.message()));
+  }
+  fs::path stats_file = out_dir / "statistics.yaml";
+  fs::remove(stats_file, ec);
+  RETURN_IF_ERROR(RunContainerTask(site, job, prep, "statistics",
+                                   {{"data_path", out.data},
+                                    {"labels_path", out.labels},
+                                    {"metadata_path", out_dir / "metadata"},
+                                    {"output_path", stats_file}},
+                                   log_dir / "statistics.log"));
+  ASSIGN_OR_RETURN(out.statistics, ReadYamlMapping(stats_file, "the statistics file"));
+  ASSIGN_OR_RETURN(out.generated_uid, FoldersHash({out.data, out.labels}));
+  std::ofstream(ready).put('\n');
+  job.Progress("statistics", absl::StrCat("prepared data hash ", out.generated_uid));
+  return out;
+}
+
+absl::StatusOr<Evaluation> EvaluateModel(Site& site, JobContext& job, const LocalContainer& model,
+                                         const LocalContainer& evaluator, const fs::path& data,
+                                         const fs::path& labels, const fs::path& work_dir,
+                                         bool ignore_model_errors) {
+  Evaluation ev;
+  ev.log_dir = work_dir / "logs";
+  fs::path predictions = work_dir / "predictions";
+  RETURN_IF_ERROR(ResetDir(predictions));
+  absl::Status infer = RunContainerTask(site, job, model, "infer",
+                                        {{"data_path", data}, {"output_path", predictions}},
+                                        ev.log_dir / "model.log");
+  if (!infer.ok()) {
+    if (!ignore_model_errors || absl::IsCancelled(infer)) return infer;
+    ev.partial = true;
+    ev.model_error = std::string(infer.message());
+    job.Progress("infer", absl::StrCat("model failed, evaluating partial predictions: ",
+                                       infer.message()));
+  }
+  job.SetState(storage::JobState::kEvaluating);
+  fs::path results = work_dir / "results.yaml";
+  std::error_code ec;
+  fs::remove(results, ec);
+  RETURN_IF_ERROR(RunContainerTask(
+      site, job, evaluator, "evaluate",
+      {{"predictions", predictions},
+       {"labels", labels},
+       {"output_path", results},
+       {"local_outputs_path", work_dir / "local_outputs"}},
+      ev.log_dir / absl::StrCat("metrics_", evaluator.name, ".log")));
+  ASSIGN_OR_RETURN(ev.metrics, ReadYamlMapping(results, "the metrics results file"));
+  return ev;
+}
+
+namespace {
+
+// The server execution for the triple: the one this job created before (saved in its
+// params), else an unfinalized one of ours, else a new one.
+absl::StatusOr<ResultId> EnsureExecution(RestClient& server, JobContext& job,
+                                         const LocalResultUid& uid) {
+  Json params = job.params();
+  if (params.contains("execution_id") && params["execution_id"].is_number_integer()) {
+    return ResultId(params["execution_id"].get<int64_t>());
+  }
+  ASSIGN_OR_RETURN(std::vector<Result> mine, server.ListMyResults());
+  const Result* latest = nullptr;
+  for (const Result& r : mine) {
+    if (r.benchmark == uid.benchmark() && r.model == uid.model() && r.dataset == uid.dataset() &&
+        (!latest || r.created_at > latest->created_at)) {
+      latest = &r;
+    }
+  }
+  ResultId id;
+  if (latest && !latest->finalized) {
+    id = latest->id;
+  } else {
+    Result fresh;
+    fresh.name = uid.str();
+    fresh.benchmark = uid.benchmark();
+    fresh.model = uid.model();
+    fresh.dataset = uid.dataset();
+    ASSIGN_OR_RETURN(Result created, server.CreateResult(fresh));
+    id = created.id;
+  }
+  job.SaveParam("execution_id", id.value());
+  return id;
+}
+
+void Report(RestClient& server, ResultId id, const char* field, const char* status) {
+  BestEffort(field, [&]() -> absl::Status {
+    return server.UpdateResult(id, {{field, {{"execution_status", status}}}}).status();
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
+  const storage::JobRecord& record = job.record();
+  if (!record.benchmark || !record.model || !record.dataset) {
+    return absl::InvalidArgumentError("run job without benchmark, model and dataset");
+  }
+  LocalResultUid uid(*record.benchmark, *record.model, *record.dataset);
+  Json params = job.params();
+  bool ignore_model_errors = params.value("ignore_model_errors", false);
+
+  // A job interrupted after storing its result (crash between the two writes) is done.
+  if (auto existing = site.store().GetResult(uid);
+      existing.ok() && existing->status == "executed" && existing->updated_at >= record.created_at) {
+    job.Progress("done", absl::StrCat("result ", uid.str(), " was already stored by this job"));
+    return Json{{"uid", uid.str()}, {"from_cache", true}};
+  }
+
+  job.SetState(storage::JobState::kFetching);
+  ASSIGN_OR_RETURN(storage::DatasetRecord dataset, site.store().GetDataset(uid.dataset()));
+  if (dataset.prep_status != "prepared") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dataset ", dataset.id.value(), " is not prepared; run `medperfctl dataset prepare "
+        "--data_uid ", dataset.id.value(), "` first"));
+  }
+  ASSIGN_OR_RETURN(RestClient server, site.Server());
+  ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(uid.benchmark()));
+  if (benchmark.data_preparation_mlcube != dataset.prep_container) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dataset ", dataset.id.value(), " was prepared with container ",
+        dataset.prep_container.value(), " but benchmark ", benchmark.id.value(), " uses ",
+        benchmark.data_preparation_mlcube.value()));
+  }
+  job.Progress("fetch", absl::StrCat("fetching model ", uid.model().value(), " and evaluator ",
+                                     benchmark.data_evaluator_mlcube.value()));
+  ASSIGN_OR_RETURN(Model model, server.GetModel(uid.model()));
+  if (!model.container) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model ", model.id.value(), " (", model.name, ") is not a container model; only "
+        "container models can run here"));
+  }
+  ASSIGN_OR_RETURN(LocalContainer local_model, site.FetchContainer(*model.container));
+  ASSIGN_OR_RETURN(Container evaluator_entity, server.GetContainer(benchmark.data_evaluator_mlcube));
+  ASSIGN_OR_RETURN(LocalContainer evaluator, site.FetchContainer(evaluator_entity));
+  ASSIGN_OR_RETURN(ResultId execution, EnsureExecution(server, job, uid));
+
+  fs::path dir = site.ResultDir(uid);
+  fs::path dataset_dir = site.DatasetDir(dataset.id);
+  Report(server, execution, "model_report", "started");
+  job.SetState(storage::JobState::kRunning);
+  absl::StatusOr<Evaluation> ev = EvaluateModel(site, job, local_model, evaluator,
+                                                dataset_dir / "data", dataset_dir / "labels", dir,
+                                                ignore_model_errors);
+
+  storage::ResultRecord result(uid);
+  if (auto previous = site.store().GetResult(uid); previous.ok()) result = *previous;
+  result.server_id = execution;
+  result.log_dir = (dir / "logs").string();
+  result.submitted_at.reset();
+  if (!ev.ok()) {
+    if (absl::IsCancelled(ev.status())) {
+      Report(server, execution, "model_report", "interrupted");
+      return ev.status();
+    }
+    Report(server, execution, "model_report", "failed");
+    result.status = "failed";
+    result.error = std::string(ev.status().message());
+    result.metrics_json = "{}";
+    result.partial = false;
+    RETURN_IF_ERROR(site.store().PutResult(result));
+    site.events()
+        .Publish("result.failed", absl::StrCat("model ", uid.model().value(), " failed on dataset ",
+                                               uid.dataset().value(), ": ", result.error),
+                 {{"uid", uid.str()}, {"error", result.error}, {"log_dir", result.log_dir}})
+        .IgnoreError();
+    return ev.status();
+  }
+  Report(server, execution, "model_report", ev->partial ? "failed" : "finished");
+  Report(server, execution, "evaluation_report", "finished");
+  result.status = "executed";
+  result.error = ev->model_error;
+  result.partial = ev->partial;
+  result.metrics_json = ev->metrics.dump();
+  RETURN_IF_ERROR(site.store().PutResult(result));
+  site.events()
+      .Publish("result.ready",
+               absl::StrCat("result ", uid.str(), " is ready for review: medperfctl result view ",
+                            uid.str()),
+               {{"uid", uid.str()},
+                {"benchmark", uid.benchmark().value()},
+                {"model", uid.model().value()},
+                {"dataset", uid.dataset().value()},
+                {"partial", ev->partial}})
+      .IgnoreError();
+  return Json{{"uid", uid.str()},
+              {"metrics", ev->metrics},
+              {"partial", ev->partial},
+              {"execution_id", execution.value()},
+              {"from_cache", false}};
+}
+
+}  // namespace medperf::daemon

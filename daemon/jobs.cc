@@ -1,0 +1,318 @@
+#include "daemon/jobs.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/log.h"
+
+namespace medperf::daemon {
+
+using storage::JobRecord;
+using storage::JobState;
+
+nlohmann::json JobContext::params() const {
+  nlohmann::json p = nlohmann::json::parse(record_.params_json, nullptr, false);
+  return p.is_object() ? p : nlohmann::json::object();
+}
+
+void JobContext::Progress(const std::string& step, const std::string& message,
+                          const std::string& log_path) {
+  {
+    std::ofstream log(log_path_, std::ios::app);
+    log << storage::NowTimestamp() << " [" << step << "] " << message << "\n";
+  }
+  manager_.Append(record_.id, {step, message, record_.state, log_path, false});
+}
+
+void JobContext::SetState(JobState state) {
+  record_.state = state;
+  if (absl::Status st = manager_.store_.UpdateJob(record_); !st.ok()) {
+    LogWarning("cannot persist job state", {{"job", record_.id.str()},
+                                            {"error", std::string(st.message())}});
+  }
+}
+
+void JobContext::SaveParam(const std::string& key, const nlohmann::json& value) {
+  nlohmann::json p = params();
+  p[key] = value;
+  record_.params_json = p.dump();
+  manager_.store_.UpdateJob(record_).IgnoreError();
+}
+
+JobManager::JobManager(storage::Store& store, EventBus& events, std::filesystem::path log_dir,
+                       int workers, JobBody run_body)
+    : store_(store), events_(events), log_dir_(std::move(log_dir)), workers_(workers),
+      run_body_(std::move(run_body)) {
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir_, ec);
+}
+
+JobManager::~JobManager() { Shutdown(); }
+
+void JobManager::StartWorkers() {
+  absl::MutexLock lock(&threads_mu_);
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+}
+
+std::shared_ptr<std::atomic<bool>> JobManager::Register(JobId id) {
+  absl::MutexLock lock(&mu_);
+  Live& live = live_[id.value()];
+  live.finished = false;
+  live.updates.clear();
+  live.cancel->store(false);
+  return live.cancel;
+}
+
+void JobManager::Append(JobId id, ProgressUpdate update) {
+  absl::MutexLock lock(&mu_);
+  Live& live = live_[id.value()];
+  if (update.final) live.finished = true;
+  live.updates.push_back(std::move(update));
+}
+
+absl::StatusOr<JobId> JobManager::Start(JobRecord record, JobBody body) {
+  record.state = JobState::kRunning;
+  record.attempts = 1;
+  absl::StatusOr<JobId> id = store_.AddJob(record);
+  if (!id.ok()) return id.status();
+  record.id = *id;
+  record.log_path = (log_dir_ / absl::StrCat("job-", id->value(), ".log")).string();
+  store_.UpdateJob(record).IgnoreError();
+  Register(*id);
+  absl::MutexLock lock(&threads_mu_);
+  threads_.emplace_back([this, record, body = std::move(body)]() mutable {
+    Execute(std::move(record), body);
+  });
+  return *id;
+}
+
+absl::StatusOr<JobId> JobManager::EnqueueRun(BenchmarkId benchmark, ModelId model,
+                                             DatasetId dataset, const nlohmann::json& params,
+                                             bool* created) {
+  JobRecord record;
+  record.kind = "run";
+  record.benchmark = benchmark;
+  record.model = model;
+  record.dataset = dataset;
+  record.params_json = params.dump();
+  absl::StatusOr<JobId> id = store_.AddJob(record);
+  if (created) *created = id.ok();
+  if (absl::IsAlreadyExists(id.status())) {
+    // The unique index found an unfinished job for the triple: attach to it.
+    auto active = store_.ListJobs(false, 1000);
+    if (!active.ok()) return active.status();
+    for (const JobRecord& j : *active) {
+      if (j.kind == "run" && j.benchmark == benchmark && j.model == model && j.dataset == dataset) {
+        return j.id;
+      }
+    }
+    return id.status();
+  }
+  if (!id.ok()) return id;
+  Register(*id);
+  {
+    absl::MutexLock lock(&mu_);
+    ++wake_;
+  }
+  events_
+      .Publish("job.queued",
+               absl::StrCat("job ", id->value(), " queued: model ", model.value(), " on dataset ",
+                            dataset.value(), " for benchmark ", benchmark.value()),
+               {{"job", id->value()},
+                {"benchmark", benchmark.value()},
+                {"model", model.value()},
+                {"dataset", dataset.value()}})
+      .IgnoreError();
+  return id;
+}
+
+void JobManager::Execute(JobRecord record, const JobBody& body) {
+  std::shared_ptr<std::atomic<bool>> cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    cancel = live_[record.id.value()].cancel;
+  }
+  if (record.log_path.empty()) {
+    record.log_path = (log_dir_ / absl::StrCat("job-", record.id.value(), ".log")).string();
+    store_.UpdateJob(record).IgnoreError();
+  }
+  JobContext ctx(*this, record, cancel, record.log_path);
+  nlohmann::json ids = {{"job", record.id.value()}, {"kind", record.kind}};
+  if (record.benchmark) ids["benchmark"] = record.benchmark->value();
+  if (record.model) ids["model"] = record.model->value();
+  if (record.dataset) ids["dataset"] = record.dataset->value();
+  events_.Publish("job.started", absl::StrCat("job ", record.id.value(), " (", record.kind, ") started"), ids)
+      .IgnoreError();
+
+  absl::StatusOr<nlohmann::json> result;
+  try {
+    result = body(ctx);
+  } catch (const std::exception& e) {
+    result = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+  }
+
+  JobRecord done = ctx.record_;
+  // Re-read params saved during the run; keep the log path.
+  if (auto latest = store_.GetJob(done.id); latest.ok()) done.params_json = latest->params_json;
+  std::string kind = "job.finished";
+  std::string message;
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+  }
+  if (stopping && cancel->load()) {
+    // Interrupted by a daemon shutdown, not by a user: a run resumes at the next start.
+    done.state = done.kind == "run" ? JobState::kQueued : JobState::kFailed;
+    done.error = "interrupted: medperfd stopped while this job ran";
+    kind = "job.interrupted";
+    message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") interrupted by shutdown",
+                           done.kind == "run" ? "; it resumes when medperfd starts again" : "");
+  } else if (cancel->load()) {
+    done.state = JobState::kCancelled;
+    done.error = "cancelled";
+    kind = "job.cancelled";
+    message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") was cancelled");
+  } else if (result.ok()) {
+    done.state = JobState::kDone;
+    done.error.clear();
+    done.result_json = result->dump();
+    message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") finished");
+  } else {
+    done.state = JobState::kFailed;
+    done.error = std::string(result.status().message());
+    kind = "job.failed";
+    message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") failed: ", done.error);
+    ids["error"] = done.error;
+  }
+  ids["log"] = done.log_path;
+  if (absl::Status st = store_.UpdateJob(done); !st.ok()) {
+    LogError("cannot record the end of a job", {{"job", done.id.str()},
+                                                {"error", std::string(st.message())}});
+  }
+  {
+    std::ofstream log(done.log_path, std::ios::app);
+    log << storage::NowTimestamp() << " [end] " << message << "\n";
+  }
+  events_.Publish(kind, message, ids).IgnoreError();
+  Append(done.id, {"end", message, done.state, done.log_path, true});
+}
+
+void JobManager::WorkerLoop() {
+  int64_t seen = -1;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::StatusOr<std::optional<JobRecord>> job = store_.ClaimNextQueuedJob("run");
+    if (job.ok() && job->has_value()) {
+      JobRecord record = **job;
+      {
+        absl::MutexLock lock(&mu_);
+        Live& live = live_[record.id.value()];
+        live.finished = false;
+        if (!live.cancel) live.cancel = std::make_shared<std::atomic<bool>>(false);
+      }
+      Execute(std::move(record), run_body_);
+      continue;
+    }
+    if (!job.ok()) {
+      LogWarning("cannot read the job queue", {{"error", std::string(job.status().message())}});
+    }
+    absl::MutexLock lock(&mu_);
+    auto woken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || wake_ != seen; };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Seconds(2));
+    seen = wake_;
+  }
+}
+
+absl::StatusOr<JobRecord> JobManager::Poll(JobId id, size_t* cursor,
+                                           std::vector<ProgressUpdate>* out, bool* finished,
+                                           absl::Duration timeout) {
+  *finished = false;
+  bool known = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto has_news = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = live_.find(id.value());
+      return stopping_ || it == live_.end() || it->second.updates.size() > *cursor ||
+             it->second.finished;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&has_news), timeout);
+    auto it = live_.find(id.value());
+    if (it != live_.end()) {
+      known = true;
+      const Live& live = it->second;
+      for (size_t i = *cursor; i < live.updates.size(); ++i) out->push_back(live.updates[i]);
+      *cursor = live.updates.size();
+      *finished = live.finished;
+    }
+  }
+  absl::StatusOr<JobRecord> record = store_.GetJob(id);
+  if (!record.ok()) return record.status();
+  // A job from before a restart has no live progress: its stored state is the truth.
+  if (!known && storage::IsFinished(record->state)) *finished = true;
+  return record;
+}
+
+absl::StatusOr<JobRecord> JobManager::Cancel(JobId id) {
+  absl::StatusOr<JobRecord> record = store_.GetJob(id);
+  if (!record.ok()) return record.status();
+  if (storage::IsFinished(record->state)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id.value(), " has already ended (", storage::JobStateName(record->state), ")"));
+  }
+  if (record->state == JobState::kQueued) {
+    record->state = JobState::kCancelled;
+    record->error = "cancelled before it started";
+    if (absl::Status st = store_.UpdateJob(*record); !st.ok()) return st;
+    events_.Publish("job.cancelled", absl::StrCat("job ", id.value(), " was cancelled"),
+                    {{"job", id.value()}})
+        .IgnoreError();
+    Append(id, {"end", "cancelled", JobState::kCancelled, record->log_path, true});
+    return record;
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(id.value());
+  if (it != live_.end()) it->second.cancel->store(true);
+  return record;
+}
+
+absl::StatusOr<JobRecord> JobManager::Retry(JobId id) {
+  absl::StatusOr<JobRecord> record = store_.GetJob(id);
+  if (!record.ok()) return record.status();
+  if (record->kind != "run") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id.value(), " (", record->kind, ") is not a model run; run its command again"));
+  }
+  if (record->state != JobState::kFailed && record->state != JobState::kCancelled) {
+    return absl::FailedPreconditionError(absl::StrCat("job ", id.value(), " is ",
+                                                      storage::JobStateName(record->state),
+                                                      "; only failed or cancelled jobs can be retried"));
+  }
+  // A new job keeps the history of the old one intact.
+  absl::StatusOr<JobId> fresh = EnqueueRun(*record->benchmark, *record->model, *record->dataset,
+                                           nlohmann::json::parse(record->params_json, nullptr, false));
+  if (!fresh.ok()) return fresh.status();
+  return store_.GetJob(*fresh);
+}
+
+void JobManager::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [id, live] : live_) live.cancel->store(true);
+  }
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&threads_mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace medperf::daemon

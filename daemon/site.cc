@@ -1,0 +1,204 @@
+#include "daemon/site.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/hashing.h"
+#include "core/status_macros.h"
+#include "core/yaml_json.h"
+
+namespace medperf::daemon {
+namespace fs = std::filesystem;
+
+namespace {
+
+absl::Status WriteFileAtomically(const fs::path& path, const std::string& content) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot write ", path.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+std::string ComparableHash(std::string hash) {
+  hash = absl::AsciiStrToLower(hash);
+  if (absl::StartsWith(hash, "sha256:")) hash = hash.substr(7);
+  return hash;
+}
+
+}  // namespace
+
+Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
+    : config_(config),
+      store_(store),
+      events_(events),
+      assets_(config.state_dir / "cache",
+              HttpClient(TlsOptions{config.server.ca_bundle.string(), config.server.tls_verify})) {
+  auto engine = ParseEngineChoice(config.runner);
+  runner_options_.engine = engine.ok() ? *engine : EngineChoice::kAuto;
+  runner_options_.image_cache_dir = config.state_dir / "images";
+  runner_options_.tmp_dir = config.state_dir / "tmp";
+}
+
+absl::StatusOr<RestClient> Site::Server(const std::string& token) const {
+  if (config_.server.url.empty()) {
+    return absl::FailedPreconditionError(
+        "no MedPerf server configured: set server.url in medperfd.yaml or pass --server-url");
+  }
+  RestClientOptions options;
+  options.server_url = config_.server.url;
+  if (!token.empty()) {
+    options.token = token;
+  } else if (!config_.server.token_file.empty()) {
+    options.token_file = config_.server.token_file;
+  } else {
+    options.token = config_.server.token;
+  }
+  options.tls = TlsOptions{config_.server.ca_bundle.string(), config_.server.tls_verify};
+  options.timeout = config_.server.timeout;
+  return RestClient::Create(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Runner>> Site::RunnerFor(const LocalContainer& container) const {
+  return CreateRunner(container.config, runner_options_);
+}
+
+fs::path Site::DatasetDir(DatasetId id) const {
+  return config_.state_dir / "datasets" / std::to_string(id.value());
+}
+
+fs::path Site::ResultDir(const LocalResultUid& uid) const {
+  return config_.state_dir / "results" / uid.str();
+}
+
+absl::StatusOr<fs::path> Site::MakeTempDir(const std::string& prefix) const {
+  fs::path base = config_.state_dir / "tmp";
+  std::error_code ec;
+  fs::create_directories(base, ec);
+  std::string tmpl = (base / (prefix + "-XXXXXX")).string();
+  if (!mkdtemp(tmpl.data())) {
+    return absl::InternalError(absl::StrCat("cannot create a temporary directory in ", base.string()));
+  }
+  return fs::path(tmpl);
+}
+
+absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) {
+  std::string label = absl::StrCat("container ", container.id.value(), " (", container.name, ")");
+  LocalContainer local;
+  local.name = container.name;
+  local.id = container.id;
+  ASSIGN_OR_RETURN(local.config, ParseContainerConfig(container.container_config.dump(), label));
+
+  fs::path dir = config_.state_dir / "containers" / std::to_string(container.id.value());
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  if (!container.parameters_config.is_null()) {
+    local.parameters_file = dir / "parameters.yaml";
+    RETURN_IF_ERROR(WriteFileAtomically(local.parameters_file,
+                                        JsonToYaml(container.parameters_config)));
+  }
+  if (!container.additional_files_tarball_url.empty()) {
+    if (container.additional_files_tarball_hash.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(label, ": additional files have no hash on the server; refusing to run "
+                              "unverified files"));
+    }
+    ASSIGN_OR_RETURN(local.additional_files,
+                     assets_.FetchExtracted(absl::StrCat("additional files of ", label),
+                                            container.additional_files_tarball_url,
+                                            container.additional_files_tarball_hash));
+  }
+  if (local.config.type == ContainerType::kDockerArchive ||
+      local.config.type == ContainerType::kSingularityFile) {
+    ASSIGN_OR_RETURN(Asset image, assets_.Fetch(absl::StrCat("image of ", label),
+                                                local.config.image, container.image_hash));
+    local.image_file = image.path;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));
+  ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
+  if (!container.image_hash.empty() &&
+      ComparableHash(container.image_hash) != ComparableHash(local.image_hash)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        label, ": image hash mismatch: the server registered ", container.image_hash,
+        " but the image here hashes to ", local.image_hash,
+        "; the container was changed after registration, refusing to run it"));
+  }
+
+  storage::ContainerRecord record;
+  record.id = container.id;
+  record.name = container.name;
+  record.server_json = ToFullJson(container).dump();
+  record.image_hash = local.image_hash;
+  record.additional_files_hash = container.additional_files_tarball_hash;
+  record.last_used_at = storage::NowTimestamp();
+  RETURN_IF_ERROR(store_.PutContainer(record));
+  return local;
+}
+
+absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
+  fs::path config_file = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    for (const char* candidate : {"container_config.yaml", "mlcube.yaml", "mlcube/mlcube.yaml"}) {
+      if (fs::exists(path / candidate)) {
+        config_file = path / candidate;
+        break;
+      }
+    }
+    if (config_file == path) {
+      return absl::NotFoundError(absl::StrCat(
+          path.string(), ": no container_config.yaml or mlcube.yaml in this folder"));
+    }
+  } else if (!fs::exists(path, ec)) {
+    return absl::NotFoundError(absl::StrCat("container config ", path.string(), " does not exist"));
+  }
+  LocalContainer local;
+  ASSIGN_OR_RETURN(local.config, LoadContainerConfigFile(config_file));
+  fs::path dir = config_file.parent_path();
+  local.name = absl::StrCat("local_", dir.filename().string());
+
+  if (local.config.format == ContainerConfig::Format::kLegacyMlcube) {
+    local.parameters_file = local.config.legacy_parameters_file;
+    if (fs::is_directory(dir / "workspace" / "additional_files")) {
+      local.additional_files = dir / "workspace" / "additional_files";
+    }
+  } else {
+    for (const char* candidate : {"parameters.yaml", "workspace/parameters.yaml"}) {
+      if (fs::is_regular_file(dir / candidate)) {
+        local.parameters_file = dir / candidate;
+        break;
+      }
+    }
+    if (fs::is_directory(dir / "additional_files")) {
+      local.additional_files = dir / "additional_files";
+    } else if (fs::is_regular_file(dir / "additional_files.tar.gz")) {
+      ASSIGN_OR_RETURN(local.additional_files,
+                       assets_.FetchExtracted(absl::StrCat("additional files of ", local.name),
+                                              (dir / "additional_files.tar.gz").string()));
+    }
+  }
+  if (local.config.type == ContainerType::kDockerArchive ||
+      local.config.type == ContainerType::kSingularityFile) {
+    fs::path image = local.config.image;
+    if (image.is_relative()) image = dir / image;
+    ASSIGN_OR_RETURN(Asset asset, assets_.Fetch(absl::StrCat("image of ", local.name), image.string()));
+    local.image_file = asset.path;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));
+  ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
+  return local;
+}
+
+}  // namespace medperf::daemon

@@ -1,0 +1,74 @@
+// The site: what every flow of the daemon works with — configuration, state, events,
+// the MedPerf server, the asset cache and the container runners.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/rest_client.h"
+#include "daemon/config.h"
+#include "daemon/events.h"
+#include "runners/assets.h"
+#include "runners/container_config.h"
+#include "runners/runner.h"
+#include "runners/runner_factory.h"
+#include "storage/store.h"
+
+namespace medperf::daemon {
+
+// A container ready to run here: its parsed config plus the local files it needs.
+struct LocalContainer {
+  std::string name;
+  std::optional<ContainerId> id;  // empty for a local (unregistered) container
+  ContainerConfig config;
+  std::filesystem::path parameters_file;   // empty when the container has no parameters
+  std::filesystem::path additional_files;  // empty when none
+  std::filesystem::path image_file;        // for DockerArchive / SingularityFile
+  std::string image_hash;                  // as computed here
+};
+
+class Site {
+ public:
+  Site(const DaemonConfig& config, storage::Store& store, EventBus& events);
+
+  const DaemonConfig& config() const { return config_; }
+  storage::Store& store() { return store_; }
+  EventBus& events() { return events_; }
+  AssetCache& assets() { return assets_; }
+  const std::filesystem::path& state_dir() const { return config_.state_dir; }
+
+  // A client for the configured server; `token` (from a ctl call's x-medperf-token)
+  // acts as another user for that call instead of the site's own identity.
+  absl::StatusOr<RestClient> Server(const std::string& token = "") const;
+
+  // Downloads, verifies and prepares a registered container: config, parameters,
+  // additional files (checked against the server's hash) and image (checked against
+  // the server's image_hash when it has one).
+  absl::StatusOr<LocalContainer> FetchContainer(const Container& container);
+  // A container from local files, as `medperfctl test run` takes them: a
+  // container_config.yaml, a legacy mlcube.yaml, or a folder holding either. Its
+  // parameters (parameters.yaml / workspace/parameters.yaml) and additional files
+  // (additional_files/ or additional_files.tar.gz) are picked up beside it.
+  absl::StatusOr<LocalContainer> LoadLocalContainer(const std::filesystem::path& path);
+
+  // The runner for a container, following the `runner` setting.
+  absl::StatusOr<std::unique_ptr<Runner>> RunnerFor(const LocalContainer& container) const;
+
+  // Per-dataset and per-result folders in the state directory.
+  std::filesystem::path DatasetDir(DatasetId id) const;
+  std::filesystem::path ResultDir(const LocalResultUid& uid) const;
+  // A fresh private temporary directory under the state dir.
+  absl::StatusOr<std::filesystem::path> MakeTempDir(const std::string& prefix) const;
+
+ private:
+  const DaemonConfig& config_;
+  storage::Store& store_;
+  EventBus& events_;
+  AssetCache assets_;
+  RunnerOptions runner_options_;
+};
+
+}  // namespace medperf::daemon
