@@ -333,7 +333,8 @@ int BenchmarkRun(CommandContext& ctx) {
     << "\t" << summary.value("failed", 0) << " failed\n"
     << "\t" << summary.value("ran", 0) << " ran successfully, of which "
     << summary.value("ran_partial", 0) << " have partial results\n";
-  return 0;
+  // Scripts and schedulers need to notice a failed model without parsing the table.
+  return summary.value("failed", 0) > 0 ? 1 : 0;
 }
 
 int AssociationList(CommandContext& ctx) {

@@ -1,0 +1,286 @@
+// Scenario S3: the data owner's tutorial with medperfctl → medperfd → medperf-server,
+// using the project's example containers in the bubblewrap sandbox; and its error paths.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "tests/e2e/site_fixture.h"
+
+namespace medperf::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+class DataOwnerTest : public SiteFixture {};
+
+TEST_F(DataOwnerTest, TutorialFromRegistrationToSubmittedResult) {
+  RunResult benchmarks = Ctl({"benchmark", "ls"});
+  ASSERT_EQ(benchmarks.exit_code, 0) << benchmarks.err;
+  EXPECT_NE(benchmarks.out.find("APPROVED"), std::string::npos) << benchmarks.out;
+
+  // 1. Register: the summary of what will be sent is shown before confirming.
+  RunResult declined = Ctl({"dataset", "submit", "--name", "mytestdata", "--description",
+                            "A tutorial dataset", "--location", "My machine", "--data_path",
+                            RawData().string(), "--labels_path", RawLabels().string(),
+                            "--benchmark", "1"},
+                           "n\n");
+  EXPECT_EQ(declined.exit_code, 1);
+  EXPECT_NE(declined.out.find("input_data_hash"), std::string::npos) << declined.out;
+  EXPECT_TRUE(As("testdo").ListMyDatasets()->empty()) << "declining must send nothing";
+
+  RunResult submit = Ctl({"dataset", "submit", "--name", "mytestdata", "--description",
+                          "A tutorial dataset", "--location", "My machine", "--data_path",
+                          RawData().string(), "--labels_path", RawLabels().string(), "--benchmark",
+                          "1"},
+                         "y\n");
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  EXPECT_NE(submit.out.find("server UID 1"), std::string::npos) << submit.out;
+  RunResult mine = Ctl({"dataset", "ls", "--mine"});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_NE(mine.out.find("mytestdata"), std::string::npos) << mine.out;
+  EXPECT_NE(mine.out.find("registered"), std::string::npos) << mine.out;
+
+  // 2. Prepare: statistics of the 48 sample cases.
+  RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  ASSERT_EQ(prepare.exit_code, 0) << prepare.err;
+  EXPECT_NE(prepare.out.find("num_cases: 48"), std::string::npos) << prepare.out;
+
+  // 3. Operational: hash + statistics go to the server.
+  RunResult operational = Ctl({"dataset", "set_operational", "--data_uid", "1", "-y"});
+  ASSERT_EQ(operational.exit_code, 0) << operational.err;
+  auto server_dataset = As("testdo").GetDataset(DatasetId(1));
+  ASSERT_TRUE(server_dataset.ok());
+  EXPECT_EQ(server_dataset->state, EntityState::kOperation);
+  EXPECT_EQ(server_dataset->generated_metadata["num_cases"], 48);
+  EXPECT_NE(server_dataset->generated_uid, server_dataset->input_data_hash);
+
+  // 4. Associate: the reference model runs first; its result travels with the request.
+  RunResult associate =
+      Ctl({"dataset", "associate", "--benchmark_uid", "1", "--data_uid", "1", "-y"});
+  ASSERT_EQ(associate.exit_code, 0) << associate.err;
+  EXPECT_NE(associate.out.find("AUC"), std::string::npos) << associate.out;
+  RunResult pending = Ctl({"association", "ls"});
+  EXPECT_NE(pending.out.find("PENDING"), std::string::npos) << pending.out;
+
+  // Before approval the benchmark's models are not visible to this site.
+  RunResult too_early = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
+  EXPECT_EQ(too_early.exit_code, 1);
+  EXPECT_NE(too_early.err.find("no approved association"), std::string::npos) << too_early.err;
+
+  RunResult approve =
+      CtlAs("testbo", {"association", "approve", "--benchmark", "1", "--dataset_uid", "1"});
+  ASSERT_EQ(approve.exit_code, 0) << approve.err;
+  RunResult approved = Ctl({"association", "ls"});
+  EXPECT_NE(approved.out.find("APPROVED"), std::string::npos) << approved.out;
+
+  // 5. Run: the reference model comes from the cache, model 4 runs.
+  RunResult run = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("b1m2d1            False           True"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("b1m4d1            False           False"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Total number of models: 2"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("1 were skipped (already executed), of which 0 have partial results"),
+            std::string::npos);
+  EXPECT_NE(run.out.find("1 ran successfully, of which 0 have partial results"), std::string::npos);
+
+  RunResult view = Ctl({"result", "view", "b1m4d1", "--json"});
+  ASSERT_EQ(view.exit_code, 0) << view.err;
+  Json result = Json::parse(view.out);
+  double auc = result["results"]["AUC"].get<double>();
+  EXPECT_GT(auc, 0.5);
+  EXPECT_LE(auc, 1.0);
+  EXPECT_EQ(result["submitted"], false);
+
+  // 6. Submit: the server then holds the finalized result.
+  RunResult submit_result = Ctl({"result", "submit", "--result", "b1m4d1", "-y"});
+  ASSERT_EQ(submit_result.exit_code, 0) << submit_result.err;
+  auto on_server = As("testdo").GetResult(ResultId(result["execution_id"].get<int64_t>()));
+  ASSERT_TRUE(on_server.ok()) << on_server.status();
+  EXPECT_TRUE(on_server->finalized);
+  EXPECT_EQ(on_server->name, "b1m4d1");
+  EXPECT_EQ(on_server->model, ModelId(4));
+  EXPECT_DOUBLE_EQ(on_server->results["AUC"].get<double>(), auc);
+  EXPECT_EQ(on_server->metadata["partial"], false);
+  RunResult again_submit = Ctl({"result", "submit", "--result", "b1m4d1", "-y"});
+  EXPECT_EQ(again_submit.exit_code, 1);
+  EXPECT_NE(again_submit.err.find("already submitted"), std::string::npos);
+
+  // Running again uses the local results.
+  RunResult rerun = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_NE(rerun.out.find("2 were skipped (already executed)"), std::string::npos) << rerun.out;
+  EXPECT_EQ(As("testdo").ListMyResults()->size(), 2u) << "no duplicate executions on the server";
+
+  // Nothing but hashes, statistics and metrics left the site: no request carried file
+  // paths or the bytes of the raw or prepared data.
+  std::vector<std::string> forbidden = {RawData().string(), RawLabels().string(),
+                                        daemon_->state_dir().string(), examples_.string()};
+  for (const auto& entry : fs::directory_iterator(RawData())) {
+    std::string bytes = ReadFile(entry.path());
+    forbidden.push_back(bytes.substr(bytes.size() / 2, 32));  // pixel data, past the header
+    break;
+  }
+  for (const auto& entry : fs::directory_iterator(daemon_->state_dir() / "datasets/1/data")) {
+    std::string bytes = ReadFile(entry.path());
+    forbidden.push_back(bytes.substr(bytes.size() / 2, 32));
+    break;
+  }
+  forbidden.push_back(ReadFile(RawLabels() / "labels.csv").substr(0, 40));
+  auto requests = proxy_->requests();
+  ASSERT_GT(requests.size(), 10u);
+  for (const auto& req : requests) {
+    for (const auto& secret : forbidden) {
+      EXPECT_EQ(req.body.find(secret), std::string::npos)
+          << req.method << " " << req.target << " carried '" << secret << "'";
+    }
+  }
+}
+
+TEST_F(DataOwnerTest, UnknownBenchmarkIsAClearError) {
+  RunResult r = Ctl({"dataset", "submit", "--name", "x", "--data_path", RawData().string(),
+                     "--labels_path", RawLabels().string(), "--benchmark", "99", "-y"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower(r.err), "not found")) << r.err;
+  EXPECT_TRUE(As("testdo").ListMyDatasets()->empty());
+}
+
+TEST_F(DataOwnerTest, BadFlagsAndPathsAreRejectedBeforeAnythingIsSent) {
+  EXPECT_EQ(Ctl({"dataset", "submit", "--name", "x"}).exit_code, 2);  // required flags
+  EXPECT_EQ(Ctl({"dataset", "prepare", "--data_uid", "one"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"dataset", "prepare", "--data_uid", "-3"}).exit_code, 2);
+  RunResult missing = Ctl({"dataset", "submit", "--name", "x", "--data_path",
+                           (dir_ / "nope").string(), "--labels_path", RawLabels().string(),
+                           "--benchmark", "1", "-y"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("is not a directory"), std::string::npos) << missing.err;
+  RunResult both = Ctl({"dataset", "submit", "--name", "x", "--data_path", RawData().string(),
+                        "--labels_path", RawLabels().string(), "-y"});
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("exactly one of --benchmark"), std::string::npos) << both.err;
+  RunResult uid = Ctl({"result", "view", "b1m4"});
+  EXPECT_EQ(uid.exit_code, 1);
+  EXPECT_NE(uid.err.find("expected b<benchmark>m<model>d<dataset>"), std::string::npos);
+  EXPECT_TRUE(proxy_->requests().empty()) << "nothing may reach the server";
+}
+
+TEST_F(DataOwnerTest, StepsOutOfOrderAreRefusedWithTheNextStepNamed) {
+  RunResult unknown = Ctl({"dataset", "prepare", "--data_uid", "5"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("dataset submit"), std::string::npos) << unknown.err;
+
+  RunResult submit = Ctl({"dataset", "submit", "--name", "d", "--data_path", RawData().string(),
+                          "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  RunResult not_prepared = Ctl({"dataset", "set_operational", "--data_uid", "1", "-y"});
+  EXPECT_EQ(not_prepared.exit_code, 1);
+  EXPECT_NE(not_prepared.err.find("dataset prepare --data_uid 1"), std::string::npos)
+      << not_prepared.err;
+  RunResult not_operational =
+      Ctl({"dataset", "associate", "--benchmark_uid", "1", "--data_uid", "1", "-y"});
+  EXPECT_EQ(not_operational.exit_code, 1);
+  EXPECT_NE(not_operational.err.find("set_operational"), std::string::npos) << not_operational.err;
+  RunResult no_result = Ctl({"result", "submit", "--result", "b1m4d1", "-y"});
+  EXPECT_EQ(no_result.exit_code, 1);
+  EXPECT_NE(no_result.err.find("no local result b1m4d1"), std::string::npos) << no_result.err;
+}
+
+TEST_F(DataOwnerTest, PreparationFailuresKeepTheLogAndTheDataset) {
+  // Raw data whose labels name a class the preparator does not know: prepare fails.
+  fs::path bad = dir_ / "bad_raw";
+  fs::create_directories(bad / "images");
+  fs::create_directories(bad / "labels");
+  for (const auto& e : fs::directory_iterator(RawData())) {
+    fs::copy_file(e.path(), bad / "images" / e.path().filename());
+  }
+  std::string labels = ReadFile(RawLabels() / "labels.csv");
+  auto pos = labels.find("effusion");
+  ASSERT_NE(pos, std::string::npos);
+  labels.replace(pos, 8, "fracture");
+  WriteFile(bad / "labels" / "labels.csv", labels);
+
+  RunResult submit = Ctl({"dataset", "submit", "--name", "bad", "--data_path",
+                          (bad / "images").string(), "--labels_path", (bad / "labels").string(),
+                          "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(prepare.exit_code, 1);
+  EXPECT_NE(prepare.err.find("prepare of my-prep exited with code"), std::string::npos)
+      << prepare.err;
+  fs::path log = daemon_->state_dir() / "datasets/1/logs/prepare.log";
+  EXPECT_NE(prepare.err.find(log.string()), std::string::npos) << prepare.err;
+  EXPECT_NE(ReadFile(log).find("fracture"), std::string::npos) << ReadFile(log);
+  RunResult mine = Ctl({"dataset", "ls", "--mine"});
+  EXPECT_NE(mine.out.find("failed"), std::string::npos) << mine.out;
+
+  // Fixing the raw data and preparing again works.
+  WriteFile(bad / "labels" / "labels.csv", ReadFile(RawLabels() / "labels.csv"));
+  RunResult retry = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(retry.exit_code, 0) << retry.err;
+}
+
+TEST_F(DataOwnerTest, SanityCheckFailureIsReported) {
+  RunResult submit = Ctl({"dataset", "submit", "--name", "d", "--data_path", RawData().string(),
+                          "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  ASSERT_EQ(Ctl({"dataset", "prepare", "--data_uid", "1"}).exit_code, 0);
+  // Damage the prepared data: preparing again skips `prepare` but re-checks it.
+  fs::path data = daemon_->state_dir() / "datasets/1/data";
+  fs::path victim = fs::directory_iterator(data)->path();
+  WriteFile(victim, "garbage");
+  RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(prepare.exit_code, 1);
+  EXPECT_NE(prepare.err.find("the sanity check failed"), std::string::npos) << prepare.err;
+  EXPECT_NE(prepare.err.find("sanity_check.log"), std::string::npos) << prepare.err;
+  RunResult operational = Ctl({"dataset", "set_operational", "--data_uid", "1", "-y"});
+  EXPECT_EQ(operational.exit_code, 1) << "a dataset that failed its checks cannot go operational";
+}
+
+TEST_F(DataOwnerTest, FailingModelIsRecordedAndOthersStillRun) {
+  ASSERT_NO_FATAL_FAILURE(RegisterPrepareAssociate(RawData(), RawLabels()));
+  int64_t faulty = AddApprovedModel("model_faulty/fail", "faulty-fail");
+  RunResult run = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
+  EXPECT_EQ(run.exit_code, 1) << "a failed model makes the command fail after the summary";
+  std::string uid = "b1m" + std::to_string(faulty) + "d1";
+  EXPECT_NE(run.out.find("Total number of models: 3"), std::string::npos) << run.out << run.err;
+  EXPECT_NE(run.out.find("1 failed"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("1 ran successfully"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(uid), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("infer of faulty-fail exited with code"), std::string::npos) << run.out;
+
+  RunResult view = Ctl({"result", "view", uid, "--json"});
+  ASSERT_EQ(view.exit_code, 0) << view.err;
+  Json failed = Json::parse(view.out);
+  EXPECT_NE(failed["error"].get<std::string>().find("exited with code"), std::string::npos);
+  EXPECT_TRUE(fs::exists(fs::path(failed["logs"].get<std::string>()) / "model.log"));
+  RunResult submit = Ctl({"result", "submit", "--result", uid, "-y"});
+  EXPECT_EQ(submit.exit_code, 1);
+  EXPECT_NE(submit.err.find("nothing to submit"), std::string::npos) << submit.err;
+
+  // With --ignore-model-errors the failed model is evaluated on partial predictions.
+  RunResult partial = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1", "--models",
+                           std::to_string(faulty), "--ignore-model-errors"});
+  EXPECT_NE(partial.out.find("Total number of models: 1"), std::string::npos) << partial.out;
+}
+
+TEST_F(DataOwnerTest, JobsAreListedAndViewable) {
+  RunResult submit = Ctl({"dataset", "submit", "--name", "d", "--data_path", RawData().string(),
+                          "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  RunResult jobs = Ctl({"job", "ls", "--all", "--json"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  Json list = Json::parse(jobs.out);
+  ASSERT_EQ(list["items"].size(), 2u);  // the dry run and the submission
+  EXPECT_EQ(list["items"][0]["kind"], "submit-dataset");
+  EXPECT_EQ(list["items"][0]["state"], "DONE");
+  RunResult view = Ctl({"job", "view", list["items"][0]["id"].get<std::string>()});
+  EXPECT_EQ(view.exit_code, 0) << view.err;
+  EXPECT_NE(view.out.find("state: done"), std::string::npos) << view.out;
+  RunResult watch = Ctl({"job", "watch", list["items"][0]["id"].get<std::string>()});
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+}
+
+}  // namespace
+}  // namespace medperf::testing
