@@ -29,13 +29,24 @@ absl::StatusOr<int64_t> Args::GetInt(const std::string& name) const {
   return v;
 }
 
-absl::StatusOr<int64_t> Args::GetId(const std::string& name) const {
-  absl::StatusOr<int64_t> v = GetInt(name);
-  if (v.ok() && *v <= 0) {
+absl::StatusOr<int64_t> ParseId(const std::string& text, const std::string& what) {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--", name, " '", Get(name), "': expected a positive id"));
+        absl::StrCat(what, " '", text, "': expected a positive whole number"));
   }
   return v;
+}
+
+absl::StatusOr<int64_t> Args::GetId(const std::string& name) const {
+  return ParseId(Get(name), "--" + name);
+}
+
+absl::StatusOr<int64_t> Args::PositionalId(size_t index, const std::string& what) const {
+  if (index >= positional_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("missing <", what, ">"));
+  }
+  return ParseId(positional_[index], what);
 }
 
 std::string DefaultSocketPath() {

@@ -31,11 +31,17 @@ class Args {
   // Integer flags: a clear usage error names the flag when the value is not a number.
   absl::StatusOr<int64_t> GetInt(const std::string& name) const;
   absl::StatusOr<int64_t> GetId(const std::string& name) const;  // positive
+  // The positional argument at `index` as a positive id; `what` names it in errors
+  // ("job id", "benchmark id").
+  absl::StatusOr<int64_t> PositionalId(size_t index, const std::string& what) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// Parses a positive id; errors name `what`.
+absl::StatusOr<int64_t> ParseId(const std::string& text, const std::string& what);
 
 struct GlobalOptions {
   std::string socket;

@@ -122,12 +122,7 @@ int ListEntities(CommandContext& ctx, ListRpc rpc,
 }
 
 int ViewEntity(CommandContext& ctx, GetRpc rpc, const std::string& what) {
-  if (ctx.args.positional().empty()) {
-    return UsageError(ctx.out, absl::InvalidArgumentError(absl::StrCat("missing <", what, " id>")));
-  }
-  Args tmp;
-  tmp.values_[what + " id"] = ctx.args.positional()[0];
-  auto id = tmp.GetId(what + " id");
+  auto id = ctx.args.PositionalId(0, what + " id");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
   if (client.token_error(ctx.out)) return 1;
@@ -305,9 +300,7 @@ int BenchmarkRun(CommandContext& ctx) {
   req.set_no_cache(ctx.args.Has("no_cache"));
   if (ctx.args.Has("models")) {
     for (absl::string_view m : absl::StrSplit(ctx.args.Get("models"), ',', absl::SkipEmpty())) {
-      Args tmp;
-      tmp.values_["models"] = std::string(m);
-      auto id = tmp.GetId("models");
+      auto id = ParseId(std::string(m), "--models");
       if (!id.ok()) return UsageError(ctx.out, id.status());
       req.add_models(*id);
     }
@@ -538,12 +531,7 @@ int ResultSubmit(CommandContext& ctx) {
 }
 
 int JobWatch(CommandContext& ctx) {
-  if (ctx.args.positional().empty()) {
-    return UsageError(ctx.out, absl::InvalidArgumentError("missing <job id>"));
-  }
-  Args tmp;
-  tmp.values_["job id"] = ctx.args.positional()[0];
-  auto id = tmp.GetId("job id");
+  auto id = ctx.args.PositionalId(0, "job id");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
   v1::GetJobRequest req;
@@ -555,12 +543,7 @@ int JobWatch(CommandContext& ctx) {
 }
 
 int JobAct(CommandContext& ctx, bool cancel) {
-  if (ctx.args.positional().empty()) {
-    return UsageError(ctx.out, absl::InvalidArgumentError("missing <job id>"));
-  }
-  Args tmp;
-  tmp.values_["job id"] = ctx.args.positional()[0];
-  auto id = tmp.GetId("job id");
+  auto id = ctx.args.PositionalId(0, "job id");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
   v1::GetJobRequest req;
