@@ -116,7 +116,7 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
               "the data preparation container ", prep.value(), " is marked invalid on the server"));
         }
         job.Progress("hash", "hashing the raw data and labels (they stay on this machine)");
-        ASSIGN_OR_RETURN(std::string hash, FoldersHash({r.data_path(), r.labels_path()}));
+        ASSIGN_OR_RETURN(std::string hash, site.FoldersHashCached({r.data_path(), r.labels_path()}));
         Dataset body;
         body.name = r.name();
         body.description = r.description();
@@ -232,9 +232,10 @@ grpc::Status ControlService::SetDatasetOperational(grpc::ServerContext* context,
         ASSIGN_OR_RETURN(storage::DatasetRecord local, site.store().GetDataset(id));
         job.Progress("hash", "hashing the raw and the prepared data");
         ASSIGN_OR_RETURN(std::string input_hash,
-                         FoldersHash({local.raw_data_path, local.raw_labels_path}));
+                         site.FoldersHashCached({local.raw_data_path, local.raw_labels_path}));
         fs::path dir = site.DatasetDir(id);
-        ASSIGN_OR_RETURN(std::string generated_uid, FoldersHash({dir / "data", dir / "labels"}));
+        ASSIGN_OR_RETURN(std::string generated_uid,
+                         site.FoldersHashCached({dir / "data", dir / "labels"}));
         if (generated_uid != local.generated_uid) {
           return absl::DataLossError(absl::StrCat(
               "the prepared data of dataset ", id.value(), " changed since it was prepared (hash ",

@@ -93,6 +93,33 @@ absl::StatusOr<fs::path> Site::MakeTempDir(const std::string& prefix) const {
   return fs::path(tmpl);
 }
 
+absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>& folders) {
+  std::string key;
+  for (const auto& f : folders) absl::StrAppend(&key, f.string(), "\n");
+  // A walk with stat() is far cheaper than reading every byte.
+  Sha256Stream fingerprint;
+  for (const auto& folder : folders) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      auto mtime = fs::last_write_time(it->path(), ec).time_since_epoch().count();
+      fingerprint.Update(absl::StrCat(it->path().string(), "|", it->file_size(ec), "|", mtime, "\n"));
+    }
+    if (ec) break;  // FoldersHash below reports the problem precisely
+  }
+  std::string print = fingerprint.FinalHex();
+  {
+    absl::MutexLock lock(&hash_mu_);
+    auto it = hash_cache_.find(key);
+    if (it != hash_cache_.end() && it->second.first == print) return it->second.second;
+  }
+  ASSIGN_OR_RETURN(std::string hash, FoldersHash(folders));
+  absl::MutexLock lock(&hash_mu_);
+  hash_cache_[key] = {print, hash};
+  return hash;
+}
+
 absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) {
   std::string label = absl::StrCat("container ", container.id.value(), " (", container.name, ")");
   LocalContainer local;

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/rest_client.h"
 #include "daemon/config.h"
 #include "daemon/events.h"
@@ -57,6 +60,11 @@ class Site {
   // The runner for a container, following the `runner` setting.
   absl::StatusOr<std::unique_ptr<Runner>> RunnerFor(const LocalContainer& container) const;
 
+  // The MedPerf folders hash, remembered while no file under the folders changed
+  // (same paths, sizes and modification times), so a preview followed by the real
+  // call hashes a large dataset once.
+  absl::StatusOr<std::string> FoldersHashCached(const std::vector<std::filesystem::path>& folders);
+
   // Per-dataset and per-result folders in the state directory.
   std::filesystem::path DatasetDir(DatasetId id) const;
   std::filesystem::path ResultDir(const LocalResultUid& uid) const;
@@ -69,6 +77,9 @@ class Site {
   EventBus& events_;
   AssetCache assets_;
   RunnerOptions runner_options_;
+  absl::Mutex hash_mu_;
+  std::map<std::string, std::pair<std::string, std::string>> hash_cache_  // key → (fingerprint, hash)
+      ABSL_GUARDED_BY(hash_mu_);
 };
 
 }  // namespace medperf::daemon
