@@ -11,7 +11,7 @@ namespace medperf::ctl {
 const std::vector<Command>& AllCommands() {
   static const auto* commands = [] {
     auto* all = new std::vector<Command>();
-    for (auto group : {DaemonCommands, DataOwnerCommands}) {
+    for (auto group : {DaemonCommands, DataOwnerCommands, CommitteeCommands}) {
       auto cmds = group();
       all->insert(all->end(), cmds.begin(), cmds.end());
     }

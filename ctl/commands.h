@@ -16,6 +16,7 @@ namespace medperf::ctl {
 
 std::vector<Command> DaemonCommands();     // status, watch, sync, job ls/view
 std::vector<Command> DataOwnerCommands();  // benchmark, dataset, association, result, job
+std::vector<Command> CommitteeCommands();  // test, container/mlcube, model, benchmark submit, demo
 
 // Follows a job's progress stream until its end; nullopt (after printing why) unless
 // the job succeeded.

@@ -88,6 +88,16 @@ class ControlService final : public medperf::v1::Control::Service {
   grpc::Status SubmitResult(grpc::ServerContext*, const medperf::v1::SubmitResultRequest*,
                             medperf::v1::Result*) override;
 
+  // Committee, model owner and admin (service_committee.cc)
+  grpc::Status RunTest(grpc::ServerContext*, const medperf::v1::RunTestRequest*,
+                       grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status SubmitContainer(grpc::ServerContext*, const medperf::v1::SubmitContainerRequest*,
+                               grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status SubmitBenchmark(grpc::ServerContext*, const medperf::v1::SubmitBenchmarkRequest*,
+                               grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+  grpc::Status AssociateModel(grpc::ServerContext*, const medperf::v1::AssociateModelRequest*,
+                              grpc::ServerWriter<medperf::v1::JobProgress>*) override;
+
  private:
   // Streams a job's progress until it ends or the caller leaves (the job goes on).
   grpc::Status StreamJob(grpc::ServerContext* context, JobId id,

@@ -1,0 +1,137 @@
+// A whole MedPerf world on loopback for the committee and model-owner scenarios: the
+// real medperf-server (seeded), the real medperfd acting as one tutorial user, the real
+// medperfctl, and a static file server hosting copies of the example containers.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/static_file_server.h"
+#include "tests/support/test_support.h"
+
+namespace medperf::testing {
+
+inline constexpr char kAdminEmail[] = "testadmin@example.com";
+inline constexpr char kBoEmail[] = "testbo@example.com";
+inline constexpr char kMoEmail[] = "testmo@example.com";
+
+class CommitteeWorld : public ::testing::Test {
+ protected:
+  static std::filesystem::path Examples() { return BuildDir() / "examples" / "chestxray"; }
+  std::filesystem::path Example(const std::string& rel) const { return Examples() / rel; }
+
+  // Seeds the server with `demo` ("benchmark": users only; "model": the committee's
+  // containers and approved benchmark 1), starts it, the file server and medperfd
+  // acting as `identity`.
+  void StartWorld(const std::string& demo, const std::string& identity) {
+    namespace fs = std::filesystem;
+    std::string db = (dir_ / "db.sqlite").string();
+    std::vector<std::string> seed = {BinaryPath("server/medperf-server").string(),
+                                     "seed",
+                                     "--db",
+                                     db,
+                                     "--demo",
+                                     demo,
+                                     "--tokens-out",
+                                     (dir_ / "tokens.json").string()};
+    if (demo != "benchmark") {
+      seed.push_back("--assets");
+      seed.push_back(Examples().string());
+    }
+    RunResult s = RunProcess(seed);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    tokens_ = nlohmann::json::parse(ReadFile(dir_ / "tokens.json"));
+    int port = FreePort();
+    server_ = std::make_unique<Process>(
+        std::vector<std::string>{BinaryPath("server/medperf-server").string(), "serve", "--db", db,
+                                 "--port", std::to_string(port)},
+        dir_ / "server.log");
+    ASSERT_TRUE(WaitFor([&] {
+      return ReadFile(dir_ / "server.log").find("listening on") != std::string::npos;
+    })) << ReadFile(dir_ / "server.log");
+    server_url_ = "http://127.0.0.1:" + std::to_string(port);
+
+    // The "hosted" files: copies, so the URLs serve what a committee would upload.
+    fs::create_directories(www());
+    for (const char* d : {"data_preparator", "model_threshold", "model_linear", "metrics"}) {
+      fs::copy(Example(d), www() / d, fs::copy_options::recursive);
+    }
+    fs::copy(Example("model_faulty/bad_output"), www() / "model_bad_output",
+             fs::copy_options::recursive);
+    files_ = std::make_unique<StaticFileServer>(www());
+    ASSERT_TRUE(files_->ok());
+
+    fs::create_directories(dir_ / "site");
+    daemon_ = std::make_unique<DaemonProcess>(
+        dir_ / "site", std::vector<std::string>{"--server-url", server_url_, "--token-file",
+                                                TokenFile(identity), "--poll-interval", "3600"});
+    ASSERT_TRUE(daemon_->Start());
+  }
+
+  // A 0600 file with the user's token, for medperfd or `medperfctl --token-file`.
+  std::string TokenFile(const std::string& email) {
+    auto path = dir_ / (email.substr(0, email.find('@')) + ".token");
+    if (!std::filesystem::exists(path)) {
+      WriteFile(path, tokens_.at(email).get<std::string>() + "\n");
+      chmod(path.c_str(), 0600);
+    }
+    return path.string();
+  }
+
+  RunResult Ctl(const std::vector<std::string>& args, const std::string& input = "") const {
+    return daemon_->Ctl(args, input);
+  }
+  // The same command as another MedPerf user (the ctl's --token-file).
+  RunResult CtlAs(const std::string& email, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--token-file", TokenFile(email)});
+    return daemon_->Ctl(args);
+  }
+  nlohmann::json CtlJson(const std::vector<std::string>& args) const {
+    std::vector<std::string> a = args;
+    a.push_back("--json");
+    RunResult r = daemon_->Ctl(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  // `container submit` of a hosted example folder, the tutorial's way (URLs).
+  RunResult SubmitContainer(const std::string& name, const std::string& folder,
+                            bool with_additional, bool operational = true) {
+    std::vector<std::string> args = {"container",
+                                     "submit",
+                                     "--name",
+                                     name,
+                                     "--container-config-file",
+                                     files_->Url(folder + "/container_config.yaml"),
+                                     "--parameters-file",
+                                     files_->Url(folder + "/parameters.yaml")};
+    if (with_additional) {
+      args.push_back("--additional-file");
+      args.push_back(files_->Url(folder + "/additional_files.tar.gz"));
+    }
+    if (operational) args.push_back("--operational");
+    return Ctl(args);
+  }
+
+  std::filesystem::path www() const { return dir_ / "www"; }
+
+  TempDir dir_;
+  nlohmann::json tokens_;
+  std::string server_url_;
+  std::unique_ptr<Process> server_;
+  std::unique_ptr<StaticFileServer> files_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+}  // namespace medperf::testing
