@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -28,6 +29,13 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.add_whitespace = true;
   if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "{}";
   return json;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
 }
 
 int UsageError(Output& out, const absl::Status& status) {

@@ -25,6 +25,25 @@ std::optional<medperf::v1::Job> FollowJob(
     grpc::ClientReaderInterface<medperf::v1::JobProgress>& reader);
 nlohmann::json JobResult(const medperf::v1::Job& job);
 
+// Calls a streaming RPC that runs a job, follows it, and stores the job's result JSON.
+// Returns the exit code (1 after printing why the job did not succeed).
+template <typename Req>
+int StreamCall(CommandContext& ctx, DaemonClient& client,
+               std::unique_ptr<grpc::ClientReader<medperf::v1::JobProgress>> (
+                   medperf::v1::Control::Stub::*rpc)(grpc::ClientContext*, const Req&),
+               const Req& req, nlohmann::json* result) {
+  auto context = client.Context(/*streaming=*/true);
+  auto reader = (client.stub().*rpc)(context.get(), req);
+  std::optional<medperf::v1::Job> job = FollowJob(ctx, client, *reader);
+  if (!job) return 1;
+  *result = JobResult(*job);
+  return 0;
+}
+
+// medperfd may see another working directory than the caller, so local paths are sent
+// absolute.
+std::string AbsolutePath(const std::string& path);
+
 // A proto message as JSON with the proto's field names (for --json output).
 std::string ToJson(const google::protobuf::Message& message);
 

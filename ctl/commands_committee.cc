@@ -27,15 +27,6 @@ bool IsUrl(const std::string& s) {
          absl::StartsWith(s, "synapse:");
 }
 
-// The daemon may run elsewhere in the file system's view (another cwd), so local paths
-// are sent absolute.
-std::string AbsolutePath(const std::string& p) {
-  if (p.empty()) return p;
-  std::error_code ec;
-  auto abs = fs::absolute(p, ec);
-  return ec ? p : abs.lexically_normal().string();
-}
-
 std::string UrlOrAbsolute(const std::string& s) { return IsUrl(s) ? s : AbsolutePath(s); }
 
 // A whole positive number names a registered entity; anything else is a local path.
@@ -43,19 +34,6 @@ std::optional<int64_t> AsId(const std::string& s) {
   int64_t v = 0;
   if (absl::SimpleAtoi(s, &v) && v > 0) return v;
   return std::nullopt;
-}
-
-template <typename Req>
-int StreamCall(CommandContext& ctx, DaemonClient& client,
-               std::unique_ptr<grpc::ClientReader<v1::JobProgress>> (v1::Control::Stub::*rpc)(
-                   grpc::ClientContext*, const Req&),
-               const Req& req, Json* result) {
-  auto context = client.Context(/*streaming=*/true);
-  auto reader = (client.stub().*rpc)(context.get(), req);
-  std::optional<v1::Job> job = FollowJob(ctx, client, *reader);
-  if (!job) return 1;
-  *result = JobResult(*job);
-  return 0;
 }
 
 void PrintMetrics(CommandContext& ctx, const Json& metrics) {

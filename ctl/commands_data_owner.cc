@@ -56,12 +56,6 @@ namespace {
 
 absl::StatusOr<int64_t> Id(const Args& args, const std::string& name) { return args.GetId(name); }
 
-std::string AbsolutePath(const std::string& p) {
-  std::error_code ec;
-  auto abs = std::filesystem::absolute(p, ec);
-  return ec ? p : abs.lexically_normal().string();
-}
-
 std::string Bool(bool b) { return b ? "True" : "False"; }
 
 void PrintEntities(CommandContext& ctx, const v1::EntityList& list,
@@ -132,20 +126,6 @@ int ViewEntity(CommandContext& ctx, GetRpc rpc, const std::string& what) {
   grpc::Status st = (client.stub().*rpc)(client.Context().get(), req, &resp);
   if (!st.ok()) return client.Fail(ctx.out, st);
   PrintEntity(ctx, resp);
-  return 0;
-}
-
-// Runs a streaming RPC for a job and prints its result JSON (or hands it to `render`).
-template <typename Req>
-int StreamCall(CommandContext& ctx, DaemonClient& client,
-               std::unique_ptr<grpc::ClientReader<v1::JobProgress>> (v1::Control::Stub::*rpc)(
-                   grpc::ClientContext*, const Req&),
-               const Req& req, Json* result) {
-  auto context = client.Context(/*streaming=*/true);
-  auto reader = (client.stub().*rpc)(context.get(), req);
-  std::optional<v1::Job> job = FollowJob(ctx, client, *reader);
-  if (!job) return 1;
-  *result = JobResult(*job);
   return 0;
 }
 

@@ -89,14 +89,6 @@ absl::Status StageError(const absl::Status& st, const std::string& what, const f
                                               st.message(), LogTail(log)));
 }
 
-absl::Status ResetDir(const fs::path& dir) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec)
-    return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
-  return absl::OkStatus();
-}
 
 absl::Status WriteReport(const fs::path& file, const Json& report) {
   fs::path tmp = file;

@@ -61,6 +61,20 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatus
   return grpc::Status::OK;
 }
 
+grpc::Status ControlService::Sync(grpc::ServerContext*, const v1::SyncRequest*,
+                                  v1::SyncResponse* resp) {
+  if (!ctx_.poller) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the poller is not running");
+  if (ctx_.config.server.url.empty()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "no MedPerf server configured: set server.url in medperfd.yaml");
+  }
+  PollOutcome outcome = ctx_.poller->SyncNow();
+  if (!outcome.status.ok()) return ToGrpc(outcome.status);
+  resp->set_new_jobs(outcome.new_jobs);
+  resp->set_message(outcome.Summary());
+  return grpc::Status::OK;
+}
+
 grpc::Status ControlService::WatchEvents(grpc::ServerContext* context,
                                          const v1::WatchEventsRequest* req,
                                          grpc::ServerWriter<v1::Event>* writer) {

@@ -7,6 +7,7 @@
 #include "daemon/config.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
+#include "daemon/poller.h"
 #include "daemon/site.h"
 #include "medperf/v1/control.grpc.pb.h"
 #include "storage/store.h"
@@ -21,6 +22,7 @@ struct ServiceContext {
   std::chrono::steady_clock::time_point started;
   Site& site;
   JobManager& jobs;
+  Poller* poller = nullptr;  // for `medperfctl sync`
 };
 
 medperf::v1::Job JobToProto(const storage::JobRecord& job);
@@ -31,6 +33,8 @@ class ControlService final : public medperf::v1::Control::Service {
 
   grpc::Status GetStatus(grpc::ServerContext*, const medperf::v1::GetStatusRequest*,
                          medperf::v1::StatusResponse*) override;
+  grpc::Status Sync(grpc::ServerContext*, const medperf::v1::SyncRequest*,
+                    medperf::v1::SyncResponse*) override;
   grpc::Status WatchEvents(grpc::ServerContext*, const medperf::v1::WatchEventsRequest*,
                            grpc::ServerWriter<medperf::v1::Event>*) override;
   grpc::Status ListJobs(grpc::ServerContext*, const medperf::v1::ListJobsRequest*,

@@ -14,6 +14,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A run job interrupted this many times (each a daemon crash or kill while it ran) is
+// failed instead of requeued: work that takes the daemon down must not loop forever.
+constexpr int kMaxRunAttempts = 5;
+
 absl::Status PrepareStateDir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -45,8 +49,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
   fs::create_directories(d->config_.state_dir / "tmp", ec);
 
   ASSIGN_OR_RETURN(d->store_, storage::Store::Open(d->config_.state_dir / "state.db"));
-  ASSIGN_OR_RETURN(int requeued, d->store_->RequeueInterruptedJobs());
+  ASSIGN_OR_RETURN(int requeued, d->store_->RequeueInterruptedJobs(kMaxRunAttempts));
   d->events_ = std::make_unique<EventBus>(*d->store_);
+  // The hook subscribes first so it also hears about recovered jobs and the start.
+  d->notifier_ = std::make_unique<Notifier>(d->config_.notify);
+  d->notifier_->Attach(*d->events_);
   if (requeued > 0) {
     d->events_
         ->Publish("daemon.recovered",
@@ -60,8 +67,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
   d->jobs_ = std::make_unique<JobManager>(
       *d->store_, *d->events_, d->config_.state_dir / "logs", d->config_.policy.max_concurrent_jobs,
       [site](JobContext& job) { return ExecuteRunJob(*site, job); });
-  d->service_ = std::make_unique<ControlService>(ServiceContext{
-      d->config_, *d->store_, *d->events_, std::chrono::steady_clock::now(), *d->site_, *d->jobs_});
+  d->poller_ = std::make_unique<Poller>(*d->site_, *d->jobs_);
+  d->service_ = std::make_unique<ControlService>(
+      ServiceContext{d->config_, *d->store_, *d->events_, std::chrono::steady_clock::now(),
+                     *d->site_, *d->jobs_, d->poller_.get()});
   grpc::ServerBuilder builder;
   builder.RegisterService(d->service_.get());
   d->server_ = builder.BuildAndStart();
@@ -75,6 +84,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
                    " may use the control socket ", d->config_.socket_path.string()));
   d->socket_->Serve(d->server_.get(), d->denying_server_.get());
   d->jobs_->StartWorkers();
+  d->poller_->Start();
   d->events_
       ->Publish("daemon.started", absl::StrCat("medperfd ", MEDPERF_VERSION, " started"),
                 {{"state_dir", d->config_.state_dir.string()},
@@ -88,18 +98,25 @@ void Daemon::Shutdown(std::chrono::milliseconds grace) {
   stopped_ = true;
   if (socket_) socket_->Stop();
   if (events_) events_->Publish("daemon.stopping", "medperfd is stopping").IgnoreError();
+  // No new work from the server while the workers wind down.
+  if (poller_) poller_->Shutdown();
   // Jobs stop first (a running run job is requeued for the next start), so the streams
   // following them end before the server waits for in-flight calls.
   if (jobs_) jobs_->Shutdown();
   if (events_) events_->Shutdown();
+  // The hook gets a short budget for the last events (daemon.stopping, interrupted jobs).
+  if (notifier_)
+    notifier_->Shutdown(std::min<std::chrono::milliseconds>(grace, std::chrono::seconds(3)));
   auto deadline = std::chrono::system_clock::now() + grace;
   if (server_) server_->Shutdown(deadline);
   if (denying_server_) denying_server_->Shutdown(deadline);
   server_.reset();
   denying_server_.reset();
   service_.reset();
+  poller_.reset();
   jobs_.reset();
   site_.reset();
+  notifier_.reset();
   events_.reset();
   store_.reset();
   lock_.reset();

@@ -13,6 +13,8 @@
 #include "daemon/control_socket.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
+#include "daemon/notifier.h"
+#include "daemon/poller.h"
 #include "daemon/site.h"
 #include "daemon/state_lock.h"
 #include "storage/store.h"
@@ -41,8 +43,10 @@ class Daemon {
   std::unique_ptr<StateDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<EventBus> events_;
+  std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<Site> site_;
   std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<Poller> poller_;
   std::unique_ptr<ControlService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> denying_server_;

@@ -8,12 +8,11 @@
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 #include "daemon/log.h"
+#include "daemon/poller.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
-
-namespace {
 
 absl::Status ResetDir(const fs::path& dir) {
   std::error_code ec;
@@ -22,6 +21,8 @@ absl::Status ResetDir(const fs::path& dir) {
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
   return absl::OkStatus();
 }
+
+namespace {
 
 // Server reports are informative; a failure to send one must not fail the work.
 template <typename F>
@@ -214,6 +215,48 @@ absl::StatusOr<ResultId> EnsureExecution(RestClient& server, JobContext& job,
   return id;
 }
 
+// --- Submission policy `auto` (docs/daemon.md) ---
+// After a result is stored, a benchmark the site pre-approved gets it submitted at once.
+// Only complete results go: a failed or partial one waits for a person. A failure to
+// submit does not fail the job (the result is safe locally; `result submit` still works).
+// Idempotent across crashes: an execution the server already finalized counts as ours.
+void AutoSubmitIfAllowed(Site& site, RestClient& server, const LocalResultUid& uid) {
+  if (!AutoSubmits(site.config().policy, uid.benchmark())) return;
+  absl::StatusOr<storage::ResultRecord> result = site.store().GetResult(uid);
+  if (!result.ok() || result->status != "executed" || result->partial || result->submitted_at ||
+      !result->server_id) {
+    return;
+  }
+  Json metrics = Json::parse(result->metrics_json, nullptr, false);
+  absl::StatusOr<Result> submitted = server.SubmitResult(*result->server_id, metrics, false);
+  if (!submitted.ok()) {
+    absl::StatusOr<Result> remote = server.GetResult(*result->server_id);
+    if (!remote.ok() || !remote->finalized) {
+      std::string error(submitted.status().message());
+      site.events()
+          .Publish(
+              "result.submit_failed",
+              absl::StrCat("automatic submission of ", uid.str(), " failed: ", error,
+                           "; submit it with medperfctl result submit ", uid.str()),
+              {{"uid", uid.str()}, {"execution", result->server_id->value()}, {"error", error}})
+          .IgnoreError();
+      return;
+    }
+  }
+  result->submitted_at = storage::NowTimestamp();
+  if (absl::Status st = site.store().PutResult(*result); !st.ok()) {
+    LogWarning("cannot record an automatic submission",
+               {{"uid", uid.str()}, {"error", std::string(st.message())}});
+    return;
+  }
+  site.events()
+      .Publish("result.submitted",
+               absl::StrCat("result ", uid.str(), " submitted automatically as execution ",
+                            result->server_id->value(), " (submission policy auto)"),
+               {{"uid", uid.str()}, {"execution", result->server_id->value()}, {"auto", true}})
+      .IgnoreError();
+}
+
 void Report(RestClient& server, ResultId id, const char* field, const char* status) {
   BestEffort(field, [&]() -> absl::Status {
     return server.UpdateResult(id, {{field, {{"execution_status", status}}}}).status();
@@ -235,6 +278,8 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   if (auto existing = site.store().GetResult(uid);
       existing.ok() && existing->status == "executed" && existing->updated_at >= record.created_at) {
     job.Progress("done", absl::StrCat("result ", uid.str(), " was already stored by this job"));
+    // The crash may have come before the automatic submission.
+    if (auto server = site.Server(); server.ok()) AutoSubmitIfAllowed(site, *server, uid);
     return Json{{"uid", uid.str()}, {"from_cache", true}};
   }
 
@@ -314,6 +359,7 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
                 {"dataset", uid.dataset().value()},
                 {"partial", ev->partial}})
       .IgnoreError();
+  AutoSubmitIfAllowed(site, server, uid);
   return Json{{"uid", uid.str()},
               {"metrics", ev->metrics},
               {"partial", ev->partial},

@@ -55,6 +55,9 @@ absl::StatusOr<Evaluation> EvaluateModel(Site& site, JobContext& job, const Loca
                                          const std::filesystem::path& work_dir,
                                          bool ignore_model_errors);
 
+// Empties `dir` (creating it if needed).
+absl::Status ResetDir(const std::filesystem::path& dir);
+
 // Reads a YAML file that must hold a non-empty mapping (statistics, results).
 absl::StatusOr<nlohmann::json> ReadYamlMapping(const std::filesystem::path& path,
                                                const std::string& what);

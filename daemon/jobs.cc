@@ -10,6 +10,13 @@ namespace medperf::daemon {
 using storage::JobRecord;
 using storage::JobState;
 
+storage::JobRecord InteractiveJob(std::string kind, const nlohmann::json& params) {
+  storage::JobRecord r;
+  r.kind = std::move(kind);
+  r.params_json = params.dump();
+  return r;
+}
+
 nlohmann::json JobContext::params() const {
   nlohmann::json p = nlohmann::json::parse(record_.params_json, nullptr, false);
   return p.is_object() ? p : nlohmann::json::object();

@@ -64,6 +64,10 @@ class JobContext {
 
 using JobBody = std::function<absl::StatusOr<nlohmann::json>(JobContext&)>;
 
+// A record for an interactive job of `kind` with its parameters.
+storage::JobRecord InteractiveJob(std::string kind,
+                                  const nlohmann::json& params = nlohmann::json::object());
+
 class JobManager {
  public:
   // `run_body` executes one persistent `run` job.

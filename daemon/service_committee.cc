@@ -20,13 +20,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-storage::JobRecord Interactive(std::string kind, const Json& params = Json::object()) {
-  storage::JobRecord r;
-  r.kind = std::move(kind);
-  r.params_json = params.dump();
-  return r;
-}
-
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
@@ -266,7 +259,7 @@ grpc::Status ControlService::RunTest(grpc::ServerContext* context, const v1::Run
   }
   Site& site = ctx_.site;
   std::string token = CallerToken(context);
-  storage::JobRecord record = Interactive(
+  storage::JobRecord record = InteractiveJob(
       "test", {{"benchmark", r.benchmark()}, {"model", r.model()}, {"model_id", r.model_id()}});
   if (r.benchmark() > 0) record.benchmark = BenchmarkId(r.benchmark());
   return StartAndStream(
@@ -344,7 +337,7 @@ grpc::Status ControlService::SubmitContainer(grpc::ServerContext* context,
   std::string token = CallerToken(context);
   v1::SubmitContainerRequest r = *req;
   return StartAndStream(
-      context, Interactive("submit-container", {{"name", r.name()}}),
+      context, InteractiveJob("submit-container", {{"name", r.name()}}),
       [&site, token, r](JobContext& job) { return SubmitContainerBody(site, job, token, r); },
       writer);
 }
@@ -368,7 +361,7 @@ grpc::Status ControlService::SubmitBenchmark(grpc::ServerContext* context,
   std::string token = CallerToken(context);
   v1::SubmitBenchmarkRequest r = *req;
   return StartAndStream(
-      context, Interactive("submit-benchmark", {{"name", r.name()}}),
+      context, InteractiveJob("submit-benchmark", {{"name", r.name()}}),
       [&site, token, r](JobContext& job) -> absl::StatusOr<Json> {
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         ModelId reference(r.reference_model());
@@ -444,7 +437,7 @@ grpc::Status ControlService::AssociateModel(grpc::ServerContext* context,
   Site& site = ctx_.site;
   std::string token = CallerToken(context);
   v1::AssociateModelRequest r = *req;
-  storage::JobRecord record = Interactive("associate-model", {{"dry_run", r.dry_run()}});
+  storage::JobRecord record = InteractiveJob("associate-model", {{"dry_run", r.dry_run()}});
   record.benchmark = BenchmarkId(r.benchmark());
   if (!r.model_is_container()) record.model = ModelId(r.model());
   return StartAndStream(

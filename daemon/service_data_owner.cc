@@ -30,13 +30,6 @@ absl::Status CheckDirectory(const std::string& path, const char* flag) {
   return absl::OkStatus();
 }
 
-storage::JobRecord Interactive(std::string kind, const Json& params = Json::object()) {
-  storage::JobRecord r;
-  r.kind = std::move(kind);
-  r.params_json = params.dump();
-  return r;
-}
-
 // Waits for a run job, forwarding its progress into the calling job's stream.
 absl::StatusOr<storage::JobRecord> FollowRunJob(JobManager& jobs, JobContext& parent, JobId run,
                                                 const std::string& label) {
@@ -102,7 +95,7 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
   std::string token = CallerToken(context);
   v1::SubmitDatasetRequest r = *req;
   return StartAndStream(
-      context, Interactive("submit-dataset", {{"name", r.name()}, {"dry_run", r.dry_run()}}),
+      context, InteractiveJob("submit-dataset", {{"name", r.name()}, {"dry_run", r.dry_run()}}),
       [&site, token, r](JobContext& job) -> absl::StatusOr<Json> {
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         ContainerId prep(r.data_preparation_container());
@@ -160,7 +153,7 @@ grpc::Status ControlService::PrepareDataset(grpc::ServerContext* context,
   if (!local.ok()) return ToGrpc(local.status());
   Site& site = ctx_.site;
   std::string token = CallerToken(context);
-  storage::JobRecord record = Interactive("prepare");
+  storage::JobRecord record = InteractiveJob("prepare");
   record.dataset = id;
   return StartAndStream(
       context, record,
@@ -224,7 +217,7 @@ grpc::Status ControlService::SetDatasetOperational(grpc::ServerContext* context,
   Site& site = ctx_.site;
   std::string token = CallerToken(context);
   bool dry_run = req->dry_run();
-  storage::JobRecord record = Interactive("set-operational", {{"dry_run", dry_run}});
+  storage::JobRecord record = InteractiveJob("set-operational", {{"dry_run", dry_run}});
   record.dataset = id;
   return StartAndStream(
       context, record,
@@ -273,7 +266,7 @@ grpc::Status ControlService::AssociateDataset(grpc::ServerContext* context,
   JobManager& jobs = ctx_.jobs;
   std::string token = CallerToken(context);
   v1::AssociateDatasetRequest r = *req;
-  storage::JobRecord record = Interactive("associate-dataset", {{"dry_run", r.dry_run()}});
+  storage::JobRecord record = InteractiveJob("associate-dataset", {{"dry_run", r.dry_run()}});
   record.dataset = dataset;
   record.benchmark = BenchmarkId(r.benchmark());
   return StartAndStream(
@@ -327,7 +320,7 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
   JobManager& jobs = ctx_.jobs;
   std::string token = CallerToken(context);
   v1::RunBenchmarkRequest r = *req;
-  storage::JobRecord record = Interactive("benchmark-run");
+  storage::JobRecord record = InteractiveJob("benchmark-run");
   record.benchmark = BenchmarkId(r.benchmark());
   record.dataset = dataset;
   return StartAndStream(

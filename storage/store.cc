@@ -357,6 +357,25 @@ absl::StatusOr<std::vector<JobRecord>> Store::ListJobs(bool include_finished, in
   return out;
 }
 
+absl::StatusOr<std::vector<JobRecord>> Store::ListRunJobsFor(BenchmarkId benchmark, ModelId model,
+                                                             DatasetId dataset) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement s,
+                   conn_->Prepare(absl::StrCat("SELECT ", kJobColumns,
+                                               " FROM jobs WHERE kind = 'run' AND benchmark_id = "
+                                               "? AND model_id = ? AND dataset_id = ? ORDER BY "
+                                               "id DESC")));
+  s.Bind(1, benchmark.value()).Bind(2, model.value()).Bind(3, dataset.value());
+  std::vector<JobRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(JobRecord j, ReadJob(s));
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 absl::Status Store::UpdateJob(const JobRecord& j) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Statement s,
@@ -398,11 +417,21 @@ absl::StatusOr<std::optional<JobRecord>> Store::ClaimNextQueuedJob(std::string_v
   return std::optional<JobRecord>(std::move(job));
 }
 
-absl::StatusOr<int> Store::RequeueInterruptedJobs() {
+absl::StatusOr<int> Store::RequeueInterruptedJobs(int max_attempts) {
   absl::MutexLock lock(&mu_);
   Transaction tx(*conn_);
   RETURN_IF_ERROR(tx.status());
   std::string now = NowTimestamp();
+  if (max_attempts > 0) {
+    ASSIGN_OR_RETURN(Statement give_up,
+                     conn_->Prepare("UPDATE jobs SET state = 'failed', error = 'interrupted "
+                                    "after ' || attempts || ' attempts; not retried again "
+                                    "(medperfctl job retry to try once more)', updated_at = ? "
+                                    "WHERE kind = 'run' AND attempts >= ? AND state IN "
+                                    "('fetching', 'running', 'evaluating')"));
+    give_up.Bind(1, now).Bind(2, int64_t{max_attempts});
+    RETURN_IF_ERROR(give_up.Run());
+  }
   ASSIGN_OR_RETURN(Statement fail,
                    conn_->Prepare("UPDATE jobs SET state = 'failed', error = 'interrupted: "
                                   "medperfd stopped while this job ran; run the command again', "

@@ -127,14 +127,20 @@ class Store {
   absl::StatusOr<JobId> AddJob(const JobRecord& job);
   absl::StatusOr<JobRecord> GetJob(JobId id);
   absl::StatusOr<std::vector<JobRecord>> ListJobs(bool include_finished, int limit = 100);
+  // Every `run` job ever recorded for the triple, newest first (the poller must not
+  // re-create work a user cancelled or that already failed).
+  absl::StatusOr<std::vector<JobRecord>> ListRunJobsFor(BenchmarkId benchmark, ModelId model,
+                                                        DatasetId dataset);
   absl::Status UpdateJob(const JobRecord& job);
   // Atomically takes the oldest queued job of `kind`, moves it to `fetching` and
   // counts an attempt.
   absl::StatusOr<std::optional<JobRecord>> ClaimNextQueuedJob(std::string_view kind = "run");
   // After a crash: `run` jobs caught mid-flight go back to the queue (they are
   // idempotent); interactive jobs are marked failed, since whoever started them has
-  // gone. Returns how many jobs were requeued.
-  absl::StatusOr<int> RequeueInterruptedJobs();
+  // gone. A run job that already used `max_attempts` attempts (> 0) fails instead, so
+  // work that kills the daemon every time cannot loop forever. Returns how many jobs
+  // were requeued.
+  absl::StatusOr<int> RequeueInterruptedJobs(int max_attempts = 0);
 
   // Events, in order of occurrence.
   absl::StatusOr<int64_t> AppendEvent(std::string_view kind, std::string_view message,
