@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -46,7 +47,25 @@ absl::Status Serve(const ServeOptions& options) {
   server->set_write_timeout(30, 0);
 
   int port = options.port;
+  FaultInjector faults(options.faults);
+  if (options.faults.enabled()) {
+    std::cerr << "medperf-server: FAULT INJECTION on: rate=" << options.faults.rate
+              << " seed=" << options.faults.seed << std::endl;
+  }
   auto handler = [&](const httplib::Request& req, httplib::Response& res) {
+    const FaultKind fault = faults.Next(req.path);
+    // With faults on, every API request is logged with its fate, so tests can count how
+    // many times a client really sent a request.
+    if (options.faults.enabled() && req.path.rfind("/api/v0/", 0) == 0) {
+      std::cerr << "medperf-server: fault " << FaultKindName(fault) << " " << req.method << " "
+                << req.path << std::endl;
+    }
+    if (fault == FaultKind::kServerError) {
+      res.status = 500;
+      res.set_content(R"({"detail": "Internal server error (injected)."})", "application/json");
+      return;
+    }
+    if (fault == FaultKind::kSlow) std::this_thread::sleep_for(options.faults.slow);
     ApiRequest r;
     r.method = req.method;
     r.path = req.path;
@@ -64,6 +83,14 @@ absl::Status Serve(const ServeOptions& options) {
     if (!out.body.is_null()) {
       res.set_content(out.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                       "application/json");
+    }
+    if (fault == FaultKind::kReset || fault == FaultKind::kTruncated) {
+      std::string partial = fault == FaultKind::kTruncated
+                                ? TruncatedResponse(res.status, "application/json", res.body)
+                                : "";
+      if (!CutConnection(req.local_port, req.remote_port, partial, fault == FaultKind::kReset)) {
+        std::cerr << "medperf-server: fault injection: connection not found" << std::endl;
+      }
     }
   };
   server->Get(".*", handler);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "server/faults.h"
 
 namespace medperf::server {
 
@@ -20,6 +21,8 @@ struct ServeOptions {
   std::vector<std::string> auto_approve_benchmarks_from;
   size_t max_body_bytes = 8 << 20;
   int threads = 32;
+  // --faults / --fault-seed: injected failures on /api/v0 (off by default).
+  FaultOptions faults;
 };
 
 // Blocks until SIGTERM/SIGINT. Prints "listening on http(s)://HOST:PORT" to stderr once

@@ -1,6 +1,7 @@
 // medperf-server: the MedPerf REST API v0 (evaluation part) over HTTP(S) + SQLite.
 //   medperf-server serve --db PATH [--host H] [--port P] [--tls-cert F --tls-key F]
 //                        [--auto-approve-benchmarks-from a@x,b@y] [--max-body-bytes N]
+//                        [--faults rate=R,kinds=K[,K...][,slow_ms=N]] [--fault-seed N]
 //   medperf-server user add --db PATH --email E --role admin|user
 //   medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE [--assets DIR]
 //   medperf-server reset --db PATH
@@ -27,6 +28,8 @@ constexpr char kUsage[] =
     "                       [--tls-cert FILE --tls-key FILE]\n"
     "                       [--auto-approve-benchmarks-from EMAIL[,EMAIL...]]\n"
     "                       [--max-body-bytes N]\n"
+    "                       [--faults rate=R,kinds=500,reset,slow,truncated[,slow_ms=N]]\n"
+    "                       [--fault-seed N]\n"
     "  medperf-server user add --db PATH --email EMAIL --role admin|user\n"
     "  medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE"
     " [--assets DIR]\n"
@@ -93,6 +96,18 @@ int Serve(const std::map<std::string, std::string>& f) {
       o.auto_approve_benchmarks_from.emplace_back(absl::StripAsciiWhitespace(e));
     }
   }
+  if (f.count("--faults")) {
+    auto faults = medperf::server::ParseFaultSpec(f.at("--faults"));
+    if (!faults.ok()) return Fail(std::string(faults.status().message()));
+    o.faults = *faults;
+  }
+  if (f.count("--fault-seed")) {
+    if (!f.count("--faults")) return Fail("--fault-seed needs --faults");
+    if (!absl::SimpleAtoi(f.at("--fault-seed"), &o.faults.seed)) {
+      return Fail("--fault-seed: expected a non-negative number, got '" + f.at("--fault-seed") +
+                  "'");
+    }
+  }
   // Block the shutdown signals before any thread starts, so only Serve's waiter sees them.
   sigset_t set;
   sigemptyset(&set);
@@ -141,9 +156,15 @@ int main(int argc, char** argv) {
   size_t start = 2;
   std::set<std::string> allowed;
   if (cmd == "serve") {
-    allowed = {
-        "--db",      "--host",          "--port", "--tls-cert", "--auto-approve-benchmarks-from",
-        "--tls-key", "--max-body-bytes"};
+    allowed = {"--db",
+               "--host",
+               "--port",
+               "--tls-cert",
+               "--auto-approve-benchmarks-from",
+               "--tls-key",
+               "--max-body-bytes",
+               "--faults",
+               "--fault-seed"};
   } else if (cmd == "user") {
     if (args.size() < 3 || args[2] != "add")
       return Fail("expected `user add`\n" + std::string(kUsage));

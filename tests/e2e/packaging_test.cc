@@ -10,19 +10,7 @@
 namespace medperf::testing {
 namespace {
 
-// ctest passes only MEDPERF_BUILD_DIR today (tests/CMakeLists.txt sets ENVIRONMENT with
-// two entries, and the second is lost), so fall back to the source dir CMake recorded.
-std::filesystem::path Sources() {
-  if (std::getenv("MEDPERF_SOURCE_DIR")) return SourceDir();
-  std::string cache = ReadFile(BuildDir() / "CMakeCache.txt");
-  const std::string key = "CMAKE_HOME_DIRECTORY:INTERNAL=";
-  size_t at = cache.find(key);
-  if (at == std::string::npos) return SourceDir();
-  size_t end = cache.find('\n', at);
-  return cache.substr(at + key.size(), end - at - key.size());
-}
-
-std::string Unit() { return ReadFile(Sources() / "packaging" / "medperfd.service"); }
+std::string Unit() { return ReadFile(SourceDir() / "packaging" / "medperfd.service"); }
 
 TEST(PackagingTest, UnitHasTheRequiredDirectives) {
   std::string unit = Unit();

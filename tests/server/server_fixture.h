@@ -45,9 +45,14 @@ class ServerFixture : public ::testing::Test {
     std::vector<std::string> argv = {ServerBinary(),       "serve", "--db", db_, "--port",
                                      std::to_string(port_)};
     for (const auto& a : ExtraServeArgs()) argv.push_back(a);
+    // A restarted server appends to the same log: only lines written after this start
+    // can say that it listens.
+    size_t offset = ReadFile(dir_ / "server.log").size();
     server_ = std::make_unique<Process>(argv, dir_ / "server.log");
     ASSERT_TRUE(WaitFor(
-        [&] { return ReadFile(dir_ / "server.log").find("listening on") != std::string::npos; },
+        [&] {
+          return ReadFile(dir_ / "server.log").find("listening on", offset) != std::string::npos;
+        },
         std::chrono::seconds(10)))
         << ReadFile(dir_ / "server.log");
   }

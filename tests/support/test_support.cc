@@ -44,8 +44,8 @@ static fs::path EnvPath(const char* name, const char* fallback) {
   return fs::path(v && *v ? v : fallback);
 }
 
-fs::path BuildDir() { return EnvPath("MEDPERF_BUILD_DIR", "."); }
-fs::path SourceDir() { return EnvPath("MEDPERF_SOURCE_DIR", ".."); }
+fs::path BuildDir() { return EnvPath("MEDPERF_BUILD_DIR", MEDPERF_DEFAULT_BUILD_DIR); }
+fs::path SourceDir() { return EnvPath("MEDPERF_SOURCE_DIR", MEDPERF_DEFAULT_SOURCE_DIR); }
 fs::path BinaryPath(const std::string& relative) { return BuildDir() / relative; }
 
 void WriteFile(const fs::path& path, const std::string& content) {
