@@ -42,3 +42,29 @@ TEST(YamlJsonTest, MalformedInputNamesTheSource) {
 
 }  // namespace
 }  // namespace medperf
+
+namespace medperf {
+namespace {
+
+// Inputs the fuzzer found (tests/fuzz/corpus/yaml_json/regression_*).
+TEST(YamlJsonTest, InvalidUtf8IsRejectedInsteadOfBreakingSerializationLater) {
+  auto bad_value = YamlToJson("key: \"\xff\xfe\"\n", "metrics.yaml");
+  ASSERT_FALSE(bad_value.ok());
+  EXPECT_NE(bad_value.status().message().find("not valid UTF-8"), std::string::npos);
+  EXPECT_FALSE(YamlToJson("\xc3\x28: 1\n", "k.yaml").ok());           // bad key
+  EXPECT_FALSE(YamlToJson("a: \xed\xa0\x80\n", "surrogate.yaml").ok());  // UTF-16 surrogate
+  EXPECT_TRUE(YamlToJson("a: \xc3\xa9t\xc3\xa9\n", "utf8.yaml").ok());   // "été"
+}
+
+TEST(YamlJsonTest, RoundTripKeepsControlCharactersEdgeSpacesAndLongKeys) {
+  nlohmann::json original = {{"trailing_cr", "value\r"},
+                             {" spaced ", " both "},
+                             {"tab", "a\tb"},
+                             {std::string(2000, 'k'), 1}};
+  auto back = YamlToJson(JsonToYaml(original), "round trip");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, original);
+}
+
+}  // namespace
+}  // namespace medperf
