@@ -5,6 +5,7 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/rest_client.h"
 #include "core/status_macros.h"
 #include "daemon/execution.h"
 #include "daemon/log.h"
@@ -41,6 +42,12 @@ absl::Status PrepareStateDir(const fs::path& dir) {
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
   std::unique_ptr<Daemon> d(new Daemon(std::move(config)));
+  // A token readable by others is a leaked credential: refuse to run with it rather
+  // than fail on the first request hours later.
+  if (!d->config_.server.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(d->config_.server.token_file);
+    if (!token.ok()) return token.status();
+  }
   RETURN_IF_ERROR(PrepareStateDir(d->config_.state_dir));
   ASSIGN_OR_RETURN(d->lock_, StateDirLock::Acquire(d->config_.state_dir));
   // Leftovers of a crashed run: temp files are never resumed.

@@ -152,3 +152,31 @@ TEST(DaemonCtlTest, ForeignPeerIsRefused) {
 
 }  // namespace
 }  // namespace medperf::testing
+
+namespace medperf::testing {
+namespace {
+
+// A token others can read is a leaked credential: the daemon does not start with it.
+TEST(DaemonCtlTest, RefusesToStartWithAWorldReadableTokenFile) {
+  TempDir dir;
+  WriteFile(dir / "token", "secret-token-value\n");
+  chmod((dir / "token").c_str(), 0644);
+  std::vector<std::string> argv = {BinaryPath("daemon/medperfd").string(), "--state-dir",
+                                   (dir / "state").string(), "--socket", (dir / "d.sock").string(),
+                                   "--server-url", "http://127.0.0.1:9", "--token-file",
+                                   (dir / "token").string()};
+  RunResult r = RunProcess(argv, std::chrono::seconds(20));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("has mode 0644"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("secret-token-value"), std::string::npos) << "the token itself is never shown";
+  EXPECT_FALSE(std::filesystem::exists(dir / "d.sock"));
+
+  chmod((dir / "token").c_str(), 0600);
+  DaemonProcess daemon(dir.path(), {"--server-url", "http://127.0.0.1:9", "--token-file",
+                                    (dir / "token").string()});
+  EXPECT_TRUE(daemon.Start());
+}
+
+}  // namespace
+}  // namespace medperf::testing
