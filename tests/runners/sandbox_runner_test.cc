@@ -302,6 +302,48 @@ exit 0
   EXPECT_EQ(ReadFile(dir_ / "out/result.txt"), "hello\n");
 }
 
+// A model sees the dataset it is given and nothing else of the site: not the daemon's
+// state directory (where every prepared dataset and result lives), not another
+// dataset, not raw data elsewhere on the host. The state sits under /var here, as in a
+// system install (/var/lib/medperfd).
+TEST_F(SandboxTest, OtherDatasetsAndTheStateDirAreInvisible) {
+  std::string tmpl = "/var/tmp/medperf-sandbox-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  fs::path state(tmpl);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{state};
+  WriteFile(state / "datasets/1/data/case1.txt", "dataset one");
+  WriteFile(state / "datasets/2/data/case2.txt", "dataset two");
+  WriteFile(state / "state.db", "database");
+  WriteFile(dir_ / "raw/other-hospital-data.txt", "raw");
+  ContainerConfig config = Container(
+      "cat /in/case1.txt\n"
+      "for p in \"$@\"; do test -e \"$p\" && echo \"SEES $p\"; done\n"
+      "ls /var/tmp 2>/dev/null | grep medperf && echo \"SEES /var/tmp listing\"\n"
+      "exit 0\n",
+      R"~(
+  infer:
+    run_args:
+      command: [)~" +
+          (state / "datasets/2/data/case2.txt").string() + ", " + (state / "state.db").string() +
+          ", " + state.string() + ", " + (dir_ / "raw/other-hospital-data.txt").string() +
+          R"~(, /var/lib]
+    input_volumes: {data: {mount_path: /in, type: directory}}
+    output_volumes: {out: {mount_path: /out, type: directory}}
+)~");
+  TaskRun run{.task = "infer",
+              .mounts = {{"data", state / "datasets/1/data"}, {"out", dir_ / "out"}}};
+  TaskOutcome outcome = RunOk(config, run);
+  EXPECT_TRUE(outcome.ok()) << outcome.Describe() << output_;
+  EXPECT_NE(output_.find("dataset one"), std::string::npos) << output_;
+  EXPECT_EQ(output_.find("SEES"), std::string::npos) << output_;
+}
+
 TEST_F(SandboxTest, TimeLimitKillsTheWholeTree) {
   ContainerConfig config =
       Container(R"~(
