@@ -28,7 +28,7 @@ absl::Status PrepareStateDir(const fs::path& dir) {
   }
   // Prepared data and results are sensitive: keep the state dir private to the daemon.
   chmod(dir.c_str(), 0750);
-  for (const char* sub : {"datasets", "results", "containers", "cache", "logs", "tmp"}) {
+  for (const char* sub : {"datasets", "results", "containers", "cache", "logs", "tmp", "empty"}) {
     fs::create_directories(dir / sub, ec);
     if (ec) {
       return absl::PermissionDeniedError(

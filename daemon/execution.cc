@@ -50,11 +50,10 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
     mounts["parameters_file"] = container.parameters_file;
   }
   if (spec->FindVolume("additional_files") && !mounts.count("additional_files")) {
-    fs::path dir = container.additional_files;
-    if (dir.empty()) {
-      ASSIGN_OR_RETURN(dir, site.MakeTempDir("no-additional-files"));
-    }
-    mounts["additional_files"] = dir;
+    // A container without additional files still gets the folder it declares: an
+    // empty one, mounted read-only like every input.
+    mounts["additional_files"] =
+        container.additional_files.empty() ? site.EmptyDir() : container.additional_files;
   }
   std::error_code ec;
   fs::create_directories(log_file.parent_path(), ec);

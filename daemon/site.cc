@@ -82,17 +82,6 @@ fs::path Site::ResultDir(const LocalResultUid& uid) const {
   return config_.state_dir / "results" / uid.str();
 }
 
-absl::StatusOr<fs::path> Site::MakeTempDir(const std::string& prefix) const {
-  fs::path base = config_.state_dir / "tmp";
-  std::error_code ec;
-  fs::create_directories(base, ec);
-  std::string tmpl = (base / (prefix + "-XXXXXX")).string();
-  if (!mkdtemp(tmpl.data())) {
-    return absl::InternalError(absl::StrCat("cannot create a temporary directory in ", base.string()));
-  }
-  return fs::path(tmpl);
-}
-
 absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>& folders) {
   std::string key;
   for (const auto& f : folders) absl::StrAppend(&key, f.string(), "\n");

@@ -68,8 +68,8 @@ class Site {
   // Per-dataset and per-result folders in the state directory.
   std::filesystem::path DatasetDir(DatasetId id) const;
   std::filesystem::path ResultDir(const LocalResultUid& uid) const;
-  // A fresh private temporary directory under the state dir.
-  absl::StatusOr<std::filesystem::path> MakeTempDir(const std::string& prefix) const;
+  // An empty folder for inputs a container declares but has nothing for.
+  std::filesystem::path EmptyDir() const { return config_.state_dir / "empty"; }
 
  private:
   const DaemonConfig& config_;
