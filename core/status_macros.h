@@ -7,9 +7,9 @@
 #define MEDPERF_CONCAT_INNER(a, b) a##b
 #define MEDPERF_CONCAT(a, b) MEDPERF_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                    \
-  do {                                           \
-    ::absl::Status _medperf_status = (expr);     \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status _medperf_status = (expr);           \
     if (!_medperf_status.ok()) return _medperf_status; \
   } while (0)
 

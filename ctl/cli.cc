@@ -154,7 +154,8 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
     if (flag->takes_value) {
       if (!value) {
         if (i + 1 >= rest.size()) {
-          return absl::InvalidArgumentError(absl::StrCat("option --", flag->name, " needs a value"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("option --", flag->name, " needs a value"));
         }
         value = rest[++i];
       }

@@ -17,7 +17,8 @@ DaemonClient::DaemonClient(const GlobalOptions& global) : socket_(global.socket)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
-  auto channel = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
   stub_ = medperf::v1::Control::NewStub(channel);
   if (!global.token_file.empty()) {
     struct stat st {};
@@ -26,8 +27,8 @@ DaemonClient::DaemonClient(const GlobalOptions& global) : socket_(global.socket)
       token_error_ = absl::StrCat("cannot read token file ", global.token_file);
     } else if (st.st_mode & 0077) {
       token_error_ = absl::StrCat("token file ", global.token_file, " is readable by others (mode ",
-                                  absl::StrCat(absl::Hex(st.st_mode & 0777)),
-                                  "); run: chmod 600 ", global.token_file);
+                                  absl::StrCat(absl::Hex(st.st_mode & 0777)), "); run: chmod 600 ",
+                                  global.token_file);
     } else {
       std::stringstream ss;
       ss << in.rdbuf();

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "absl/strings/ascii.h"
+#include "ctl/render.h"
 
 namespace medperf::ctl {
 
@@ -36,6 +37,17 @@ std::string AbsolutePath(const std::string& path) {
   std::error_code ec;
   auto abs = std::filesystem::absolute(path, ec);
   return ec ? path : abs.lexically_normal().string();
+}
+
+int PrintAssociationRequested(CommandContext& ctx, const nlohmann::json& result) {
+  if (ctx.global.json) {
+    ctx.out.out() << result.dump(2) << "\n";
+  } else {
+    ctx.out.out() << "Association requested: status "
+                  << Cell(result["association"]["approval_status"])
+                  << ". Check it with: medperfctl association ls\n";
+  }
+  return 0;
 }
 
 int UsageError(Output& out, const absl::Status& status) {

@@ -40,6 +40,9 @@ int StreamCall(CommandContext& ctx, DaemonClient& client,
   return 0;
 }
 
+// Prints the outcome of an association request (dataset or model); returns 0.
+int PrintAssociationRequested(CommandContext& ctx, const nlohmann::json& result);
+
 // medperfd may see another working directory than the caller, so local paths are sent
 // absolute.
 std::string AbsolutePath(const std::string& path);

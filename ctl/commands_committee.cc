@@ -238,14 +238,7 @@ int ModelAssociate(CommandContext& ctx, bool ids_are_containers) {
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::AssociateModel, req, &result)) {
     return rc;
   }
-  if (ctx.global.json) {
-    ctx.out.out() << result.dump(2) << "\n";
-  } else {
-    ctx.out.out() << "Association requested: status "
-                  << Cell(result["association"]["approval_status"])
-                  << ". Check it with: medperfctl association ls\n";
-  }
-  return 0;
+  return PrintAssociationRequested(ctx, result);
 }
 
 // ---------------------------------------------------------------- benchmarks

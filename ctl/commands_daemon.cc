@@ -33,8 +33,8 @@ int Status(CommandContext& ctx) {
     return healthy ? 0 : 1;
   }
   auto& o = ctx.out.out();
-  o << "medperfd " << resp.version() << " (pid " << resp.pid() << "), up "
-    << resp.uptime_seconds() << " s\n";
+  o << "medperfd " << resp.version() << " (pid " << resp.pid() << "), up " << resp.uptime_seconds()
+    << " s\n";
   o << "state dir:      " << resp.state_dir() << "\n";
   o << "socket:         " << resp.socket_path() << "\n";
   o << "server:         " << (resp.server_url().empty() ? "(none configured)" : resp.server_url())

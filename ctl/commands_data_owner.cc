@@ -258,14 +258,7 @@ int DatasetAssociate(CommandContext& ctx) {
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::AssociateDataset, req, &result)) {
     return rc;
   }
-  if (ctx.global.json) {
-    ctx.out.out() << result.dump(2) << "\n";
-  } else {
-    ctx.out.out() << "Association requested: status "
-                  << Cell(result["association"]["approval_status"])
-                  << ". Check it with: medperfctl association ls\n";
-  }
-  return 0;
+  return PrintAssociationRequested(ctx, result);
 }
 
 int BenchmarkRun(CommandContext& ctx) {
@@ -353,8 +346,8 @@ int AssociationDecide(CommandContext& ctx, bool approve) {
   req.set_benchmark(*benchmark);
   req.set_approve(approve);
   if (ctx.args.Has("dataset_uid") == ctx.args.Has("model_uid")) {
-    return UsageError(ctx.out,
-                      absl::InvalidArgumentError("give exactly one of --dataset_uid or --model_uid"));
+    return UsageError(
+        ctx.out, absl::InvalidArgumentError("give exactly one of --dataset_uid or --model_uid"));
   }
   if (ctx.args.Has("dataset_uid")) {
     auto d = Id(ctx.args, "dataset_uid");
@@ -419,11 +412,10 @@ Json ResultJson(const v1::Result& r) {
 
 int ResultList(CommandContext& ctx) {
   v1::ListResultsRequest req;
-  for (auto [flag, setter] :
-       {std::pair<const char*, void (v1::ListResultsRequest::*)(int64_t)>{
-            "benchmark", &v1::ListResultsRequest::set_benchmark},
-        {"model", &v1::ListResultsRequest::set_model},
-        {"dataset", &v1::ListResultsRequest::set_dataset}}) {
+  for (auto [flag, setter] : {std::pair<const char*, void (v1::ListResultsRequest::*)(int64_t)>{
+                                  "benchmark", &v1::ListResultsRequest::set_benchmark},
+                              {"model", &v1::ListResultsRequest::set_model},
+                              {"dataset", &v1::ListResultsRequest::set_dataset}}) {
     if (!ctx.args.Has(flag)) continue;
     auto v = Id(ctx.args, flag);
     if (!v.ok()) return UsageError(ctx.out, v.status());
@@ -449,7 +441,7 @@ int ResultList(CommandContext& ctx) {
 }
 
 std::optional<std::string> ResultUid(CommandContext& ctx) {
-  std::string uid = ctx.args.Has("result") ? ctx.args.Get("result")
+  std::string uid = ctx.args.Has("result")          ? ctx.args.Get("result")
                     : ctx.args.positional().empty() ? ""
                                                     : ctx.args.positional()[0];
   if (uid.empty()) {
@@ -542,11 +534,10 @@ int JobAct(CommandContext& ctx, bool cancel) {
   return 0;
 }
 
-const std::vector<FlagSpec> kListFlags = {
-    {"mine", {}, false, false, "only your own"},
-    {"name", {}, true, false, "exact name"},
-    {"owner", {}, true, false, "owner's user id"},
-    {"state", {}, true, false, "DEVELOPMENT or OPERATION"}};
+const std::vector<FlagSpec> kListFlags = {{"mine", {}, false, false, "only your own"},
+                                          {"name", {}, true, false, "exact name"},
+                                          {"owner", {}, true, false, "owner's user id"},
+                                          {"state", {}, true, false, "DEVELOPMENT or OPERATION"}};
 
 }  // namespace
 
@@ -568,7 +559,9 @@ std::vector<Command> DataOwnerCommands() {
       {{"benchmark", "view"},
        "Show a benchmark",
        {},
-       [](CommandContext& c) { return ViewEntity(c, &v1::Control::Stub::GetBenchmark, "benchmark"); },
+       [](CommandContext& c) {
+         return ViewEntity(c, &v1::Control::Stub::GetBenchmark, "benchmark");
+       },
        1,
        "<benchmark id>"},
       {{"benchmark", "run"},
@@ -605,7 +598,10 @@ std::vector<Command> DataOwnerCommands() {
         {"data_path", {"d"}, true, true, "folder of the raw data records"},
         {"labels_path", {"l"}, true, true, "folder of the raw labels"},
         {"benchmark", {"b"}, true, false, "benchmark whose preparator will prepare the data"},
-        {"data_preparation_container", {"p", "data_preparation_mlcube"}, true, false,
+        {"data_preparation_container",
+         {"p", "data_preparation_mlcube"},
+         true,
+         false,
          "data preparation container id, instead of --benchmark"}},
        DatasetSubmit},
       {{"dataset", "prepare"},

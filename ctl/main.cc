@@ -6,6 +6,6 @@
 #include "ctl/cli.h"
 
 int main(int argc, char** argv) {
-  return medperf::ctl::RunCli(std::vector<std::string>(argv + 1, argv + argc), std::cout,
-                              std::cerr, std::cin);
+  return medperf::ctl::RunCli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr,
+                              std::cin);
 }

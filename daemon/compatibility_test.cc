@@ -89,7 +89,6 @@ absl::Status StageError(const absl::Status& st, const std::string& what, const f
                                               st.message(), LogTail(log)));
 }
 
-
 absl::Status WriteReport(const fs::path& file, const Json& report) {
   fs::path tmp = file;
   tmp += ".tmp";

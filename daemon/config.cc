@@ -21,9 +21,9 @@ absl::StatusOr<LogLevel> ParseLogLevel(std::string_view text) {
   if (text == "info") return LogLevel::kInfo;
   if (text == "warning" || text == "warn") return LogLevel::kWarning;
   if (text == "error") return LogLevel::kError;
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid log level '", absl::string_view(text.data(), text.size()),
-                   "': expected debug, info, warning or error"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid log level '",
+                                                 absl::string_view(text.data(), text.size()),
+                                                 "': expected debug, info, warning or error"));
 }
 
 std::string_view LogLevelName(LogLevel level) {
@@ -57,17 +57,18 @@ class ConfigReader {
   }
 
   // Calls `handler(key, value, path)` for each entry; unknown keys are errors.
-  absl::Status ForEach(
-      const YAML::Node& node, const std::string& path, const std::vector<std::string>& known,
-      const std::function<absl::Status(const std::string&, const YAML::Node&, const std::string&)>&
-          handler) const {
+  absl::Status ForEach(const YAML::Node& node, const std::string& path,
+                       const std::vector<std::string>& known,
+                       const std::function<absl::Status(const std::string&, const YAML::Node&,
+                                                        const std::string&)>& handler) const {
     RETURN_IF_ERROR(ExpectMap(node, path.empty() ? "(top level)" : path));
     for (const auto& kv : node) {
       if (!kv.first.IsScalar()) return Error(path, "keys must be plain strings");
       std::string key = kv.first.Scalar();
       std::string child = path.empty() ? key : path + "." + key;
       if (std::find(known.begin(), known.end(), key) == known.end()) {
-        return Error(child, absl::StrCat("unknown key; expected one of: ", absl::StrJoin(known, ", ")));
+        return Error(child,
+                     absl::StrCat("unknown key; expected one of: ", absl::StrJoin(known, ", ")));
       }
       RETURN_IF_ERROR(handler(key, kv.second, child));
     }
@@ -86,7 +87,8 @@ class ConfigReader {
     if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
       return Error(path, "expected an integer");
     }
-    if (v < min || v > max) return Error(path, absl::StrCat("expected a value from ", min, " to ", max));
+    if (v < min || v > max)
+      return Error(path, absl::StrCat("expected a value from ", min, " to ", max));
     return v;
   }
 
@@ -230,16 +232,16 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
 
 absl::Status ParseNotify(const ConfigReader& r, const YAML::Node& node, const std::string& path,
                          NotifyConfig& notify) {
-  return r.ForEach(node, path, {"command", "timeout_seconds"},
-                   [&](const std::string& key, const YAML::Node& v,
-                       const std::string& p) -> absl::Status {
-                     if (key == "command") {
-                       ASSIGN_OR_RETURN(notify.command, r.String(v, p));
-                     } else {
-                       ASSIGN_OR_RETURN(notify.timeout, r.Seconds(v, p, 1));
-                     }
-                     return absl::OkStatus();
-                   });
+  return r.ForEach(
+      node, path, {"command", "timeout_seconds"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "command") {
+          ASSIGN_OR_RETURN(notify.command, r.String(v, p));
+        } else {
+          ASSIGN_OR_RETURN(notify.timeout, r.Seconds(v, p, 1));
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace
@@ -250,9 +252,9 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not valid YAML (line ", e.mark.line + 1, ", column ",
-                     e.mark.column + 1, "): ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML (line ",
+                                                   e.mark.line + 1, ", column ", e.mark.column + 1,
+                                                   "): ", e.msg));
   }
   if (root.IsNull()) return config;  // an empty file keeps every default
   ConfigReader r(source);
@@ -335,8 +337,7 @@ fs::path EnvPath(const char* name) {
 }  // namespace
 
 DefaultPaths SystemPaths() {
-  DefaultPaths p{"/var/lib/medperfd", "/run/medperfd/medperfd.sock",
-                 "/etc/medperfd/medperfd.yaml"};
+  DefaultPaths p{"/var/lib/medperfd", "/run/medperfd/medperfd.sock", "/etc/medperfd/medperfd.yaml"};
   if (auto d = EnvPath("STATE_DIRECTORY"); !d.empty()) p.state_dir = d;
   if (auto d = EnvPath("RUNTIME_DIRECTORY"); !d.empty()) p.socket_path = d / "medperfd.sock";
   if (auto d = EnvPath("CONFIGURATION_DIRECTORY"); !d.empty()) p.config_file = d / "medperfd.yaml";
@@ -382,7 +383,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   CommandLine cl;
   std::map<std::string, std::string> values;
   bool user_mode = false;
-  const std::set<std::string> valued = {"config",    "state-dir", "socket",        "server-url",
+  const std::set<std::string> valued = {"config",     "state-dir", "socket",        "server-url",
                                         "token-file", "log-level", "poll-interval", "runner"};
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -457,8 +458,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   if (values.count("poll-interval")) {
     int64_t secs = 0;
     if (!absl::SimpleAtoi(values["poll-interval"], &secs) || secs < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--poll-interval '", values["poll-interval"], "': expected a positive number of seconds"));
+      return absl::InvalidArgumentError(absl::StrCat("--poll-interval '", values["poll-interval"],
+                                                     "': expected a positive number of seconds"));
     }
     config.poll.interval = std::chrono::seconds(secs);
   }

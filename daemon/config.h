@@ -37,11 +37,11 @@ struct PollConfig {
 };
 
 struct PolicyConfig {
-  std::set<int64_t> benchmarks;  // followed benchmarks; empty = every associated one
+  std::set<int64_t> benchmarks;    // followed benchmarks; empty = every associated one
   std::set<int64_t> allow_models;  // empty = all
   std::set<int64_t> deny_models;
   int max_concurrent_jobs = 1;
-  std::string gpus;  // "", "all", "device=0,1", or a count
+  std::string gpus;                                         // "", "all", "device=0,1", or a count
   std::map<std::string, std::chrono::seconds> time_limits;  // task → limit; 0 = none
   SubmissionPolicy submission = SubmissionPolicy::kManual;
   std::set<int64_t> auto_submit_benchmarks;  // per-benchmark `auto` overrides

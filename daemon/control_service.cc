@@ -175,8 +175,8 @@ grpc::Status ControlService::StreamJob(grpc::ServerContext* context, JobId id,
   }
 }
 
-grpc::Status ControlService::StartAndStream(grpc::ServerContext* context,
-                                            storage::JobRecord record, JobBody body,
+grpc::Status ControlService::StartAndStream(grpc::ServerContext* context, storage::JobRecord record,
+                                            JobBody body,
                                             grpc::ServerWriter<v1::JobProgress>* writer) {
   absl::StatusOr<JobId> id = ctx_.jobs.Start(std::move(record), std::move(body));
   if (!id.ok()) return ToGrpc(id.status());

@@ -107,8 +107,8 @@ class ControlService final : public medperf::v1::Control::Service {
   grpc::Status StreamJob(grpc::ServerContext* context, JobId id,
                          grpc::ServerWriter<medperf::v1::JobProgress>* writer);
   // Starts an interactive job and streams it.
-  grpc::Status StartAndStream(grpc::ServerContext* context, storage::JobRecord record,
-                              JobBody body, grpc::ServerWriter<medperf::v1::JobProgress>* writer);
+  grpc::Status StartAndStream(grpc::ServerContext* context, storage::JobRecord record, JobBody body,
+                              grpc::ServerWriter<medperf::v1::JobProgress>* writer);
   // A server client acting as the caller's --token-file user, or the site's identity.
   absl::StatusOr<RestClient> ServerFor(grpc::ServerContext* context);
 

@@ -45,14 +45,14 @@ absl::StatusOr<std::unique_ptr<ControlSocket>> ControlSocket::Listen(const fs::p
                                                                      const std::string& group) {
   sockaddr_un addr{};
   if (path.string().size() >= sizeof addr.sun_path) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path ", path.string(), " is longer than ",
-                                                   sizeof addr.sun_path - 1, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket path ", path.string(), " is longer than ", sizeof addr.sun_path - 1, " bytes"));
   }
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create socket directory ",
-                                                    path.parent_path().string(), ": ", ec.message()));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot create socket directory ", path.parent_path().string(), ": ", ec.message()));
   }
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {

@@ -9,7 +9,8 @@ absl::StatusOr<int64_t> EventBus::Publish(const std::string& kind, const std::st
   std::string json = fields.dump();
   absl::StatusOr<int64_t> id = store_.AppendEvent(kind, message, json);
   if (!id.ok()) {
-    LogError("cannot store event", {{"event", kind}, {"error", std::string(id.status().message())}});
+    LogError("cannot store event",
+             {{"event", kind}, {"error", std::string(id.status().message())}});
     return id.status();
   }
   LogFields log_fields = {{"event", kind}, {"event_id", std::to_string(*id)}};
@@ -30,7 +31,8 @@ absl::StatusOr<int64_t> EventBus::Publish(const std::string& kind, const std::st
 
 bool EventBus::WaitForNewerThan(int64_t after_id, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return last_id_ > after_id || shutdown_; };
+  auto ready = [&]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return last_id_ > after_id || shutdown_; };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   return last_id_ > after_id;
 }

@@ -18,7 +18,8 @@ absl::Status ResetDir(const fs::path& dir) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -28,14 +29,15 @@ namespace {
 template <typename F>
 void BestEffort(const char* what, F&& send) {
   absl::Status st = send();
-  if (!st.ok()) LogWarning(absl::StrCat("could not send ", what), {{"error", std::string(st.message())}});
+  if (!st.ok())
+    LogWarning(absl::StrCat("could not send ", what), {{"error", std::string(st.message())}});
 }
 
 }  // namespace
 
 absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer& container,
-                              const std::string& task,
-                              std::map<std::string, fs::path> mounts, const fs::path& log_file) {
+                              const std::string& task, std::map<std::string, fs::path> mounts,
+                              const fs::path& log_file) {
   const TaskSpec* spec = container.config.FindTask(task);
   if (!spec) {
     return absl::InvalidArgumentError(
@@ -43,9 +45,9 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   }
   if (spec->FindVolume("parameters_file") && !mounts.count("parameters_file")) {
     if (container.parameters_file.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "container ", container.name, ": task '", task,
-          "' declares parameters_file but the container has no parameters"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("container ", container.name, ": task '", task,
+                       "' declares parameters_file but the container has no parameters"));
     }
     mounts["parameters_file"] = container.parameters_file;
   }
@@ -69,8 +71,8 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
     run.time_limit = it->second;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, site.RunnerFor(container));
-  job.Progress(task, absl::StrCat("running ", task, " of ", container.name, " (", runner->name(),
-                                  ")"),
+  job.Progress(task,
+               absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
                log_file.string());
   ASSIGN_OR_RETURN(TaskOutcome outcome, runner->Run(container.config, run));
   if (outcome.cancelled || job.cancelled()) {
@@ -162,20 +164,19 @@ absl::StatusOr<Evaluation> EvaluateModel(Site& site, JobContext& job, const Loca
     if (!ignore_model_errors || absl::IsCancelled(infer)) return infer;
     ev.partial = true;
     ev.model_error = std::string(infer.message());
-    job.Progress("infer", absl::StrCat("model failed, evaluating partial predictions: ",
-                                       infer.message()));
+    job.Progress("infer",
+                 absl::StrCat("model failed, evaluating partial predictions: ", infer.message()));
   }
   job.SetState(storage::JobState::kEvaluating);
   fs::path results = work_dir / "results.yaml";
   std::error_code ec;
   fs::remove(results, ec);
-  RETURN_IF_ERROR(RunContainerTask(
-      site, job, evaluator, "evaluate",
-      {{"predictions", predictions},
-       {"labels", labels},
-       {"output_path", results},
-       {"local_outputs_path", work_dir / "local_outputs"}},
-      ev.log_dir / absl::StrCat("metrics_", evaluator.name, ".log")));
+  RETURN_IF_ERROR(RunContainerTask(site, job, evaluator, "evaluate",
+                                   {{"predictions", predictions},
+                                    {"labels", labels},
+                                    {"output_path", results},
+                                    {"local_outputs_path", work_dir / "local_outputs"}},
+                                   ev.log_dir / absl::StrCat("metrics_", evaluator.name, ".log")));
   ASSIGN_OR_RETURN(ev.metrics, ReadYamlMapping(results, "the metrics results file"));
   return ev;
 }
@@ -274,8 +275,9 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   bool ignore_model_errors = params.value("ignore_model_errors", false);
 
   // A job interrupted after storing its result (crash between the two writes) is done.
-  if (auto existing = site.store().GetResult(uid);
-      existing.ok() && existing->status == "executed" && existing->updated_at >= record.created_at) {
+  if (auto existing = site.store().GetResult(uid); existing.ok() &&
+                                                   existing->status == "executed" &&
+                                                   existing->updated_at >= record.created_at) {
     job.Progress("done", absl::StrCat("result ", uid.str(), " was already stored by this job"));
     // The crash may have come before the automatic submission.
     if (auto server = site.Server(); server.ok()) AutoSubmitIfAllowed(site, *server, uid);
@@ -285,28 +287,31 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   job.SetState(storage::JobState::kFetching);
   ASSIGN_OR_RETURN(storage::DatasetRecord dataset, site.store().GetDataset(uid.dataset()));
   if (dataset.prep_status != "prepared") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "dataset ", dataset.id.value(), " is not prepared; run `medperfctl dataset prepare "
-        "--data_uid ", dataset.id.value(), "` first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset ", dataset.id.value(),
+                     " is not prepared; run `medperfctl dataset prepare "
+                     "--data_uid ",
+                     dataset.id.value(), "` first"));
   }
   ASSIGN_OR_RETURN(RestClient server, site.Server());
   ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(uid.benchmark()));
   if (benchmark.data_preparation_mlcube != dataset.prep_container) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "dataset ", dataset.id.value(), " was prepared with container ",
-        dataset.prep_container.value(), " but benchmark ", benchmark.id.value(), " uses ",
-        benchmark.data_preparation_mlcube.value()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset ", dataset.id.value(), " was prepared with container ",
+                     dataset.prep_container.value(), " but benchmark ", benchmark.id.value(),
+                     " uses ", benchmark.data_preparation_mlcube.value()));
   }
   job.Progress("fetch", absl::StrCat("fetching model ", uid.model().value(), " and evaluator ",
                                      benchmark.data_evaluator_mlcube.value()));
   ASSIGN_OR_RETURN(Model model, server.GetModel(uid.model()));
   if (!model.container) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", model.id.value(), " (", model.name, ") is not a container model; only "
-        "container models can run here"));
+    return absl::FailedPreconditionError(absl::StrCat("model ", model.id.value(), " (", model.name,
+                                                      ") is not a container model; only "
+                                                      "container models can run here"));
   }
   ASSIGN_OR_RETURN(LocalContainer local_model, site.FetchContainer(*model.container));
-  ASSIGN_OR_RETURN(Container evaluator_entity, server.GetContainer(benchmark.data_evaluator_mlcube));
+  ASSIGN_OR_RETURN(Container evaluator_entity,
+                   server.GetContainer(benchmark.data_evaluator_mlcube));
   ASSIGN_OR_RETURN(LocalContainer evaluator, site.FetchContainer(evaluator_entity));
   ASSIGN_OR_RETURN(ResultId execution, EnsureExecution(server, job, uid));
 
@@ -314,9 +319,9 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   fs::path dataset_dir = site.DatasetDir(dataset.id);
   Report(server, execution, "model_report", "started");
   job.SetState(storage::JobState::kRunning);
-  absl::StatusOr<Evaluation> ev = EvaluateModel(site, job, local_model, evaluator,
-                                                dataset_dir / "data", dataset_dir / "labels", dir,
-                                                ignore_model_errors);
+  absl::StatusOr<Evaluation> ev =
+      EvaluateModel(site, job, local_model, evaluator, dataset_dir / "data", dataset_dir / "labels",
+                    dir, ignore_model_errors);
 
   storage::ResultRecord result(uid);
   if (auto previous = site.store().GetResult(uid); previous.ok()) result = *previous;
@@ -335,8 +340,9 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
     result.partial = false;
     RETURN_IF_ERROR(site.store().PutResult(result));
     site.events()
-        .Publish("result.failed", absl::StrCat("model ", uid.model().value(), " failed on dataset ",
-                                               uid.dataset().value(), ": ", result.error),
+        .Publish("result.failed",
+                 absl::StrCat("model ", uid.model().value(), " failed on dataset ",
+                              uid.dataset().value(), ": ", result.error),
                  {{"uid", uid.str()}, {"error", result.error}, {"log_dir", result.log_dir}})
         .IgnoreError();
     return ev.status();

@@ -41,8 +41,8 @@ absl::StatusOr<PreparedData> PrepareData(Site& site, JobContext& job, const Loca
 
 struct Evaluation {
   nlohmann::json metrics;
-  bool partial = false;        // the model failed and --ignore-model-errors was set
-  std::string model_error;     // why the model failed, when partial
+  bool partial = false;     // the model failed and --ignore-model-errors was set
+  std::string model_error;  // why the model failed, when partial
   std::filesystem::path log_dir;
 };
 

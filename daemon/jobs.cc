@@ -34,8 +34,8 @@ void JobContext::Progress(const std::string& step, const std::string& message,
 void JobContext::SetState(JobState state) {
   record_.state = state;
   if (absl::Status st = manager_.store_.UpdateJob(record_); !st.ok()) {
-    LogWarning("cannot persist job state", {{"job", record_.id.str()},
-                                            {"error", std::string(st.message())}});
+    LogWarning("cannot persist job state",
+               {{"job", record_.id.str()}, {"error", std::string(st.message())}});
   }
 }
 
@@ -48,7 +48,10 @@ void JobContext::SaveParam(const std::string& key, const nlohmann::json& value) 
 
 JobManager::JobManager(storage::Store& store, EventBus& events, std::filesystem::path log_dir,
                        int workers, JobBody run_body)
-    : store_(store), events_(events), log_dir_(std::move(log_dir)), workers_(workers),
+    : store_(store),
+      events_(events),
+      log_dir_(std::move(log_dir)),
+      workers_(workers),
       run_body_(std::move(run_body)) {
   std::error_code ec;
   std::filesystem::create_directories(log_dir_, ec);
@@ -87,9 +90,8 @@ absl::StatusOr<JobId> JobManager::Start(JobRecord record, JobBody body) {
   store_.UpdateJob(record).IgnoreError();
   Register(*id);
   absl::MutexLock lock(&threads_mu_);
-  threads_.emplace_back([this, record, body = std::move(body)]() mutable {
-    Execute(std::move(record), body);
-  });
+  threads_.emplace_back(
+      [this, record, body = std::move(body)]() mutable { Execute(std::move(record), body); });
   return *id;
 }
 
@@ -148,7 +150,9 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
   if (record.benchmark) ids["benchmark"] = record.benchmark->value();
   if (record.model) ids["model"] = record.model->value();
   if (record.dataset) ids["dataset"] = record.dataset->value();
-  events_.Publish("job.started", absl::StrCat("job ", record.id.value(), " (", record.kind, ") started"), ids)
+  events_
+      .Publish("job.started",
+               absl::StrCat("job ", record.id.value(), " (", record.kind, ") started"), ids)
       .IgnoreError();
 
   absl::StatusOr<nlohmann::json> result;
@@ -194,8 +198,8 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
   }
   ids["log"] = done.log_path;
   if (absl::Status st = store_.UpdateJob(done); !st.ok()) {
-    LogError("cannot record the end of a job", {{"job", done.id.str()},
-                                                {"error", std::string(st.message())}});
+    LogError("cannot record the end of a job",
+             {{"job", done.id.str()}, {"error", std::string(st.message())}});
   }
   {
     std::ofstream log(done.log_path, std::ios::app);
@@ -267,15 +271,16 @@ absl::StatusOr<JobRecord> JobManager::Cancel(JobId id) {
   absl::StatusOr<JobRecord> record = store_.GetJob(id);
   if (!record.ok()) return record.status();
   if (storage::IsFinished(record->state)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", id.value(), " has already ended (", storage::JobStateName(record->state), ")"));
+    return absl::FailedPreconditionError(absl::StrCat("job ", id.value(), " has already ended (",
+                                                      storage::JobStateName(record->state), ")"));
   }
   if (record->state == JobState::kQueued) {
     record->state = JobState::kCancelled;
     record->error = "cancelled before it started";
     if (absl::Status st = store_.UpdateJob(*record); !st.ok()) return st;
-    events_.Publish("job.cancelled", absl::StrCat("job ", id.value(), " was cancelled"),
-                    {{"job", id.value()}})
+    events_
+        .Publish("job.cancelled", absl::StrCat("job ", id.value(), " was cancelled"),
+                 {{"job", id.value()}})
         .IgnoreError();
     Append(id, {"end", "cancelled", JobState::kCancelled, record->log_path, true});
     return record;
@@ -294,13 +299,14 @@ absl::StatusOr<JobRecord> JobManager::Retry(JobId id) {
         "job ", id.value(), " (", record->kind, ") is not a model run; run its command again"));
   }
   if (record->state != JobState::kFailed && record->state != JobState::kCancelled) {
-    return absl::FailedPreconditionError(absl::StrCat("job ", id.value(), " is ",
-                                                      storage::JobStateName(record->state),
-                                                      "; only failed or cancelled jobs can be retried"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id.value(), " is ", storage::JobStateName(record->state),
+                     "; only failed or cancelled jobs can be retried"));
   }
   // A new job keeps the history of the old one intact.
-  absl::StatusOr<JobId> fresh = EnqueueRun(*record->benchmark, *record->model, *record->dataset,
-                                           nlohmann::json::parse(record->params_json, nullptr, false));
+  absl::StatusOr<JobId> fresh =
+      EnqueueRun(*record->benchmark, *record->model, *record->dataset,
+                 nlohmann::json::parse(record->params_json, nullptr, false));
   if (!fresh.ok()) return fresh.status();
   return store_.GetJob(*fresh);
 }

@@ -54,7 +54,9 @@ class JobContext {
   friend class JobManager;
   JobContext(JobManager& manager, storage::JobRecord record,
              std::shared_ptr<std::atomic<bool>> cancel, std::filesystem::path log_path)
-      : manager_(manager), record_(std::move(record)), cancel_(std::move(cancel)),
+      : manager_(manager),
+        record_(std::move(record)),
+        cancel_(std::move(cancel)),
         log_path_(std::move(log_path)) {}
   JobManager& manager_;
   storage::JobRecord record_;
@@ -71,8 +73,8 @@ storage::JobRecord InteractiveJob(std::string kind,
 class JobManager {
  public:
   // `run_body` executes one persistent `run` job.
-  JobManager(storage::Store& store, EventBus& events, std::filesystem::path log_dir,
-             int workers, JobBody run_body);
+  JobManager(storage::Store& store, EventBus& events, std::filesystem::path log_dir, int workers,
+             JobBody run_body);
   ~JobManager();
 
   // Starts the workers serving the `run` queue.

@@ -68,9 +68,11 @@ void Log(LogLevel level, std::string_view message, const LogFields& fields) {
     sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
     return;
   }
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-      absl::AsciiStrToUpper(absl::string_view(LogLevelName(level).data(), LogLevelName(level).size())), " ", msg);
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   absl::AsciiStrToUpper(
+                       absl::string_view(LogLevelName(level).data(), LogLevelName(level).size())),
+                   " ", msg);
   for (const auto& [k, v] : fields) absl::StrAppend(&line, " ", k, "=", v);
   line += "\n";
   static std::mutex mu;

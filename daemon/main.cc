@@ -13,7 +13,8 @@
 using namespace medperf::daemon;
 
 int main(int argc, char** argv) {
-  absl::StatusOr<CommandLine> cl = ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+  absl::StatusOr<CommandLine> cl =
+      ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
   if (!cl.ok()) {
     std::cerr << "medperfd: " << cl.status().message() << "\n(see medperfd --help)\n";
     return 2;

@@ -17,8 +17,8 @@ namespace medperf::daemon {
 bool IsPeerAllowed(const PeerCredentials& peer, const SocketOwner& owner) {
   if (peer.uid == 0 || peer.uid == owner.uid) return true;
   if (peer.gid == owner.gid) return true;
-  return std::find(peer.supplementary_groups.begin(), peer.supplementary_groups.end(),
-                   owner.gid) != peer.supplementary_groups.end();
+  return std::find(peer.supplementary_groups.begin(), peer.supplementary_groups.end(), owner.gid) !=
+         peer.supplementary_groups.end();
 }
 
 std::string PeerDeniedMessage(const PeerCredentials& peer, const SocketOwner& owner) {

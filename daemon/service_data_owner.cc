@@ -51,26 +51,27 @@ absl::StatusOr<storage::JobRecord> FollowRunJob(JobManager& jobs, JobContext& pa
 }
 
 // The local result of the reference model on a dataset: reused if present, else run.
-absl::StatusOr<storage::ResultRecord> ReferenceResult(Site& site, JobManager& jobs,
-                                                      JobContext& job, const Benchmark& benchmark,
-                                                      DatasetId dataset, bool no_cache) {
+absl::StatusOr<storage::ResultRecord> ReferenceResult(Site& site, JobManager& jobs, JobContext& job,
+                                                      const Benchmark& benchmark, DatasetId dataset,
+                                                      bool no_cache) {
   LocalResultUid uid(benchmark.id, benchmark.reference_model, dataset);
   if (!no_cache) {
     if (auto cached = site.store().GetResult(uid); cached.ok() && cached->status == "executed") {
-      job.Progress("test", absl::StrCat("using the cached result ", uid.str(),
-                                        " of the reference model"));
+      job.Progress("test",
+                   absl::StrCat("using the cached result ", uid.str(), " of the reference model"));
       return cached;
     }
   }
-  job.Progress("test", absl::StrCat("running the reference model ", benchmark.reference_model.value(),
-                                    " on dataset ", dataset.value()));
-  ASSIGN_OR_RETURN(JobId run, jobs.EnqueueRun(benchmark.id, benchmark.reference_model, dataset,
-                                              Json::object()));
+  job.Progress("test",
+               absl::StrCat("running the reference model ", benchmark.reference_model.value(),
+                            " on dataset ", dataset.value()));
+  ASSIGN_OR_RETURN(
+      JobId run, jobs.EnqueueRun(benchmark.id, benchmark.reference_model, dataset, Json::object()));
   ASSIGN_OR_RETURN(storage::JobRecord done,
                    FollowRunJob(jobs, job, run, absl::StrCat("model ", uid.model().value())));
   if (done.state != storage::JobState::kDone) {
-    return absl::AbortedError(absl::StrCat("the reference model failed on dataset ",
-                                           dataset.value(), ": ", done.error));
+    return absl::AbortedError(
+        absl::StrCat("the reference model failed on dataset ", dataset.value(), ": ", done.error));
   }
   return site.store().GetResult(uid);
 }
@@ -83,8 +84,8 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
   if (req->name().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "--name is required");
   }
-  for (auto [path, flag] : {std::pair{req->data_path(), "data_path"},
-                            std::pair{req->labels_path(), "labels_path"}}) {
+  for (auto [path, flag] :
+       {std::pair{req->data_path(), "data_path"}, std::pair{req->labels_path(), "labels_path"}}) {
     if (absl::Status st = CheckDirectory(path, flag); !st.ok()) return ToGrpc(st);
   }
   if ((req->benchmark() > 0) == (req->data_preparation_container() > 0)) {
@@ -109,7 +110,8 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
               "the data preparation container ", prep.value(), " is marked invalid on the server"));
         }
         job.Progress("hash", "hashing the raw data and labels (they stay on this machine)");
-        ASSIGN_OR_RETURN(std::string hash, site.FoldersHashCached({r.data_path(), r.labels_path()}));
+        ASSIGN_OR_RETURN(std::string hash,
+                         site.FoldersHashCached({r.data_path(), r.labels_path()}));
         Dataset body;
         body.name = r.name();
         body.description = r.description();
@@ -120,8 +122,9 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
         body.data_preparation_mlcube = prep;
         if (r.dry_run()) {
           return Json{{"dataset", ToJson(body)},
-                      {"note", "your e-mail address becomes visible to the owner of the data "
-                               "preparation container"}};
+                      {"note",
+                       "your e-mail address becomes visible to the owner of the data "
+                       "preparation container"}};
         }
         ASSIGN_OR_RETURN(Dataset created, server.CreateDataset(body));
         storage::DatasetRecord local;
@@ -209,10 +212,10 @@ grpc::Status ControlService::SetDatasetOperational(grpc::ServerContext* context,
   auto local = ctx_.store.GetDataset(id);
   if (!local.ok()) return ToGrpc(local.status());
   if (local->prep_status != "prepared") {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        absl::StrCat("dataset ", id.value(), " is not prepared (", local->prep_status,
-                                     "); run `medperfctl dataset prepare --data_uid ", id.value(),
-                                     "` first"));
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("dataset ", id.value(), " is not prepared (", local->prep_status,
+                     "); run `medperfctl dataset prepare --data_uid ", id.value(), "` first"));
   }
   Site& site = ctx_.site;
   std::string token = CallerToken(context);
@@ -274,9 +277,11 @@ grpc::Status ControlService::AssociateDataset(grpc::ServerContext* context,
       [&site, &jobs, token, r, dataset](JobContext& job) -> absl::StatusOr<Json> {
         ASSIGN_OR_RETURN(storage::DatasetRecord local, site.store().GetDataset(dataset));
         if (local.state != "OPERATION") {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "dataset ", dataset.value(), " is not operational; run `medperfctl dataset "
-              "set_operational --data_uid ", dataset.value(), "` first"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("dataset ", dataset.value(),
+                           " is not operational; run `medperfctl dataset "
+                           "set_operational --data_uid ",
+                           dataset.value(), "` first"));
         }
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(BenchmarkId(r.benchmark())));
@@ -295,9 +300,9 @@ grpc::Status ControlService::AssociateDataset(grpc::ServerContext* context,
           uid = ref.uid.str();
         }
         if (r.dry_run()) return Json{{"test_result", test_result}, {"result_uid", uid}};
-        ASSIGN_OR_RETURN(BenchmarkDatasetAssociation assoc,
-                         server.CreateDatasetAssociation(dataset, benchmark.id,
-                                                         {{"test_result", test_result}}));
+        ASSIGN_OR_RETURN(
+            BenchmarkDatasetAssociation assoc,
+            server.CreateDatasetAssociation(dataset, benchmark.id, {{"test_result", test_result}}));
         site.events()
             .Publish("association.requested",
                      absl::StrCat("association of dataset ", dataset.value(), " with benchmark ",
@@ -337,10 +342,12 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
         absl::StatusOr<std::vector<BenchmarkModelAssociation>> rows =
             server.ListBenchmarkModels(bid);
         if (absl::IsPermissionDenied(rows.status())) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "the server does not show benchmark ", bid.value(), "'s models to this site: dataset ",
-              dataset.value(), " has no approved association with it yet (see `medperfctl "
-              "association ls`); server said: ", rows.status().message()));
+          return absl::PermissionDeniedError(
+              absl::StrCat("the server does not show benchmark ", bid.value(),
+                           "'s models to this site: dataset ", dataset.value(),
+                           " has no approved association with it yet (see `medperfctl "
+                           "association ls`); server said: ",
+                           rows.status().message()));
         }
         if (!rows.ok()) return rows.status();
         // Latest row per model wins; keep approved ones in order of first association.
@@ -349,11 +356,13 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
         for (const auto& row : *rows) {
           int64_t m = row.model.value();
           if (!latest.count(m) || row.created_at >= latest[m].created_at) latest[m] = row;
-          if (!first_seen.count(m) || row.created_at < first_seen[m]) first_seen[m] = row.created_at;
+          if (!first_seen.count(m) || row.created_at < first_seen[m])
+            first_seen[m] = row.created_at;
         }
         std::vector<std::pair<std::string, int64_t>> ordered;
         for (const auto& [m, row] : latest) {
-          if (row.approval_status == ApprovalStatus::kApproved) ordered.push_back({first_seen[m], m});
+          if (row.approval_status == ApprovalStatus::kApproved)
+            ordered.push_back({first_seen[m], m});
         }
         std::sort(ordered.begin(), ordered.end());
         // The reference model first (as the tutorial's summary shows it), then the
@@ -387,14 +396,16 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
             plan.push_back({m, true, std::nullopt});
             continue;
           }
-          ASSIGN_OR_RETURN(JobId id, jobs.EnqueueRun(bid, m, dataset,
-                                                     {{"ignore_model_errors",
-                                                       r.ignore_model_errors()}}));
+          ASSIGN_OR_RETURN(
+              JobId id,
+              jobs.EnqueueRun(bid, m, dataset, {{"ignore_model_errors", r.ignore_model_errors()}}));
           plan.push_back({m, false, id});
         }
         job.Progress("plan", absl::StrCat(models.size(), " model(s): ",
                                           plan.size() - std::count_if(plan.begin(), plan.end(),
-                                                                      [](const Row& p) { return p.job.has_value(); }),
+                                                                      [](const Row& p) {
+                                                                        return p.job.has_value();
+                                                                      }),
                                           " cached, the others queued"));
         Json rows_out = Json::array();
         int skipped = 0, skipped_partial = 0, failed = 0, ran = 0, ran_partial = 0;
@@ -402,9 +413,9 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
           LocalResultUid uid(bid, p.model, dataset);
           std::string error;
           if (p.job) {
-            ASSIGN_OR_RETURN(storage::JobRecord done,
-                             FollowRunJob(jobs, job, *p.job,
-                                          absl::StrCat("model ", p.model.value())));
+            ASSIGN_OR_RETURN(
+                storage::JobRecord done,
+                FollowRunJob(jobs, job, *p.job, absl::StrCat("model ", p.model.value())));
             if (done.state != storage::JobState::kDone) error = done.error;
           }
           auto result = site.store().GetResult(uid);
@@ -425,14 +436,10 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
                               {"from_cache", p.from_cache},
                               {"error", error}});
         }
-        return Json{{"benchmark", bid.value()},
-                    {"dataset", dataset.value()},
-                    {"rows", rows_out},
-                    {"total", plan.size()},
-                    {"skipped", skipped},
-                    {"skipped_partial", skipped_partial},
-                    {"failed", failed},
-                    {"ran", ran},
+        return Json{{"benchmark", bid.value()},  {"dataset", dataset.value()},
+                    {"rows", rows_out},          {"total", plan.size()},
+                    {"skipped", skipped},        {"skipped_partial", skipped_partial},
+                    {"failed", failed},          {"ran", ran},
                     {"ran_partial", ran_partial}};
       },
       writer);
@@ -492,9 +499,9 @@ grpc::Status ControlService::SubmitResult(grpc::ServerContext* context,
                                      "); there is nothing to submit"));
   }
   if (result->submitted_at) {
-    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                        absl::StrCat("result ", uid->str(), " was already submitted at ",
-                                     *result->submitted_at));
+    return grpc::Status(
+        grpc::StatusCode::ALREADY_EXISTS,
+        absl::StrCat("result ", uid->str(), " was already submitted at ", *result->submitted_at));
   }
   if (!result->server_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,

@@ -88,8 +88,7 @@ grpc::Status ControlService::SetBenchmarkApproval(grpc::ServerContext* context,
                                                   v1::Entity* resp) {
   auto server = ServerFor(context);
   if (!server.ok()) return ToGrpc(server.status());
-  auto b = server->SetBenchmarkApproval(BenchmarkId(req->benchmark()),
-                                        *Decision(req->approve()));
+  auto b = server->SetBenchmarkApproval(BenchmarkId(req->benchmark()), *Decision(req->approve()));
   if (!b.ok()) return ToGrpc(b.status());
   *resp = BenchmarkEntity(*b);
   return grpc::Status::OK;
@@ -104,7 +103,8 @@ grpc::Status ControlService::ListDatasets(grpc::ServerContext* context, const v1
   if (!list.ok()) return ToGrpc(list.status());
   for (const Dataset& d : *list) {
     v1::Entity e = ToEntity(d, d.id.value());
-    if (auto local = ctx_.store.GetDataset(d.id); local.ok()) e.set_local_status(local->prep_status);
+    if (auto local = ctx_.store.GetDataset(d.id); local.ok())
+      e.set_local_status(local->prep_status);
     *resp->add_items() = std::move(e);
   }
   return grpc::Status::OK;

@@ -27,7 +27,8 @@ absl::Status WriteFileAtomically(const fs::path& path, const std::string& conten
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot write ", path.string(), ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot write ", path.string(), ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -93,7 +94,8 @@ absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>&
          it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       auto mtime = fs::last_write_time(it->path(), ec).time_since_epoch().count();
-      fingerprint.Update(absl::StrCat(it->path().string(), "|", it->file_size(ec), "|", mtime, "\n"));
+      fingerprint.Update(
+          absl::StrCat(it->path().string(), "|", it->file_size(ec), "|", mtime, "\n"));
     }
     if (ec) break;  // FoldersHash below reports the problem precisely
   }
@@ -119,17 +121,19 @@ absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) 
   fs::path dir = config_.state_dir / "containers" / std::to_string(container.id.value());
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
   if (!container.parameters_config.is_null()) {
     local.parameters_file = dir / "parameters.yaml";
-    RETURN_IF_ERROR(WriteFileAtomically(local.parameters_file,
-                                        JsonToYaml(container.parameters_config)));
+    RETURN_IF_ERROR(
+        WriteFileAtomically(local.parameters_file, JsonToYaml(container.parameters_config)));
   }
   if (!container.additional_files_tarball_url.empty()) {
     if (container.additional_files_tarball_hash.empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(label, ": additional files have no hash on the server; refusing to run "
-                              "unverified files"));
+          absl::StrCat(label,
+                       ": additional files have no hash on the server; refusing to run "
+                       "unverified files"));
     }
     ASSIGN_OR_RETURN(local.additional_files,
                      assets_.FetchExtracted(absl::StrCat("additional files of ", label),
@@ -146,10 +150,10 @@ absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) 
   ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
   if (!container.image_hash.empty() &&
       ComparableHash(container.image_hash) != ComparableHash(local.image_hash)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        label, ": image hash mismatch: the server registered ", container.image_hash,
-        " but the image here hashes to ", local.image_hash,
-        "; the container was changed after registration, refusing to run it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(label, ": image hash mismatch: the server registered ", container.image_hash,
+                     " but the image here hashes to ", local.image_hash,
+                     "; the container was changed after registration, refusing to run it"));
   }
 
   storage::ContainerRecord record;
@@ -174,8 +178,8 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
       }
     }
     if (config_file == path) {
-      return absl::NotFoundError(absl::StrCat(
-          path.string(), ": no container_config.yaml or mlcube.yaml in this folder"));
+      return absl::NotFoundError(
+          absl::StrCat(path.string(), ": no container_config.yaml or mlcube.yaml in this folder"));
     }
   } else if (!fs::exists(path, ec)) {
     return absl::NotFoundError(absl::StrCat("container config ", path.string(), " does not exist"));
@@ -209,7 +213,8 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
       local.config.type == ContainerType::kSingularityFile) {
     fs::path image = local.config.image;
     if (image.is_relative()) image = dir / image;
-    ASSIGN_OR_RETURN(Asset asset, assets_.Fetch(absl::StrCat("image of ", local.name), image.string()));
+    ASSIGN_OR_RETURN(Asset asset,
+                     assets_.Fetch(absl::StrCat("image of ", local.name), image.string()));
     local.image_file = asset.path;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));

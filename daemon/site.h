@@ -4,10 +4,10 @@
 
 #include <filesystem>
 #include <map>
-#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -78,8 +78,9 @@ class Site {
   AssetCache assets_;
   RunnerOptions runner_options_;
   absl::Mutex hash_mu_;
-  std::map<std::string, std::pair<std::string, std::string>> hash_cache_  // key → (fingerprint, hash)
-      ABSL_GUARDED_BY(hash_mu_);
+  std::map<std::string, std::pair<std::string, std::string>>
+      hash_cache_  // key → (fingerprint, hash)
+          ABSL_GUARDED_BY(hash_mu_);
 };
 
 }  // namespace medperf::daemon

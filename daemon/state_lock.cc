@@ -32,7 +32,8 @@ absl::StatusOr<std::unique_ptr<StateDirLock>> StateDirLock::Acquire(
       return absl::FailedPreconditionError(absl::StrCat(
           "another medperfd (pid ", holder, ") already owns the state directory ", dir.string()));
     }
-    return absl::InternalError(absl::StrCat("cannot lock ", path.string(), ": ", std::strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("cannot lock ", path.string(), ": ", std::strerror(err)));
   }
   std::string pid = absl::StrCat(getpid(), "\n");
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {

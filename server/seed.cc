@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 #include "server/api.h"
 #include "server/sqlite_db.h"
-#include "core/yaml_json.h"
 
 namespace medperf::server {
 namespace {

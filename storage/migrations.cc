@@ -128,10 +128,10 @@ absl::Status Migrate(Connection& conn, int up_to) {
   int target = up_to < 0 ? LatestSchemaVersion() : up_to;
   ASSIGN_OR_RETURN(int current, CurrentSchemaVersion(conn));
   if (current > LatestSchemaVersion()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        conn.path().string(), ": state database schema version ", current,
-        " is newer than this medperfd supports (", LatestSchemaVersion(),
-        "); upgrade medperfd or restore a backup of the state directory"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(conn.path().string(), ": state database schema version ", current,
+                     " is newer than this medperfd supports (", LatestSchemaVersion(),
+                     "); upgrade medperfd or restore a backup of the state directory"));
   }
   for (const Migration& m : AllMigrations()) {
     if (m.version <= current || m.version > target) continue;

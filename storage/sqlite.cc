@@ -93,9 +93,9 @@ std::optional<std::string> Statement::OptionalText(int column) const {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status st = SqliteError(db, rc, absl::StrCat("cannot open database ", path.string()));
     sqlite3_close(db);
@@ -106,8 +106,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::filesyst
   sqlite3_extended_result_codes(db, 1);
   // WAL keeps readers (status, listings) off the writer's path; NORMAL sync is durable
   // across application crashes, which is what SIGKILL safety needs.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
     absl::Status st = conn->Exec(pragma);
     if (!st.ok()) {
       return absl::Status(st.code(), absl::StrCat(path.string(), ": ", st.message()));
@@ -151,7 +151,8 @@ Transaction::~Transaction() {
 }
 
 absl::Status Transaction::Commit() {
-  if (done_) return begin_status_.ok() ? absl::FailedPreconditionError("already ended") : begin_status_;
+  if (done_)
+    return begin_status_.ok() ? absl::FailedPreconditionError("already ended") : begin_status_;
   done_ = true;
   return conn_.Exec("COMMIT");
 }

@@ -9,8 +9,8 @@
 namespace medperf::storage {
 namespace {
 
-constexpr std::string_view kJobStateNames[] = {"queued",     "fetching", "running",  "evaluating",
-                                               "done",       "failed",   "cancelled"};
+constexpr std::string_view kJobStateNames[] = {"queued", "fetching", "running",  "evaluating",
+                                               "done",   "failed",   "cancelled"};
 
 constexpr char kDatasetColumns[] =
     "id, name, benchmark_id, prep_container_id, raw_data_path, raw_labels_path, "
@@ -183,9 +183,9 @@ absl::StatusOr<DatasetRecord> Store::GetDataset(DatasetId id) {
   s.Bind(1, id.value());
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
-    return absl::NotFoundError(absl::StrCat(
-        "dataset ", id.value(), " is not known to this site; register it with "
-        "`medperfctl dataset submit` first"));
+    return absl::NotFoundError(absl::StrCat("dataset ", id.value(),
+                                            " is not known to this site; register it with "
+                                            "`medperfctl dataset submit` first"));
   }
   return ReadDataset(s);
 }
@@ -269,9 +269,9 @@ absl::Status Store::PutResult(const ResultRecord& r) {
       .Bind(13, now);
   absl::Status st = s.Run();
   if (absl::IsAlreadyExists(st)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot store result ", r.uid.str(), ": dataset ", r.uid.dataset().value(),
-        " is not registered locally (", st.message(), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot store result ", r.uid.str(), ": dataset ", r.uid.dataset().value(),
+                     " is not registered locally (", st.message(), ")"));
   }
   return st;
 }
@@ -294,7 +294,9 @@ absl::StatusOr<std::vector<ResultRecord>> Store::ListResults(const ResultFilter&
           "SELECT ", kResultColumns,
           " FROM results WHERE (?1 IS NULL OR benchmark_id = ?1) AND (?2 IS NULL OR model_id = ?2)"
           " AND (?3 IS NULL OR dataset_id = ?3) ORDER BY benchmark_id, dataset_id, model_id")));
-  s.BindOptional(1, OptId(f.benchmark)).BindOptional(2, OptId(f.model)).BindOptional(3, OptId(f.dataset));
+  s.BindOptional(1, OptId(f.benchmark))
+      .BindOptional(2, OptId(f.model))
+      .BindOptional(3, OptId(f.dataset));
   std::vector<ResultRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -330,8 +332,8 @@ absl::StatusOr<JobId> Store::AddJob(const JobRecord& j) {
 
 absl::StatusOr<JobRecord> Store::GetJob(JobId id) {
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Statement s, conn_->Prepare(absl::StrCat("SELECT ", kJobColumns,
-                                                            " FROM jobs WHERE id = ?")));
+  ASSIGN_OR_RETURN(Statement s,
+                   conn_->Prepare(absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id = ?")));
   s.Bind(1, id.value());
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("no job ", id.value()));
@@ -482,8 +484,9 @@ absl::StatusOr<int64_t> Store::LastEventId() {
 
 absl::Status Store::SetMeta(std::string_view key, std::string_view value) {
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Statement s, conn_->Prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON "
-                                               "CONFLICT (key) DO UPDATE SET value=excluded.value"));
+  ASSIGN_OR_RETURN(Statement s,
+                   conn_->Prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON "
+                                  "CONFLICT (key) DO UPDATE SET value=excluded.value"));
   s.Bind(1, key).Bind(2, value);
   return s.Run();
 }
@@ -507,11 +510,11 @@ absl::StatusOr<bool> Store::UpdateServerDigest(std::string_view entity, int64_t 
   q.Bind(1, entity).Bind(2, id);
   ASSIGN_OR_RETURN(bool row, q.Step());
   bool changed = !row || q.Text(0) != digest;
-  ASSIGN_OR_RETURN(Statement u, conn_->Prepare(
-                                    "INSERT INTO server_cache (entity, entity_id, digest, "
-                                    "last_seen) VALUES (?,?,?,?) ON CONFLICT (entity, entity_id) "
-                                    "DO UPDATE SET digest=excluded.digest, "
-                                    "last_seen=excluded.last_seen"));
+  ASSIGN_OR_RETURN(Statement u,
+                   conn_->Prepare("INSERT INTO server_cache (entity, entity_id, digest, "
+                                  "last_seen) VALUES (?,?,?,?) ON CONFLICT (entity, entity_id) "
+                                  "DO UPDATE SET digest=excluded.digest, "
+                                  "last_seen=excluded.last_seen"));
   u.Bind(1, entity).Bind(2, id).Bind(3, digest).Bind(4, NowTimestamp());
   RETURN_IF_ERROR(u.Run());
   RETURN_IF_ERROR(tx.Commit());

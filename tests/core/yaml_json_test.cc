@@ -51,7 +51,7 @@ TEST(YamlJsonTest, InvalidUtf8IsRejectedInsteadOfBreakingSerializationLater) {
   auto bad_value = YamlToJson("key: \"\xff\xfe\"\n", "metrics.yaml");
   ASSERT_FALSE(bad_value.ok());
   EXPECT_NE(bad_value.status().message().find("not valid UTF-8"), std::string::npos);
-  EXPECT_FALSE(YamlToJson("\xc3\x28: 1\n", "k.yaml").ok());           // bad key
+  EXPECT_FALSE(YamlToJson("\xc3\x28: 1\n", "k.yaml").ok());              // bad key
   EXPECT_FALSE(YamlToJson("a: \xed\xa0\x80\n", "surrogate.yaml").ok());  // UTF-16 surrogate
   EXPECT_TRUE(YamlToJson("a: \xc3\xa9t\xc3\xa9\n", "utf8.yaml").ok());   // "été"
 }

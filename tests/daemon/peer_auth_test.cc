@@ -10,9 +10,9 @@ namespace {
 const SocketOwner kOwner{1000, 998};  // owner uid 1000, group "medperf" 998
 
 TEST(PeerAuthTest, RootOwnerAndGroupMembersAreAllowed) {
-  EXPECT_TRUE(IsPeerAllowed({1, 0, 0, {}}, kOwner));          // root
-  EXPECT_TRUE(IsPeerAllowed({1, 1000, 1000, {}}, kOwner));    // the owner
-  EXPECT_TRUE(IsPeerAllowed({1, 1001, 998, {}}, kOwner));     // primary group
+  EXPECT_TRUE(IsPeerAllowed({1, 0, 0, {}}, kOwner));              // root
+  EXPECT_TRUE(IsPeerAllowed({1, 1000, 1000, {}}, kOwner));        // the owner
+  EXPECT_TRUE(IsPeerAllowed({1, 1001, 998, {}}, kOwner));         // primary group
   EXPECT_TRUE(IsPeerAllowed({1, 1002, 100, {27, 998}}, kOwner));  // supplementary group
 }
 

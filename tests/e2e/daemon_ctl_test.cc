@@ -47,9 +47,10 @@ TEST(DaemonCtlTest, OnlyOneDaemonPerStateDir) {
   TempDir dir;
   DaemonProcess first(dir.path());
   ASSERT_TRUE(first.Start());
-  RunResult second = RunProcess({BinaryPath("daemon/medperfd").string(), "--state-dir",
-                          first.state_dir().string(), "--socket", (dir / "other.sock").string()},
-                         std::chrono::seconds(20));
+  RunResult second =
+      RunProcess({BinaryPath("daemon/medperfd").string(), "--state-dir", first.state_dir().string(),
+                  "--socket", (dir / "other.sock").string()},
+                 std::chrono::seconds(20));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("another medperfd (pid "), std::string::npos) << second.err;
   // The first one is unharmed.
@@ -76,7 +77,7 @@ TEST(DaemonCtlTest, SigtermShutsDownCleanly) {
 TEST(DaemonCtlTest, ClearMessageWhenDaemonIsNotRunning) {
   TempDir dir;
   RunResult r = RunProcess({BinaryPath("ctl/medperfctl").string(), "--socket",
-                     (dir / "absent.sock").string(), "status"});
+                            (dir / "absent.sock").string(), "status"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot reach medperfd at " + (dir / "absent.sock").string()),
             std::string::npos)
@@ -139,8 +140,8 @@ TEST(DaemonCtlTest, ForeignPeerIsRefused) {
   chmod((dir.path() / "run").c_str(), 0755);
   ASSERT_EQ(chmod(daemon.socket().c_str(), 0666), 0);  // defeat the file-mode barrier
   std::string ctl = BinaryPath("ctl/medperfctl").string();
-  RunResult r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl,
-                     "--socket", daemon.socket().string(), "status"});
+  RunResult r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            ctl, "--socket", daemon.socket().string(), "status"});
   if (r.err.find("Permission denied") != std::string::npos &&
       r.err.find("medperfd refuses") == std::string::npos) {
     GTEST_SKIP() << "uid 65534 cannot execute the build tree here: " << r.err;
@@ -161,20 +162,26 @@ TEST(DaemonCtlTest, RefusesToStartWithAWorldReadableTokenFile) {
   TempDir dir;
   WriteFile(dir / "token", "secret-token-value\n");
   chmod((dir / "token").c_str(), 0644);
-  std::vector<std::string> argv = {BinaryPath("daemon/medperfd").string(), "--state-dir",
-                                   (dir / "state").string(), "--socket", (dir / "d.sock").string(),
-                                   "--server-url", "http://127.0.0.1:9", "--token-file",
+  std::vector<std::string> argv = {BinaryPath("daemon/medperfd").string(),
+                                   "--state-dir",
+                                   (dir / "state").string(),
+                                   "--socket",
+                                   (dir / "d.sock").string(),
+                                   "--server-url",
+                                   "http://127.0.0.1:9",
+                                   "--token-file",
                                    (dir / "token").string()};
   RunResult r = RunProcess(argv, std::chrono::seconds(20));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("has mode 0644"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("secret-token-value"), std::string::npos) << "the token itself is never shown";
+  EXPECT_EQ(r.err.find("secret-token-value"), std::string::npos)
+      << "the token itself is never shown";
   EXPECT_FALSE(std::filesystem::exists(dir / "d.sock"));
 
   chmod((dir / "token").c_str(), 0600);
-  DaemonProcess daemon(dir.path(), {"--server-url", "http://127.0.0.1:9", "--token-file",
-                                    (dir / "token").string()});
+  DaemonProcess daemon(
+      dir.path(), {"--server-url", "http://127.0.0.1:9", "--token-file", (dir / "token").string()});
   EXPECT_TRUE(daemon.Start());
 }
 

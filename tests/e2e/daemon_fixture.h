@@ -19,13 +19,18 @@ class DaemonProcess {
   // `extra_args` go to medperfd after the state dir and socket flags.
   explicit DaemonProcess(const std::filesystem::path& root,
                          std::vector<std::string> extra_args = {})
-      : root_(root), state_dir_(root / "state"), socket_(root / "run" / "medperfd.sock"),
+      : root_(root),
+        state_dir_(root / "state"),
+        socket_(root / "run" / "medperfd.sock"),
         extra_args_(std::move(extra_args)) {}
 
   // Starts the daemon and waits until `medperfctl status` answers.
   ::testing::AssertionResult Start() {
-    std::vector<std::string> argv = {BinaryPath("daemon/medperfd").string(), "--state-dir",
-                                     state_dir_.string(), "--socket", socket_.string(),
+    std::vector<std::string> argv = {BinaryPath("daemon/medperfd").string(),
+                                     "--state-dir",
+                                     state_dir_.string(),
+                                     "--socket",
+                                     socket_.string(),
                                      "--log-level=debug"};
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     process_ = std::make_unique<Process>(argv, root_ / "medperfd.log");

@@ -22,20 +22,20 @@ TEST_F(DataOwnerTest, TutorialFromRegistrationToSubmittedResult) {
   EXPECT_NE(benchmarks.out.find("APPROVED"), std::string::npos) << benchmarks.out;
 
   // 1. Register: the summary of what will be sent is shown before confirming.
-  RunResult declined = Ctl({"dataset", "submit", "--name", "mytestdata", "--description",
-                            "A tutorial dataset", "--location", "My machine", "--data_path",
-                            RawData().string(), "--labels_path", RawLabels().string(),
-                            "--benchmark", "1"},
-                           "n\n");
+  RunResult declined =
+      Ctl({"dataset", "submit", "--name", "mytestdata", "--description", "A tutorial dataset",
+           "--location", "My machine", "--data_path", RawData().string(), "--labels_path",
+           RawLabels().string(), "--benchmark", "1"},
+          "n\n");
   EXPECT_EQ(declined.exit_code, 1);
   EXPECT_NE(declined.out.find("input_data_hash"), std::string::npos) << declined.out;
   EXPECT_TRUE(As("testdo").ListMyDatasets()->empty()) << "declining must send nothing";
 
-  RunResult submit = Ctl({"dataset", "submit", "--name", "mytestdata", "--description",
-                          "A tutorial dataset", "--location", "My machine", "--data_path",
-                          RawData().string(), "--labels_path", RawLabels().string(), "--benchmark",
-                          "1"},
-                         "y\n");
+  RunResult submit =
+      Ctl({"dataset", "submit", "--name", "mytestdata", "--description", "A tutorial dataset",
+           "--location", "My machine", "--data_path", RawData().string(), "--labels_path",
+           RawLabels().string(), "--benchmark", "1"},
+          "y\n");
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   EXPECT_NE(submit.out.find("server UID 1"), std::string::npos) << submit.out;
   RunResult mine = Ctl({"dataset", "ls", "--mine"});
@@ -151,9 +151,9 @@ TEST_F(DataOwnerTest, BadFlagsAndPathsAreRejectedBeforeAnythingIsSent) {
   EXPECT_EQ(Ctl({"dataset", "submit", "--name", "x"}).exit_code, 2);  // required flags
   EXPECT_EQ(Ctl({"dataset", "prepare", "--data_uid", "one"}).exit_code, 2);
   EXPECT_EQ(Ctl({"dataset", "prepare", "--data_uid", "-3"}).exit_code, 2);
-  RunResult missing = Ctl({"dataset", "submit", "--name", "x", "--data_path",
-                           (dir_ / "nope").string(), "--labels_path", RawLabels().string(),
-                           "--benchmark", "1", "-y"});
+  RunResult missing =
+      Ctl({"dataset", "submit", "--name", "x", "--data_path", (dir_ / "nope").string(),
+           "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("is not a directory"), std::string::npos) << missing.err;
   RunResult both = Ctl({"dataset", "submit", "--name", "x", "--data_path", RawData().string(),
@@ -201,9 +201,9 @@ TEST_F(DataOwnerTest, PreparationFailuresKeepTheLogAndTheDataset) {
   labels.replace(pos, 8, "fracture");
   WriteFile(bad / "labels" / "labels.csv", labels);
 
-  RunResult submit = Ctl({"dataset", "submit", "--name", "bad", "--data_path",
-                          (bad / "images").string(), "--labels_path", (bad / "labels").string(),
-                          "--benchmark", "1", "-y"});
+  RunResult submit =
+      Ctl({"dataset", "submit", "--name", "bad", "--data_path", (bad / "images").string(),
+           "--labels_path", (bad / "labels").string(), "--benchmark", "1", "-y"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
   EXPECT_EQ(prepare.exit_code, 1);

@@ -4,9 +4,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <mutex>
 #include <string>
-#include <chrono>
 #include <thread>
 #include <vector>
 

@@ -58,15 +58,13 @@ class SiteFixture : public ::testing::Test {
     // Interactive tests drive every step themselves: no unattended polling.
     WriteFile(dir_ / "medperfd.yaml", "poll:\n  enabled: false\n" + ExtraDaemonConfig());
     daemon_ = std::make_unique<DaemonProcess>(
-        dir_.path(), std::vector<std::string>{"--config", (dir_ / "medperfd.yaml").string(),
-                                              "--server-url", proxy_->url(), "--token-file",
-                                              TokenFile("testdo")});
+        dir_.path(),
+        std::vector<std::string>{"--config", (dir_ / "medperfd.yaml").string(), "--server-url",
+                                 proxy_->url(), "--token-file", TokenFile("testdo")});
     ASSERT_TRUE(daemon_->Start());
   }
 
-  std::string TokenFile(const std::string& who) const {
-    return (dir_ / (who + ".token")).string();
-  }
+  std::string TokenFile(const std::string& who) const { return (dir_ / (who + ".token")).string(); }
 
   RunResult Ctl(std::vector<std::string> args, const std::string& input = "") {
     return daemon_->Ctl(std::move(args), input);
@@ -91,12 +89,12 @@ class SiteFixture : public ::testing::Test {
   std::filesystem::path RawLabels() const { return examples_ / "sample_raw_data" / "labels"; }
 
   // The data owner's tutorial up to an approved association, asserting each step.
-  void RegisterPrepareAssociate(const std::filesystem::path& data, const std::filesystem::path& labels,
-                                bool approve = true) {
-    RunResult submit = Ctl({"dataset", "submit", "--name", "mytestdata", "--description",
-                            "A tutorial dataset", "--location", "My machine", "--data_path",
-                            data.string(), "--labels_path", labels.string(), "--benchmark", "1",
-                            "-y"});
+  void RegisterPrepareAssociate(const std::filesystem::path& data,
+                                const std::filesystem::path& labels, bool approve = true) {
+    RunResult submit =
+        Ctl({"dataset", "submit", "--name", "mytestdata", "--description", "A tutorial dataset",
+             "--location", "My machine", "--data_path", data.string(), "--labels_path",
+             labels.string(), "--benchmark", "1", "-y"});
     ASSERT_EQ(submit.exit_code, 0) << submit.err;
     RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
     ASSERT_EQ(prepare.exit_code, 0) << prepare.err;
@@ -136,8 +134,8 @@ class SiteFixture : public ::testing::Test {
     m.container = c;
     auto created = As("testmo").CreateModel(m);
     EXPECT_TRUE(created.ok()) << created.status();
-    auto assoc = As("testmo").CreateModelAssociation(created->id, BenchmarkId(1),
-                                                     nlohmann::json::object());
+    auto assoc =
+        As("testmo").CreateModelAssociation(created->id, BenchmarkId(1), nlohmann::json::object());
     EXPECT_TRUE(assoc.ok()) << assoc.status();
     auto approved = As("testbo").SetModelAssociationApproval(created->id, BenchmarkId(1),
                                                              ApprovalStatus::kApproved);

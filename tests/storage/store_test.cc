@@ -223,9 +223,9 @@ TEST_F(StoreTest, ContainerCache) {
 }
 
 TEST(JobStateTest, NamesRoundTrip) {
-  for (JobState s : {JobState::kQueued, JobState::kFetching, JobState::kRunning,
-                     JobState::kEvaluating, JobState::kDone, JobState::kFailed,
-                     JobState::kCancelled}) {
+  for (JobState s :
+       {JobState::kQueued, JobState::kFetching, JobState::kRunning, JobState::kEvaluating,
+        JobState::kDone, JobState::kFailed, JobState::kCancelled}) {
     EXPECT_EQ(*ParseJobState(JobStateName(s)), s);
   }
   EXPECT_FALSE(ParseJobState("bogus").ok());
