@@ -78,3 +78,52 @@ TEST(PackagingTest, BashCompletionIsValidAndComplete) {
 
 }  // namespace
 }  // namespace medperf::testing
+
+namespace medperf::testing {
+namespace {
+
+// The Debian package builds from this tree and carries what a site install needs.
+TEST(PackagingTest, DebianPackageBuildsWithServiceConfigAndScripts) {
+  if (access("/usr/bin/cpack", X_OK) != 0 || access("/usr/bin/dpkg-deb", X_OK) != 0) {
+    GTEST_SKIP() << "cpack or dpkg-deb not installed";
+  }
+  TempDir out;
+  RunResult pack = RunProcess(
+      {"/bin/sh", "-c",
+       "cd '" + BuildDir().string() + "' && cpack -G DEB -B '" + out.path().string() + "'"},
+      std::chrono::minutes(5));
+  ASSERT_EQ(pack.exit_code, 0) << pack.out << pack.err;
+  std::filesystem::path deb;
+  for (const auto& e : std::filesystem::directory_iterator(out.path())) {
+    if (e.path().extension() == ".deb") deb = e.path();
+  }
+  ASSERT_FALSE(deb.empty()) << pack.out;
+
+  RunResult info = RunProcess({"/usr/bin/dpkg-deb", "-I", deb.string()});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  for (const char* want :
+       {"Package: medperf-site-agent", "bubblewrap", "postinst", "prerm", "postrm", "conffiles"}) {
+    EXPECT_NE(info.out.find(want), std::string::npos) << "missing " << want << "\n" << info.out;
+  }
+  RunResult files = RunProcess({"/usr/bin/dpkg-deb", "-c", deb.string()});
+  ASSERT_EQ(files.exit_code, 0) << files.err;
+  for (const char* want :
+       {"./usr/sbin/medperfd", "./usr/bin/medperfctl", "./usr/bin/medperf-server",
+        "./usr/lib/systemd/system/medperfd.service", "./usr/lib/sysusers.d/medperfd.conf",
+        "./usr/share/bash-completion/completions/medperfctl", "./etc/medperfd/medperfd.yaml"}) {
+    EXPECT_NE(files.out.find(want), std::string::npos) << "missing " << want;
+  }
+  // No example or test programs in a site's package.
+  EXPECT_EQ(files.out.find("chestxray"), std::string::npos);
+  EXPECT_EQ(files.out.find("_tests"), std::string::npos);
+
+  RunResult postinst =
+      RunProcess({"/bin/sh", "-c",
+                  "/usr/bin/dpkg-deb --ctrl-tarfile '" + deb.string() + "' | tar -xO ./postinst"});
+  ASSERT_EQ(postinst.exit_code, 0) << postinst.err;
+  EXPECT_NE(postinst.out.find("medperf"), std::string::npos);
+  EXPECT_NE(postinst.out.find("enable"), std::string::npos) << postinst.out;
+}
+
+}  // namespace
+}  // namespace medperf::testing
