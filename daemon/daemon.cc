@@ -17,7 +17,6 @@ namespace {
 
 // A run job interrupted this many times (each a daemon crash or kill while it ran) is
 // failed instead of requeued: work that takes the daemon down must not loop forever.
-constexpr int kMaxRunAttempts = 5;
 
 absl::Status PrepareStateDir(const fs::path& dir) {
   std::error_code ec;

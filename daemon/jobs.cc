@@ -10,6 +10,10 @@ namespace medperf::daemon {
 using storage::JobRecord;
 using storage::JobState;
 
+bool IsTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
 storage::JobRecord InteractiveJob(std::string kind, const nlohmann::json& params) {
   storage::JobRecord r;
   r.kind = std::move(kind);
@@ -184,6 +188,20 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
     done.error = "cancelled";
     kind = "job.cancelled";
     message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") was cancelled");
+  } else if (!result.ok() && done.kind == "run" && IsTransient(result.status()) &&
+             done.attempts < kMaxRunAttempts) {
+    // The server or the network failed, not the work: queue it again and let the queue
+    // rest a while, so an outage costs a few attempts instead of failing every job.
+    absl::Duration wait = std::min(absl::Seconds(int64_t{1} << done.attempts), absl::Seconds(60));
+    done.state = JobState::kQueued;
+    done.error = absl::StrCat("will retry: ", result.status().message());
+    kind = "job.retrying";
+    message =
+        absl::StrCat("job ", done.id.value(), " (", done.kind, ") hit a server error, retrying in ",
+                     absl::FormatDuration(wait), ": ", result.status().message());
+    ids["error"] = std::string(result.status().message());
+    absl::MutexLock lock(&mu_);
+    retry_not_before_ = std::max(retry_not_before_, absl::Now() + wait);
   } else if (result.ok()) {
     done.state = JobState::kDone;
     done.error.clear();
@@ -206,7 +224,9 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
     log << storage::NowTimestamp() << " [end] " << message << "\n";
   }
   events_.Publish(kind, message, ids).IgnoreError();
-  Append(done.id, {"end", message, done.state, done.log_path, true});
+  // A job queued again is not over: whoever follows it keeps following.
+  bool over = done.state != JobState::kQueued;
+  Append(done.id, {over ? "end" : "retry", message, done.state, done.log_path, over});
 }
 
 void JobManager::WorkerLoop() {
@@ -214,6 +234,14 @@ void JobManager::WorkerLoop() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      auto rested = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || absl::Now() >= retry_not_before_;
+      };
+      mu_.AwaitWithDeadline(absl::Condition(&rested), retry_not_before_);
       if (stopping_) return;
     }
     absl::StatusOr<std::optional<JobRecord>> job = store_.ClaimNextQueuedJob("run");

@@ -66,6 +66,13 @@ class JobContext {
 
 using JobBody = std::function<absl::StatusOr<nlohmann::json>(JobContext&)>;
 
+// A run job gets this many attempts (crashes and transient server errors included)
+// before it is marked failed and waits for `medperfctl job retry`.
+inline constexpr int kMaxRunAttempts = 5;
+
+// Errors worth another attempt later: the server or the network failing, not the work.
+bool IsTransient(const absl::Status& status);
+
 // A record for an interactive job of `kind` with its parameters.
 storage::JobRecord InteractiveJob(std::string kind,
                                   const nlohmann::json& params = nlohmann::json::object());
@@ -125,6 +132,8 @@ class JobManager {
   std::map<int64_t, Live> live_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t wake_ ABSL_GUARDED_BY(mu_) = 0;  // bumped when work is queued
+  // After a transient failure the run queue rests until then (exponential backoff).
+  absl::Time retry_not_before_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::vector<std::thread> threads_;
   absl::Mutex threads_mu_;
 };

@@ -62,12 +62,17 @@ class UnattendedSite {
     return StartServer();
   }
 
-  ::testing::AssertionResult StartServer() {
+  // `extra_args` go to `medperf-server serve`, e.g. {"--faults", "rate=0.3,kinds=500"}.
+  ::testing::AssertionResult StartServer(const std::vector<std::string>& extra_args = {}) {
     server_.reset();
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{BinaryPath("server/medperf-server").string(), "serve", "--db",
-                                 db_.string(), "--port", std::to_string(port_)},
-        root_ / "server.log");
+    std::vector<std::string> argv = {BinaryPath("server/medperf-server").string(),
+                                     "serve",
+                                     "--db",
+                                     db_.string(),
+                                     "--port",
+                                     std::to_string(port_)};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    server_ = std::make_unique<Process>(argv, root_ / "server.log");
     bool up = WaitFor(
         [&] { return ReadFile(root_ / "server.log").find("listening on") != std::string::npos; },
         std::chrono::seconds(10));
