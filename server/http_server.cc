@@ -143,7 +143,9 @@ absl::Status Serve(const ServeOptions& options) {
     server->stop();
   });
 
-  std::cerr << "listening on " << scheme << "://" << options.host << ":" << port << std::endl;
+  // One write: readers (tests, scripts) must never see the line without its port.
+  std::cerr << absl::StrCat("listening on ", scheme, "://", options.host, ":", port, "\n")
+            << std::flush;
   bool ok = server->listen_after_bind();
   // If listening ended for another reason, release the waiter.
   if (!signalled) pthread_kill(waiter.native_handle(), SIGTERM);

@@ -284,13 +284,18 @@ TEST_F(CliTest, ServesTlsAndTheClientVerifiesWithACaBundle) {
   Process server(
       {ServerBinary(), "serve", "--db", db(), "--port", "0", "--tls-cert", cert, "--tls-key", key},
       dir_ / "server.log");
-  std::string log;
+  // The whole line, port included: the log may be read while it is being written.
+  const std::string prefix = "listening on https://127.0.0.1:";
+  std::string port;
   ASSERT_TRUE(WaitFor([&] {
-    log = ReadFile(dir_ / "server.log");
-    return log.find("listening on https://127.0.0.1:") != std::string::npos;
-  }));
-  std::string port = log.substr(log.find("127.0.0.1:") + 10);
-  port = port.substr(0, port.find('\n'));
+    std::string log = ReadFile(dir_ / "server.log");
+    size_t at = log.find(prefix);
+    if (at == std::string::npos) return false;
+    size_t end = log.find('\n', at);
+    if (end == std::string::npos) return false;
+    port = log.substr(at + prefix.size(), end - at - prefix.size());
+    return true;
+  })) << ReadFile(dir_ / "server.log");
   RestClientOptions o;
   o.server_url = "https://127.0.0.1:" + port;
   o.token = Json::parse(ReadFile(tokens))[kDo];
