@@ -3,7 +3,8 @@
 # its reference where one exists (ratio = ours / reference; < 1 is better for times).
 #   bench/run.sh [--quick] [--build DIR]
 # --quick: smaller sizes and shorter runs (a minute or two instead of several).
-# Sources: bench/runners_bench.sh (hashing, extraction, sandbox overhead),
+# Sources: bench/runners_bench.sh (hashing, extraction, sandbox start: hardened vs
+# unhardened bwrap, vs a direct run, vs docker run where docker works),
 # bench/server_bench.sh (server throughput), bench/load.sh (ctl calls under load) and
 # bench/daemon_bench.sh (idle footprint, approval-to-start, status latency) when it
 # exists (its human-readable lines are parsed; lines "ROW|<figure>|<ours>|<reference>|
@@ -57,7 +58,7 @@ else
     t0=$(now); tar -xzf "$work/data.tar.gz" -C "$work/tar_out"; echo "tar -xzf:       $(since "$t0") s"
     echo "ExtractArchive: $("$bin" extract "$work/data.tar.gz" "$work/our_out")"
     rm -rf "$work/tar_out" "$work/our_out" "$work/data.tar.gz"
-    "$bin" sandbox 10
+    "$bin" sandbox 10 ${MEDPERF_BENCH_DOCKER_IMAGE:+--docker-image "$MEDPERF_BENCH_DOCKER_IMAGE"}
   } | tee "$work/runners.txt" >&2
   hash_mib=128 extract_desc="~64 MiB tar.gz"
 fi
@@ -67,12 +68,32 @@ row "SHA-256 of ${hash_mib} MiB (Sha256File vs sha256sum)" "$ours s" "$ref s" "$
 ref=$(awk '/^tar -xzf:/ { print $3 }' "$work/runners.txt")
 ours=$(awk '/^ExtractArchive:/ { print $6 }' "$work/runners.txt")
 row "Extract $extract_desc (ExtractArchive vs tar -xzf)" "$ours s" "$ref s" "$(ratio "$ours" "$ref")"
-sb=$(grep -o 'sandbox [0-9.]* ms  direct [0-9.]* ms  overhead [0-9.-]* ms' "$work/runners.txt" || true)
-if [ -n "$sb" ]; then
-  s=$(echo "$sb" | awk '{ print $2 }') d=$(echo "$sb" | awk '{ print $5 }') o=$(echo "$sb" | awk '{ print $8 }')
-  row "No-op task in the bubblewrap sandbox vs run directly (overhead $o ms)" "$s ms" "$d ms" "$(ratio "$s" "$d")"
+# Sandbox: "sandbox <variant> median M ms  p90 P ms ..." lines (runners_bench sandbox).
+sbv() {  # $1 = variant name prefix, $2 = median | p90
+  awk -v v="sandbox $1" -v f="$2" 'index($0, v) == 1 {
+    for (i = 1; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' "$work/runners.txt"
+}
+sh=$(sbv hardened median) shp=$(sbv hardened p90)
+su=$(sbv unhardened median) sup=$(sbv unhardened p90) sd=$(sbv direct median)
+if [ -n "$sh" ] && [ -n "$su" ] && [ -n "$sd" ]; then
+  over=$(awk -v a="$sh" -v b="$sd" 'BEGIN { printf "%.1f", a - b }')
+  uover=$(awk -v a="$su" -v b="$sd" 'BEGIN { printf "%.1f", a - b }')
+  row "No-op task start: hardened sandbox vs unhardened bwrap (median / p90)" \
+    "$sh / $shp ms" "$su / $sup ms" "$(ratio "$sh" "$su")"
+  row "No-op task start: hardened sandbox vs run directly (overhead $over ms, target < 25 ms; unhardened $uover ms)" \
+    "$sh ms" "$sd ms" "$(ratio "$sh" "$sd")"
+  sk=$(sbv "docker run" median)
+  if [ -n "$sk" ]; then
+    img=$(sed -n 's/^sandbox docker run (\([^)]*\)).*/\1/p' "$work/runners.txt" | head -1)
+    row "No-op task start: hardened sandbox vs docker run --network none ($img)" \
+      "$sh ms" "$sk ms" "$(ratio "$sh" "$sk")"
+  else
+    why=$(sed -n 's/^sandbox docker not available: //p' "$work/runners.txt" | head -1)
+    row "No-op task start: hardened sandbox vs docker run" "$sh ms" \
+      "not measured (docker not available${why:+: $(echo "$why" | tr '|' '/' | cut -c1-80)})"
+  fi
 else
-  row "Sandbox overhead per task" "not measured (sandbox bench failed, see log)"
+  row "Sandbox start overhead per task" "not measured (sandbox bench failed, see log)"
 fi
 
 # --- server throughput -----------------------------------------------------------------

@@ -2,8 +2,14 @@
 # Compares the runners layer with the standard tools on this machine:
 #   Sha256File vs sha256sum on a 1 GiB file,
 #   ExtractArchive vs tar -xzf on a ~500 MiB tar.gz,
-#   a no-op task in the bubblewrap sandbox vs running it directly.
+#   a no-op task's start-to-exit: run directly, in the hardened bubblewrap sandbox
+#   (SandboxRunner with the daemon's default infer limits, one input and one output),
+#   in a plain pre-hardening bwrap command line, and with `docker run --network none`
+#   when a docker engine answers and a small image (busybox, alpine, ...) is loaded.
 # Usage: bench/runners_bench.sh [build dir]   (needs the runners_bench target built)
+# Environment: MEDPERF_BENCH_DOCKER_IMAGE=<local image> picks the docker image (never
+# pulled); SANDBOX_RUNS (default 30); SANDBOX_BREAKDOWN=1 also times the parts of the
+# hardened start (runners_bench sandbox --breakdown).
 set -euo pipefail
 BUILD=${1:-${MEDPERF_BUILD_DIR:-build/run}}
 BIN="$BUILD/bench/runners_bench"
@@ -46,5 +52,8 @@ echo "ratio ours/tar: $(ratio "$ours_s" "$ref")"
 diff -r "$WORK/tar_out" "$WORK/our_out" > /dev/null && echo "outputs identical"
 rm -rf "$WORK/tar_out" "$WORK/our_out" "$WORK/data.tar.gz"
 
-echo "== Sandbox start-to-exit for a no-op task"
-"$BIN" sandbox 30
+echo "== Sandbox start-to-exit for a no-op task (direct, hardened, unhardened, docker)"
+sandbox_args=("${SANDBOX_RUNS:-30}")
+[ -n "${MEDPERF_BENCH_DOCKER_IMAGE:-}" ] && sandbox_args+=(--docker-image "$MEDPERF_BENCH_DOCKER_IMAGE")
+[ "${SANDBOX_BREAKDOWN:-0}" = 1 ] && sandbox_args+=(--breakdown)
+"$BIN" sandbox "${sandbox_args[@]}"

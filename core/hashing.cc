@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "core/tree_walk.h"
 
 namespace medperf {
 namespace {
@@ -27,6 +28,9 @@ std::string ToHex(const unsigned char* digest, unsigned int size) {
   }
   return out;
 }
+
+// Debian's Abseil has its own string_view type.
+inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 absl::Status ErrnoStatus(int err, absl::string_view what, const std::filesystem::path& path) {
   std::string message = absl::StrCat(what, " '", path.string(), "': ", std::strerror(err));
@@ -71,64 +75,170 @@ std::string Sha256Hex(std::string_view data) {
   return stream.FinalHex();
 }
 
-absl::StatusOr<std::string> Sha256File(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot hash '", path.string(), "': is a directory"));
-  }
+namespace {
+
+// Check the cancel flag every this many bytes within one file.
+constexpr uint64_t kCancelCheckBytes = uint64_t{8} << 20;
+// Directory levels FoldersHash descends (each holds one file descriptor while walked).
+constexpr int kMaxFolderDepth = 512;
+
+bool Cancelled(const HashOptions& options) {
+  return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed);
+}
+
+absl::Status CancelledHashing(const std::filesystem::path& path) {
+  return absl::CancelledError(absl::StrCat("hashing '", path.string(), "' was cancelled"));
+}
+
+// Hashes an open regular file to its end; `path` only names it in messages.
+absl::StatusOr<std::string> HashOpenFile(int fd, const std::filesystem::path& path,
+                                         const HashOptions& options) {
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::unique_ptr<char[]> buffer(new char[kReadBuffer]);
   Sha256Stream stream;
+  uint64_t since_check = 0;
   while (true) {
+    if (since_check >= kCancelCheckBytes) {
+      if (Cancelled(options)) return CancelledHashing(path);
+      since_check = 0;
+    }
     ssize_t n = ::read(fd, buffer.get(), kReadBuffer);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoStatus(err, "cannot read", path);
+      return ErrnoStatus(errno, "cannot read", path);
     }
     if (n == 0) break;
     stream.Update(buffer.get(), static_cast<size_t>(n));
+    since_check += static_cast<uint64_t>(n);
   }
-  ::close(fd);
   return stream.FinalHex();
 }
 
-absl::StatusOr<std::string> FoldersHash(const std::vector<std::filesystem::path>& folders) {
+// An openat() for hashing: O_NONBLOCK so that opening a FIFO (or a device that waits for
+// a carrier) returns at once; the caller checks the type in `st` before reading.
+// fd < 0 with `err` set when the open or the fstat failed.
+struct Opened {
+  int fd = -1;
+  int err = 0;
+  struct stat st {};
+};
+
+Opened OpenForHashing(int dir_fd, const char* name, bool follow) {
+  Opened o;
+  o.fd = ::openat(dir_fd, name,
+                  O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW));
+  if (o.fd < 0) {
+    o.err = errno;
+    return o;
+  }
+  if (::fstat(o.fd, &o.st) != 0) {
+    o.err = errno;
+    ::close(o.fd);
+    o.fd = -1;
+    return o;
+  }
+  // Regular files ignore O_NONBLOCK; clear it anyway so reads are plain blocking reads.
+  if (S_ISREG(o.st.st_mode)) ::fcntl(o.fd, F_SETFL, ::fcntl(o.fd, F_GETFL) & ~O_NONBLOCK);
+  return o;
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> Sha256File(const std::filesystem::path& path,
+                                       const HashOptions& options) {
+  if (Cancelled(options)) return CancelledHashing(path);
+  Opened o = OpenForHashing(AT_FDCWD, path.c_str(), /*follow=*/!options.untrusted);
+  if (o.fd < 0) {
+    if (o.err == ELOOP && options.untrusted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot hash '", path.string(), "': it is a symbolic link, which is not followed"));
+    }
+    return ErrnoStatus(o.err, "cannot open", path);
+  }
+  FdCloser closer{o.fd};
+  if (S_ISDIR(o.st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot hash '", path.string(), "': is a directory"));
+  }
+  if (!S_ISREG(o.st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot hash '", path.string(), "': is a ",
+                                                   AV(FileTypeName(o.st.st_mode)),
+                                                   ", not a regular file"));
+  }
+  return HashOpenFile(o.fd, path, options);
+}
+
+absl::StatusOr<std::string> FoldersHash(const std::vector<std::filesystem::path>& folders,
+                                        const HashOptions& options) {
   std::vector<std::string> hashes;
   for (const auto& folder : folders) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(folder, ec)) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot hash folder '", folder.string(), "': not a directory"));
-    }
-    // Like the client's os.walk: symlinked directories are not descended into, while a
-    // symlink to a file is hashed by its contents (open follows it).
-    std::filesystem::recursive_directory_iterator it(folder,
-                                                     std::filesystem::directory_options::none, ec);
-    if (ec) {
-      return absl::InternalError(
-          absl::StrCat("cannot list '", folder.string(), "': ", ec.message()));
-    }
-    for (; it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        return absl::InternalError(
-            absl::StrCat("cannot list '", folder.string(), "': ", ec.message()));
+    TreeWalkOptions walk;
+    // The folder itself is named by the caller; only an untrusted one must not be a link.
+    walk.follow_root_symlink = !options.untrusted;
+    walk.max_depth = kMaxFolderDepth;
+    walk.cancel = options.cancel;
+    auto refuse = [&](const TreeEntry& e, std::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot hash folder '", folder.string(), "': '", AV(e.relative), "' is a ",
+                       AV(what), "; only regular files and directories are allowed here"));
+    };
+    absl::Status walked = WalkTree(folder, walk, [&](const TreeEntry& e) -> absl::Status {
+      if (e.depth == 0) {
+        if (S_ISDIR(e.st.st_mode)) return absl::OkStatus();
+        if (S_ISLNK(e.st.st_mode)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("cannot hash folder '", folder.string(), "': it is a symbolic link"));
+        }
+        return absl::NotFoundError(
+            absl::StrCat("cannot hash folder '", folder.string(), "': not a directory"));
       }
-      std::error_code type_ec;
-      if (!it->is_regular_file(type_ec)) continue;
-      auto hash = Sha256File(it->path());
+      if (S_ISDIR(e.st.st_mode)) return absl::OkStatus();
+      if (Cancelled(options)) return CancelledHashing(folder);
+      const std::filesystem::path shown = folder / std::string(e.relative);
+      bool follow = false;
+      if (S_ISLNK(e.st.st_mode)) {
+        if (options.untrusted) return refuse(e, "symbolic link");
+        // Like the client's os.walk + open(): a link to a regular file is hashed by its
+        // contents; links to directories (not descended into), to special files and
+        // dangling links are skipped.
+        struct stat target;
+        if (::fstatat(e.dir_fd, e.name, &target, 0) != 0 || !S_ISREG(target.st_mode)) {
+          return absl::OkStatus();
+        }
+        follow = true;
+      } else if (!S_ISREG(e.st.st_mode)) {
+        if (options.untrusted) return refuse(e, FileTypeName(e.st.st_mode));
+        return absl::OkStatus();  // the client's os.walk would list it; we never block on it
+      }
+      Opened o = OpenForHashing(e.dir_fd, e.name, follow);
+      if (o.fd < 0) {
+        if (o.err == ELOOP) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("cannot hash '", shown.string(), "': it changed into a symbolic link"));
+        }
+        return ErrnoStatus(o.err, "cannot open", shown);
+      }
+      FdCloser closer{o.fd};
+      if (!S_ISREG(o.st.st_mode) ||
+          (!follow && (o.st.st_dev != e.st.st_dev || o.st.st_ino != e.st.st_ino))) {
+        if (!options.untrusted && follow) return absl::OkStatus();
+        return absl::InvalidArgumentError(absl::StrCat(
+            "cannot hash '", shown.string(), "': it changed while the folder was hashed"));
+      }
+      absl::StatusOr<std::string> hash = HashOpenFile(o.fd, shown, options);
       if (!hash.ok()) return hash.status();
       hashes.push_back(*std::move(hash));
-    }
-    if (ec) {
-      return absl::InternalError(
-          absl::StrCat("cannot list '", folder.string(), "': ", ec.message()));
-    }
+      return absl::OkStatus();
+    });
+    if (absl::IsCancelled(walked)) return CancelledHashing(folder);
+    if (!walked.ok()) return walked;
   }
   std::sort(hashes.begin(), hashes.end());
   Sha256Stream stream;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 
 namespace medperf {
 namespace {
@@ -60,9 +61,12 @@ void Flatten(const Json& j, const std::string& prefix, std::vector<std::string>*
   }
 }
 
+// Server bodies go through the one bounded reader (core/yaml_json.h): a hostile or broken
+// server cannot make the client nest or allocate without bound.
 absl::StatusOr<Json> ParseBody(std::string_view body, std::string_view what) {
-  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
+  absl::StatusOr<Json> j = ParseJsonBounded(body, std::string(what) + ": the server's answer");
+  if (absl::IsResourceExhausted(j.status())) return absl::DataLossError(j.status().message());
+  if (!j.ok()) {
     std::string snippet(body.substr(0, 120));
     for (char& c : snippet) {
       if (!absl::ascii_isprint(static_cast<unsigned char>(c))) c = '?';
@@ -146,10 +150,10 @@ absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path) {
 
 absl::Status StatusFromHttp(long status, std::string_view body, std::string_view what) {
   std::string message;
-  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_discarded()) {
+  absl::StatusOr<Json> j = ParseJsonBounded(body, std::string(what));
+  if (j.ok()) {
     std::vector<std::string> parts;
-    Flatten(j, "", &parts);
+    Flatten(*j, "", &parts);
     message = absl::StrJoin(parts, "; ");
   } else {
     // Proxies answer with HTML; keep a short, printable excerpt.

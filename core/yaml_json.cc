@@ -1,11 +1,21 @@
 #include "core/yaml_json.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <new>
 #include <regex>
+#include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,7 +25,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr int kMaxDepth = 64;
+// Debian's Abseil has its own string_view type.
+inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 Json PlainScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
@@ -23,11 +34,14 @@ Json PlainScalar(const std::string& s) {
   if (s == "false" || s == "False" || s == "FALSE") return false;
   static const std::regex kInt("[-+]?[0-9]+");
   static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (std::regex_match(s, kInt)) {
+  // Both patterns start with a sign, a digit or a dot; skip the (slow) regexes otherwise.
+  const char c0 = s[0];
+  const bool may_be_number = (c0 >= '0' && c0 <= '9') || c0 == '+' || c0 == '-' || c0 == '.';
+  if (may_be_number && std::regex_match(s, kInt)) {
     int64_t v;
     if (absl::SimpleAtoi(s, &v)) return v;
   }
-  if (std::regex_match(s, kFloat)) {
+  if (may_be_number && std::regex_match(s, kFloat)) {
     double d;
     if (absl::SimpleAtod(s, &d)) return d;
   }
@@ -80,58 +94,432 @@ absl::Status CheckUtf8(const YAML::Node& node, const std::string& source) {
       absl::StrCat(source, ": line ", node.Mark().line + 1, ": text is not valid UTF-8"));
 }
 
-absl::StatusOr<Json> Convert(const YAML::Node& node, int depth, const std::string& source) {
-  if (depth > kMaxDepth) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": YAML nested deeper than ", kMaxDepth, " levels"));
-  }
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return Json(nullptr);
-    case YAML::NodeType::Scalar:
-      if (absl::Status s = CheckUtf8(node, source); !s.ok()) return s;
-      // yaml-cpp tags quoted scalars "!" and plain ones "?".
-      if (node.Tag() == "!") return Json(node.Scalar());
-      return PlainScalar(node.Scalar());
-    case YAML::NodeType::Sequence: {
-      Json arr = Json::array();
-      for (const auto& item : node) {
-        auto v = Convert(item, depth + 1, source);
-        if (!v.ok()) return v;
-        arr.push_back(std::move(*v));
-      }
-      return arr;
-    }
-    case YAML::NodeType::Map: {
-      Json obj = Json::object();
-      for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              source, ": line ", kv.first.Mark().line + 1, ": mapping keys must be scalars"));
-        }
-        if (absl::Status s = CheckUtf8(kv.first, source); !s.ok()) return s;
-        auto v = Convert(kv.second, depth + 1, source);
-        if (!v.ok()) return v;
-        obj[kv.first.Scalar()] = std::move(*v);
-      }
-      return obj;
-    }
-  }
-  return Json(nullptr);
+// "16 MiB" for whole mebibytes, else "N bytes".
+std::string Bytes(size_t n) {
+  if (n >= (size_t{1} << 20) && n % (size_t{1} << 20) == 0) return absl::StrCat(n >> 20, " MiB");
+  if (n >= 1024 && n % 1024 == 0) return absl::StrCat(n >> 10, " KiB");
+  return absl::StrCat(n, " bytes");
 }
 
-}  // namespace
+absl::Status TooLarge(std::string_view source, size_t size, const DocumentLimits& limits) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      AV(source), " is ", size, " bytes, more than the limit of ", Bytes(limits.max_bytes)));
+}
 
-absl::StatusOr<nlohmann::json> YamlToJson(const std::string& text, const std::string& source) {
+absl::Status TooDeep(std::string_view source, const DocumentLimits& limits) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat(AV(source), " is nested deeper than ", limits.max_depth, " levels"));
+}
+
+absl::Status TooManyNodes(std::string_view source, const DocumentLimits& limits) {
+  return absl::ResourceExhaustedError(absl::StrCat(AV(source), " expands to more than ",
+                                                   limits.max_nodes, " nodes (YAML aliases?)"));
+}
+
+// The conversion of a yaml-cpp tree. yaml-cpp keeps an alias as a second reference to the
+// anchored node, so the tree itself stays small; the expansion happens here, and every
+// visit is counted, so even a document that got past CountingHandler could not make the
+// conversion run past max_nodes visits.
+class Walk {
+ public:
+  Walk(const std::string& source, const DocumentLimits& limits)
+      : source_(source), limits_(limits) {}
+
+  // Counts one visit of `node` at `depth`; scalar bytes count against max_bytes. The
+  // same levels and counts as CountingHandler.
+  absl::Status Enter(const YAML::Node& node, int depth) {
+    if (depth > limits_.max_depth) return TooDeep(source_, limits_);
+    if (++nodes_ > limits_.max_nodes) return TooManyNodes(source_, limits_);
+    if (node.IsScalar()) {
+      bytes_ += node.Scalar().size();
+      if (bytes_ > limits_.max_bytes) {
+        return absl::ResourceExhaustedError(absl::StrCat(source_, " expands to more than ",
+                                                         Bytes(limits_.max_bytes),
+                                                         " of text (YAML aliases?)"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Json> Convert(const YAML::Node& node, int depth) {
+    if (absl::Status s = Enter(node, depth); !s.ok()) return s;
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        return Json(nullptr);
+      case YAML::NodeType::Scalar:
+        if (absl::Status s = CheckUtf8(node, source_); !s.ok()) return s;
+        // yaml-cpp tags quoted scalars "!" and plain ones "?".
+        if (node.Tag() == "!") return Json(node.Scalar());
+        return PlainScalar(node.Scalar());
+      case YAML::NodeType::Sequence: {
+        Json arr = Json::array();
+        for (const auto& item : node) {
+          auto v = Convert(item, depth + 1);
+          if (!v.ok()) return v;
+          arr.push_back(std::move(*v));
+        }
+        return arr;
+      }
+      case YAML::NodeType::Map: {
+        Json obj = Json::object();
+        for (const auto& kv : node) {
+          if (!kv.first.IsScalar()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                source_, ": line ", kv.first.Mark().line + 1, ": mapping keys must be scalars"));
+          }
+          if (absl::Status s = Enter(kv.first, depth + 1); !s.ok()) return s;
+          if (absl::Status s = CheckUtf8(kv.first, source_); !s.ok()) return s;
+          auto v = Convert(kv.second, depth + 1);
+          if (!v.ok()) return v;
+          obj[kv.first.Scalar()] = std::move(*v);
+        }
+        return obj;
+      }
+    }
+    return Json(nullptr);
+  }
+
+ private:
+  const std::string& source_;
+  const DocumentLimits& limits_;
+  size_t nodes_ = 0;
+  size_t bytes_ = 0;
+};
+
+// Thrown by CountingHandler to stop the parser at the first limit hit.
+struct LimitHit {
+  absl::Status status;
+};
+
+// Measures a document from yaml-cpp's event stream before any tree is built: the size,
+// depth and scalar bytes of every anchored node are remembered, and an alias adds those
+// of its anchor, so the fully expanded size is known exactly in one pass over the text.
+// An alias bomb is refused in microseconds, whatever it would expand to.
+class CountingHandler : public YAML::EventHandler {
+ public:
+  CountingHandler(const std::string& source, const DocumentLimits& limits)
+      : source_(source), limits_(limits) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { Leaf(anchor, 0); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Leaf(anchor, value.size());
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    if (anchor == 0 || anchor > anchors_.size() || !anchors_[anchor - 1].done) {
+      // yaml-cpp would build a cyclic node here (an alias inside its own anchor).
+      throw LimitHit{absl::InvalidArgumentError(
+          absl::StrCat(source_, ": an alias refers to the node that contains it"))};
+    }
+    Size size = anchors_[anchor - 1].size;
+    CheckDepth(Depth() + size.height);
+    Count(size.nodes, size.bytes);
+    Add(size);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  // A subtree as expanded: node visits, scalar bytes (both saturating just past their
+  // limits) and height (0 for a leaf).
+  struct Size {
+    size_t nodes = 0;
+    size_t bytes = 0;
+    int height = 0;
+  };
+  struct Open_ {
+    Size size;
+    YAML::anchor_t anchor;
+  };
+  struct Anchor {
+    Size size;
+    bool done = false;
+  };
+
+  int Depth() const { return static_cast<int>(open_.size()); }
+
+  void CheckDepth(int depth) const {
+    if (depth > limits_.max_depth) throw LimitHit{TooDeep(source_, limits_)};
+  }
+
+  void Define(YAML::anchor_t anchor, const Size& size, bool done) {
+    if (anchor == 0) return;
+    if (anchors_.size() < anchor) anchors_.resize(anchor);
+    anchors_[anchor - 1] = Anchor{size, done};
+  }
+
+  // Adds a finished subtree to the size of its parent (or of the document).
+  void Add(const Size& child) {
+    Size& parent = open_.empty() ? document_ : open_.back().size;
+    parent.nodes = SaturatingAdd(parent.nodes, child.nodes, limits_.max_nodes);
+    parent.bytes = SaturatingAdd(parent.bytes, child.bytes, limits_.max_bytes);
+    if (!open_.empty()) parent.height = std::max(parent.height, child.height + 1);
+  }
+
+  // Counts nodes and scalar bytes of the expanded document as they are met.
+  void Count(size_t nodes, size_t bytes) {
+    total_.nodes = SaturatingAdd(total_.nodes, nodes, limits_.max_nodes);
+    total_.bytes = SaturatingAdd(total_.bytes, bytes, limits_.max_bytes);
+    if (total_.nodes > limits_.max_nodes) throw LimitHit{TooManyNodes(source_, limits_)};
+    if (total_.bytes > limits_.max_bytes) {
+      throw LimitHit{absl::ResourceExhaustedError(absl::StrCat(source_, " expands to more than ",
+                                                               Bytes(limits_.max_bytes),
+                                                               " of text (YAML aliases?)"))};
+    }
+  }
+
+  void Leaf(YAML::anchor_t anchor, size_t bytes) {
+    CheckDepth(Depth());
+    Size size{1, std::min(bytes, SaturatingAdd(0, limits_.max_bytes, limits_.max_bytes)), 0};
+    Count(size.nodes, size.bytes);
+    Define(anchor, size, true);
+    Add(size);
+  }
+
+  void Open(YAML::anchor_t anchor) {
+    CheckDepth(Depth());
+    Count(1, 0);
+    Define(anchor, Size{}, false);
+    open_.push_back(Open_{Size{1, 0, 0}, anchor});
+  }
+
+  void Close() {
+    Open_ done = open_.back();
+    open_.pop_back();
+    Define(done.anchor, done.size, true);
+    Add(done.size);
+  }
+
+  static size_t SaturatingAdd(size_t a, size_t b, size_t limit) {
+    const size_t cap = limit == SIZE_MAX ? SIZE_MAX : limit + 1;
+    return (a >= cap || b >= cap || a + b >= cap) ? cap : a + b;
+  }
+
+  const std::string& source_;
+  const DocumentLimits& limits_;
+  std::vector<Open_> open_;
+  std::vector<Anchor> anchors_;  // by anchor id - 1
+  Size document_;
+  Size total_;  // of everything met so far (height unused)
+};
+
+// YAML::Load within the limits, with yaml-cpp's exceptions turned into statuses. The text
+// is measured from the parser's events first (CountingHandler), so the tree that Load
+// builds, and any walk over it with aliases expanded, is known to be within the limits.
+absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, const std::string& source,
+                                     const DocumentLimits& limits) {
+  if (text.size() > limits.max_bytes) return TooLarge(source, text.size(), limits);
   try {
-    YAML::Node root = YAML::Load(text);
-    return Convert(root, 0, source);
+    {
+      std::istringstream in{std::string(text)};
+      YAML::Parser parser(in);
+      CountingHandler counter(source, limits);
+      parser.HandleNextDocument(counter);
+    }
+    return YAML::Load(std::string(text));
+  } catch (const LimitHit& hit) {
+    return hit.status;
+  } catch (const YAML::DeepRecursion&) {
+    // yaml-cpp's own guard (2000 levels) fired first: the document is far deeper than
+    // any limit we accept.
+    return TooDeep(source, limits);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid YAML: ", e.what()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(source, ": out of memory reading YAML"));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": cannot read YAML: ", e.what()));
   }
+}
+
+// A SAX handler that builds the DOM like nlohmann's own parser, but stops as soon as the
+// depth or node limit is hit (returning false ends sax_parse early).
+class BoundedJsonSax {
+ public:
+  using Dom = nlohmann::detail::json_sax_dom_parser<Json>;
+
+  BoundedJsonSax(Json& root, const DocumentLimits& limits)
+      : dom_(root, /*allow_exceptions=*/false), limits_(limits) {}
+
+  bool null() { return Value() && dom_.null(); }
+  bool boolean(bool v) { return Value() && dom_.boolean(v); }
+  bool number_integer(Json::number_integer_t v) { return Value() && dom_.number_integer(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Value() && dom_.number_unsigned(v); }
+  bool number_float(Json::number_float_t v, const Json::string_t& s) {
+    return Value() && dom_.number_float(v, s);
+  }
+  bool string(Json::string_t& v) { return Value() && dom_.string(v); }
+  bool binary(Json::binary_t& v) { return Value() && dom_.binary(v); }
+  bool start_object(std::size_t n) { return Open() && dom_.start_object(n); }
+  bool key(Json::string_t& v) { return dom_.key(v); }
+  bool end_object() {
+    --depth_;
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) { return Open() && dom_.start_array(n); }
+  bool end_array() {
+    --depth_;
+    return dom_.end_array();
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    error_ = e.what();
+    return false;
+  }
+
+  bool too_deep() const { return too_deep_; }
+  bool too_many() const { return too_many_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  // Every value counts; it sits at level depth_ (the top-level value is level 0), the
+  // same levels the YAML walk counts.
+  bool Value() {
+    if (depth_ > limits_.max_depth) {
+      too_deep_ = true;
+      return false;
+    }
+    if (++nodes_ > limits_.max_nodes) {
+      too_many_ = true;
+      return false;
+    }
+    return true;
+  }
+  bool Open() {
+    if (!Value()) return false;
+    ++depth_;
+    return true;
+  }
+
+  Dom dom_;
+  const DocumentLimits& limits_;
+  int depth_ = 0;
+  size_t nodes_ = 0;
+  bool too_deep_ = false;
+  bool too_many_ = false;
+  std::string error_;
+};
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> YamlToJson(const std::string& text, const std::string& source,
+                                          const DocumentLimits& limits) {
+  absl::StatusOr<YAML::Node> root = ParseYaml(text, source, limits);
+  if (!root.ok()) return root.status();
+  try {
+    // ParseYaml measured the expanded document already; the conversion counts again as
+    // it goes, the same way, so it can never run past the limits either.
+    return Walk(source, limits).Convert(*root, 0);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid YAML: ", e.what()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(source, ": out of memory reading YAML"));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": cannot read YAML: ", e.what()));
+  }
+}
+
+absl::StatusOr<YAML::Node> LoadYamlBounded(std::string_view text, const std::string& source,
+                                           const DocumentLimits& limits) {
+  return ParseYaml(text, source, limits);
+}
+
+absl::StatusOr<nlohmann::json> ParseJsonBounded(std::string_view text, const std::string& source,
+                                                const DocumentLimits& limits) {
+  if (text.size() > limits.max_bytes) return TooLarge(source, text.size(), limits);
+  Json root;
+  BoundedJsonSax sax(root, limits);
+  bool ok = false;
+  try {
+    ok = Json::sax_parse(text.begin(), text.end(), &sax);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(source, ": out of memory reading JSON"));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid JSON: ", e.what()));
+  }
+  if (sax.too_deep()) return TooDeep(source, limits);
+  if (sax.too_many()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(source, " has more than ", limits.max_nodes, " values"));
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid JSON", sax.error().empty() ? "" : ": ", sax.error()));
+  }
+  return root;
+}
+
+absl::StatusOr<std::string> ReadFileBounded(const std::filesystem::path& path,
+                                            std::string_view what, size_t max_bytes) {
+  const std::string name = absl::StrCat(AV(what), " ", path.string());
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " is a symbolic link; refusing to follow it"));
+    }
+    std::string message = absl::StrCat("cannot open ", name, ": ", std::strerror(err));
+    if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(message);
+    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+    return absl::InternalError(message);
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return absl::InternalError(absl::StrCat("cannot stat ", name, ": ", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        name, " is ", st.st_size, " bytes, more than the limit of ", Bytes(max_bytes)));
+  }
+  // Regular files ignore O_NONBLOCK, but clear it so reads behave normally everywhere.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::string text;
+  text.resize(static_cast<size_t>(st.st_size) + 1);
+  size_t got = 0;
+  // Read until EOF or max_bytes + 1: a file that grew after fstat is still refused.
+  while (got <= max_bytes) {
+    if (got == text.size()) text.resize(std::min(max_bytes + 1, text.size() * 2 + 4096));
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("cannot read ", name, ": ", std::strerror(errno)));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(name, " is more than the limit of ", Bytes(max_bytes)));
+  }
+  text.resize(got);
+  return text;
+}
+
+absl::StatusOr<nlohmann::json> ReadYamlFileBounded(const std::filesystem::path& path,
+                                                   std::string_view what,
+                                                   const DocumentLimits& limits) {
+  absl::StatusOr<std::string> text = ReadFileBounded(path, what, limits.max_bytes);
+  if (!text.ok()) return text.status();
+  return YamlToJson(*text, path.string(), limits);
 }
 
 }  // namespace medperf

@@ -40,6 +40,8 @@ int Status(CommandContext& ctx) {
   o << "server:         " << (resp.server_url().empty() ? "(none configured)" : resp.server_url())
     << "\n";
   o << "runner:         " << resp.runner() << "\n";
+  o << "task user:      " << resp.task_user() << "\n";
+  o << "task limits:    " << resp.limit_enforcement() << "\n";
   o << "schema version: " << resp.schema_version() << "\n";
   if (!resp.last_poll().empty()) o << "last poll:      " << resp.last_poll() << "\n";
   if (!resp.last_poll_error().empty()) o << "poll error:     " << resp.last_poll_error() << "\n";

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "daemon/container_policy.h"
 #include "daemon/execution.h"
 #include "storage/store.h"
 
@@ -138,6 +139,7 @@ absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const RestClient
   if (source.model) {
     absl::StatusOr<Model> model = server->GetModel(*source.model);
     if (!model.ok()) return fail(model.status());
+    if (absl::Status valid = CheckValid(*model); !valid.ok()) return fail(valid);
     if (!model->container) {
       return fail(absl::FailedPreconditionError(
           "it is not a container model; only container models can run here"));
@@ -149,6 +151,7 @@ absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const RestClient
   }
   job.Progress("fetch", absl::StrCat("fetching the ", role, ": container ", entity->id.value(),
                                      " (", entity->name, ")"));
+  // FetchContainer applies the site's container policy (validity, LocalProcess allow-list).
   absl::StatusOr<LocalContainer> local = site.FetchContainer(*entity);
   if (!local.ok()) return fail(local.status());
   return local;

@@ -2,7 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -115,6 +118,34 @@ class ConfigReader {
     return std::chrono::seconds(v);
   }
 
+  // Bytes: an integer, or a number with a K/M/G/T (powers of 1024, optional "iB"/"B").
+  absl::StatusOr<uint64_t> Bytes(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar()) return Error(path, "expected a size in bytes, e.g. 4096, 512MiB or 16GiB");
+    std::string text = n.Scalar();
+    uint64_t scale = 1;
+    for (const char* suffix : {"iB", "B"}) {
+      if (absl::EndsWith(text, suffix) && text.size() > strlen(suffix)) {
+        text.resize(text.size() - strlen(suffix));
+        break;
+      }
+    }
+    if (!text.empty()) {
+      switch (text.back()) {
+        case 'K': case 'k': scale = uint64_t{1} << 10; break;
+        case 'M': scale = uint64_t{1} << 20; break;
+        case 'G': scale = uint64_t{1} << 30; break;
+        case 'T': scale = uint64_t{1} << 40; break;
+        default: break;
+      }
+      if (scale != 1) text.pop_back();
+    }
+    uint64_t v = 0;
+    if (!absl::SimpleAtoi(text, &v) || v > (UINT64_MAX / scale)) {
+      return Error(path, "expected a size in bytes, e.g. 4096, 512MiB or 16GiB");
+    }
+    return v * scale;
+  }
+
   absl::StatusOr<std::set<int64_t>> IdSet(const YAML::Node& n, const std::string& path) const {
     std::set<int64_t> out;
     if (n.IsNull()) return out;
@@ -176,7 +207,6 @@ absl::Status ParsePoll(const ConfigReader& r, const YAML::Node& node, const std:
       });
 }
 
-constexpr const char* kTasks[] = {"prepare", "sanity_check", "statistics", "infer", "evaluate"};
 
 absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const std::string& path,
                          PolicyConfig& policy) {
@@ -200,13 +230,7 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
         } else if (key == "gpus") {
           ASSIGN_OR_RETURN(policy.gpus, r.String(v, p));
         } else if (key == "time_limits") {
-          std::vector<std::string> tasks(std::begin(kTasks), std::end(kTasks));
-          return r.ForEach(v, p, tasks,
-                           [&](const std::string& task, const YAML::Node& secs,
-                               const std::string& tp) -> absl::Status {
-                             ASSIGN_OR_RETURN(policy.time_limits[task], r.Seconds(secs, tp));
-                             return absl::OkStatus();
-                           });
+          return r.Error(p, "moved: set limits.<task>.time_seconds instead (docs/security.md)");
         } else if (key == "submission") {
           return r.ForEach(v, p, {"default", "auto_benchmarks"},
                            [&](const std::string& k, const YAML::Node& sv,
@@ -230,6 +254,84 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
       });
 }
 
+absl::Status ParseLimits(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                         std::map<std::string, TaskLimits>& limits) {
+  std::vector<std::string> kinds(std::begin(kTaskKinds), std::end(kTaskKinds));
+  return r.ForEach(
+      node, path, kinds,
+      [&](const std::string& kind, const YAML::Node& v, const std::string& p) -> absl::Status {
+        TaskLimits& l = limits[kind];
+        return r.ForEach(
+            v, p,
+            {"time_seconds", "memory", "processes", "cpus", "output", "log", "tmp"},
+            [&](const std::string& key, const YAML::Node& lv,
+                const std::string& lp) -> absl::Status {
+              if (key == "time_seconds") {
+                ASSIGN_OR_RETURN(l.wall_time, r.Seconds(lv, lp));
+              } else if (key == "memory") {
+                ASSIGN_OR_RETURN(l.memory_bytes, r.Bytes(lv, lp));
+              } else if (key == "processes") {
+                ASSIGN_OR_RETURN(int64_t n, r.Int(lv, lp, 0, 4194304));
+                l.max_processes = static_cast<uint64_t>(n);
+              } else if (key == "cpus") {
+                double c = 0;
+                if (!lv.IsScalar() || !absl::SimpleAtod(lv.Scalar(), &c) || c < 0 || c > 4096) {
+                  return r.Error(lp, "expected a number of CPU cores, e.g. 2 or 0.5 (0 = all)");
+                }
+                l.cpus = c;
+              } else if (key == "output") {
+                ASSIGN_OR_RETURN(l.output_bytes, r.Bytes(lv, lp));
+              } else if (key == "log") {
+                ASSIGN_OR_RETURN(l.log_bytes, r.Bytes(lv, lp));
+              } else if (key == "tmp") {
+                ASSIGN_OR_RETURN(l.tmp_bytes, r.Bytes(lv, lp));
+              }
+              return absl::OkStatus();
+            });
+      });
+}
+
+absl::Status ParseSandbox(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                          SandboxConfig& sandbox) {
+  return r.ForEach(
+      node, path, {"task_user", "allow_local_process"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "task_user") {
+          ASSIGN_OR_RETURN(sandbox.task_user, r.String(v, p));
+          return absl::OkStatus();
+        }
+        sandbox.allow_local_process.clear();
+        if (v.IsNull()) return absl::OkStatus();
+        if (!v.IsSequence()) {
+          return r.Error(p, "expected a list of {container: <id>, image_hash: sha256:<hex>}");
+        }
+        for (size_t i = 0; i < v.size(); ++i) {
+          AllowedLocalProcess entry;
+          std::string ep = absl::StrCat(p, "[", i, "]");
+          RETURN_IF_ERROR(r.ForEach(
+              v[i], ep, {"container", "image_hash"},
+              [&](const std::string& k, const YAML::Node& ev,
+                  const std::string& kp) -> absl::Status {
+                if (k == "container") {
+                  ASSIGN_OR_RETURN(entry.container, r.Int(ev, kp, 1, INT64_MAX));
+                } else {
+                  ASSIGN_OR_RETURN(entry.image_hash, r.String(ev, kp));
+                  if (!absl::StartsWith(entry.image_hash, "sha256:") ||
+                      entry.image_hash.size() != 7 + 64) {
+                    return r.Error(kp, "expected sha256:<64 hex digits>");
+                  }
+                }
+                return absl::OkStatus();
+              }));
+          if (entry.container == 0 || entry.image_hash.empty()) {
+            return r.Error(ep, "needs both container (server id) and image_hash");
+          }
+          sandbox.allow_local_process.push_back(entry);
+        }
+        return absl::OkStatus();
+      });
+}
+
 absl::Status ParseNotify(const ConfigReader& r, const YAML::Node& node, const std::string& path,
                          NotifyConfig& notify) {
   return r.ForEach(
@@ -246,8 +348,39 @@ absl::Status ParseNotify(const ConfigReader& r, const YAML::Node& node, const st
 
 }  // namespace
 
+TaskLimits DefaultTaskLimits(std::string_view kind) {
+  using std::chrono::hours;
+  constexpr uint64_t kGiB = uint64_t{1} << 30, kMiB = uint64_t{1} << 20;
+  TaskLimits l;
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  uint64_t ram = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 8 * kGiB;
+  l.memory_bytes = ram / 4 * 3;
+  l.max_processes = 4096;
+  long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  l.cpus = cores > 0 ? double(cores) : 1;
+  l.log_bytes = 64 * kMiB;
+  l.tmp_bytes = 2 * kGiB;
+  if (kind == "prepare") {
+    l.wall_time = hours(24);
+    l.output_bytes = 1024 * kGiB;  // prepared images can be larger than the raw data
+  } else if (kind == "infer") {
+    l.wall_time = hours(24);
+    l.output_bytes = 200 * kGiB;  // segmentation masks for a whole dataset
+  } else if (kind == "evaluate") {
+    l.wall_time = hours(4);
+    l.output_bytes = 1 * kGiB;
+  } else {  // sanity_check, statistics
+    l.wall_time = hours(4);
+    l.output_bytes = 64 * kMiB;
+  }
+  return l;
+}
+
 absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std::string& source,
                                          DaemonConfig config) {
+  for (const char* kind : kTaskKinds) {
+    if (!config.limits.count(kind)) config.limits[kind] = DefaultTaskLimits(kind);
+  }
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -263,7 +396,7 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
     st = r.ForEach(
         root, "",
         {"state_dir", "socket", "socket_group", "log_level", "runner", "server", "poll", "policy",
-         "notify"},
+         "notify", "limits", "sandbox"},
         [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
           if (key == "state_dir") {
             ASSIGN_OR_RETURN(std::string s, r.String(v, p));
@@ -292,6 +425,10 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
             return ParsePolicy(r, v, p, config.policy);
           } else if (key == "notify") {
             return ParseNotify(r, v, p, config.notify);
+          } else if (key == "limits") {
+            return ParseLimits(r, v, p, config.limits);
+          } else if (key == "sandbox") {
+            return ParseSandbox(r, v, p, config.sandbox);
           }
           return absl::OkStatus();
         });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runners/runner.h"
 
 namespace medperf::daemon {
 
@@ -41,10 +42,34 @@ struct PolicyConfig {
   std::set<int64_t> allow_models;  // empty = all
   std::set<int64_t> deny_models;
   int max_concurrent_jobs = 1;
-  std::string gpus;                                         // "", "all", "device=0,1", or a count
-  std::map<std::string, std::chrono::seconds> time_limits;  // task → limit; 0 = none
+  std::string gpus;  // "", "all", "device=0,1", or a count
   SubmissionPolicy submission = SubmissionPolicy::kManual;
   std::set<int64_t> auto_submit_benchmarks;  // per-benchmark `auto` overrides
+};
+
+// The MedPerf task kinds a site limits separately (cli/medperf/entities/cube.py tasks).
+inline constexpr const char* kTaskKinds[] = {"prepare", "sanity_check", "statistics", "infer",
+                                             "evaluate"};
+
+// The limits a task of `kind` gets when the config says nothing (docs/security.md):
+// hours of wall time, three quarters of this host's memory, 4096 processes, every core,
+// output caps sized for real medical data, 64 MiB of log, 2 GiB of /tmp.
+TaskLimits DefaultTaskLimits(std::string_view kind);
+
+// A LocalProcess container from the server runs a host executable, so it runs only
+// when the site lists it: its server id and the image hash the server holds for it
+// ("sha256:<hex>" form).
+struct AllowedLocalProcess {
+  int64_t container = 0;
+  std::string image_hash;
+};
+
+struct SandboxConfig {
+  // Host user tasks run as when medperfd runs as root or holds CAP_SETUID: a name or
+  // "uid:gid". Default "medperf-task" (created by the package); a root daemon on a
+  // host without that user uses kFallbackTaskUid (runners/task_identity.h).
+  std::string task_user;
+  std::vector<AllowedLocalProcess> allow_local_process;
 };
 
 struct NotifyConfig {
@@ -62,6 +87,8 @@ struct DaemonConfig {
   PollConfig poll;
   PolicyConfig policy;
   NotifyConfig notify;
+  std::map<std::string, TaskLimits> limits;  // every kTaskKinds entry, defaults filled in
+  SandboxConfig sandbox;
 };
 
 // Parses a YAML config. Unknown keys and wrong types are errors naming `source`

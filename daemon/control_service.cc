@@ -1,5 +1,8 @@
 #include "daemon/control_service.h"
 
+#include "runners/task_cgroup.h"
+#include "runners/task_identity.h"
+
 #include "absl/strings/str_cat.h"
 #include "storage/migrations.h"
 
@@ -41,6 +44,10 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatus
   resp->set_server_url(ctx_.config.server.url);
   resp->set_runner(ctx_.config.runner);
   resp->set_pid(getpid());
+  resp->set_limit_enforcement(DetectLimitEnforcement().Describe());
+  const auto& identity = ctx_.site.task_identity();
+  resp->set_task_user(identity.ok() ? DescribeTaskIdentity(*identity)
+                                    : std::string(identity.status().message()));
   absl::StatusOr<int> version = ctx_.store.SchemaVersion();
   if (!version.ok()) return ToGrpc(version.status());
   resp->set_schema_version(*version);

@@ -1,5 +1,8 @@
 #include "daemon/daemon.h"
 
+#include "runners/task_cgroup.h"
+#include "runners/task_identity.h"
+
 #include <sys/stat.h>
 
 #include <grpcpp/server_builder.h>
@@ -70,6 +73,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
 
   d->site_ = std::make_unique<Site>(d->config_, *d->store_, *d->events_);
   Site* site = d->site_.get();
+  // A task user that cannot be resolved (unknown name, root) is a config error: refuse
+  // to start rather than fail every task later.
+  RETURN_IF_ERROR(site->task_identity().status());
+  // Tasks of a daemon that was killed may outlive it in their cgroups: end them.
+  if (int swept = SweepStaleTaskCgroups(); swept > 0) {
+    LogInfo(absl::StrCat("removed ", swept, " task group(s) left by a previous daemon"));
+  }
+  LogInfo("tasks run as " + DescribeTaskIdentity(*site->task_identity()),
+          {{"limits", DetectLimitEnforcement().Describe()}});
   d->jobs_ = std::make_unique<JobManager>(
       *d->store_, *d->events_, d->config_.state_dir / "logs", d->config_.policy.max_concurrent_jobs,
       [site](JobContext& job) { return ExecuteRunJob(*site, job); });

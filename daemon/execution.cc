@@ -1,6 +1,7 @@
 #include "daemon/execution.h"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "core/yaml_json.h"
 #include "daemon/log.h"
 #include "daemon/poller.h"
+#include "runners/output_check.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -34,6 +36,21 @@ void BestEffort(const char* what, F&& send) {
 }
 
 }  // namespace
+
+const std::set<std::string>& TaskOutputs(const std::string& task) {
+  // The outputs of each MedPerf task (cli/medperf/entities/cube.py and the commands
+  // that run them in mlcommons/medperf); every other volume is an input.
+  static const std::map<std::string, std::set<std::string>> outputs = {
+      {"prepare", {"output_path", "output_labels_path", "metadata_path", "report_file"}},
+      {"sanity_check", {}},
+      {"statistics", {"output_path"}},
+      {"infer", {"output_path"}},
+      {"evaluate", {"output_path", "local_outputs_path"}},
+  };
+  static const std::set<std::string> none;
+  auto it = outputs.find(task);
+  return it == outputs.end() ? none : it->second;
+}
 
 absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer& container,
                               const std::string& task, std::map<std::string, fs::path> mounts,
@@ -62,14 +79,29 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
 
   TaskRun run;
   run.task = task;
+  run.outputs_decided = true;
+  std::vector<fs::path> output_paths;
+  for (const std::string& name : TaskOutputs(task)) {
+    auto it = mounts.find(name);
+    if (it == mounts.end()) continue;
+    run.outputs.insert(name);
+    // Every output is fresh: nothing a previous task left there is inherited.
+    fs::remove_all(it->second, ec);
+    if (spec->FindVolume(name) && spec->FindVolume(name)->type == VolumeType::kFile) {
+      fs::create_directories(it->second.parent_path(), ec);
+    } else {
+      fs::create_directories(it->second, ec);
+    }
+    output_paths.push_back(it->second);
+  }
   run.mounts = std::move(mounts);
   run.log_file = log_file;
   run.cancel = job.cancel_flag();
-  run.gpus = site.config().policy.gpus;
-  if (auto it = site.config().policy.time_limits.find(task);
-      it != site.config().policy.time_limits.end()) {
-    run.time_limit = it->second;
-  }
+  // GPUs go to the tasks that run a model; data preparation and metrics run on CPU.
+  if (task == "infer") run.gpus = site.config().policy.gpus;
+  auto limits = site.config().limits.find(task);
+  run.limits =
+      limits != site.config().limits.end() ? limits->second : DefaultTaskLimits(task);
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, site.RunnerFor(container));
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
@@ -82,20 +114,34 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
     return absl::AbortedError(absl::StrCat(task, " of ", container.name, " ", outcome.Describe(),
                                            "; see its log: ", log_file.string()));
   }
+  // Outputs are untrusted: no links, devices or pipes, within the size cap, before any
+  // host code reads or hashes them.
+  absl::Status outputs_ok = ValidateTaskOutputs(
+      output_paths, OutputLimits{.max_total_bytes = run.limits.output_bytes}, job.cancel_flag());
+  if (!outputs_ok.ok()) {
+    bool too_big = absl::IsResourceExhausted(outputs_ok);
+    return absl::Status(
+        outputs_ok.code(),
+        absl::StrCat(task, " of ", container.name,
+                     too_big ? " hit its output limit: " : " left unsafe outputs: ",
+                     outputs_ok.message(),
+                     too_big ? absl::StrCat(" (limits.", task,
+                                            ".output; raise it in medperfd's config if the task "
+                                            "needs more)")
+                             : std::string()));
+  }
   job.Progress(task, absl::StrCat(task, " finished in ", outcome.duration.count(), " ms"),
                log_file.string());
   return absl::OkStatus();
 }
 
 absl::StatusOr<Json> ReadYamlMapping(const fs::path& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(what, " was not written: ", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().size() > (16u << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", path.string(), " is over 16 MiB"));
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) {
+    return absl::NotFoundError(absl::StrCat(what, " was not written: ", path.string()));
   }
-  ASSIGN_OR_RETURN(Json j, YamlToJson(ss.str(), path.string()));
+  // A task wrote it: the one bounded reader (size, depth, alias expansion; no links).
+  ASSIGN_OR_RETURN(Json j, ReadYamlFileBounded(path, what, DocumentLimits{}));
   if (!j.is_object() || j.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " ", path.string(), " must be a non-empty YAML mapping"));
@@ -143,7 +189,10 @@ absl::StatusOr<PreparedData> PrepareData(Site& site, JobContext& job, const Loca
                                     {"output_path", stats_file}},
                                    log_dir / "statistics.log"));
   ASSIGN_OR_RETURN(out.statistics, ReadYamlMapping(stats_file, "the statistics file"));
-  ASSIGN_OR_RETURN(out.generated_uid, FoldersHash({out.data, out.labels}));
+  // Written by the preparator: never follow a link out of it, and let cancel stop it.
+  ASSIGN_OR_RETURN(out.generated_uid,
+                   FoldersHash({out.data, out.labels},
+                               HashOptions{.untrusted = true, .cancel = job.cancel_flag()}));
   std::ofstream(ready).put('\n');
   job.Progress("statistics", absl::StrCat("prepared data hash ", out.generated_uid));
   return out;

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "daemon/container_policy.h"
 #include "daemon/log.h"
 
 namespace medperf::daemon {
@@ -60,6 +62,22 @@ std::vector<std::pair<Key, const Row*>> LatestPerKey(const std::vector<Row>& row
 ModelId ModelOf(const BenchmarkModelAssociation& r) { return r.model; }
 std::pair<BenchmarkId, DatasetId> PairOf(const BenchmarkDatasetAssociation& r) {
   return {r.benchmark, r.dataset};
+}
+
+// Fetches one entity with `get` and stores the site policy's `judge`ment of it in
+// `*verdict`. A server error is returned: it fails the poll, which is retried like any
+// other. An entity the server no longer has is a verdict of its own, so that one deleted
+// model does not stop every other run.
+template <typename T, typename Get, typename Judge>
+absl::Status Verdict(Get get, Judge judge, absl::Status* verdict) {
+  absl::StatusOr<T> entity = get();
+  if (absl::IsNotFound(entity.status())) {
+    *verdict = entity.status();
+    return absl::OkStatus();
+  }
+  if (!entity.ok()) return entity.status();
+  *verdict = judge(*entity);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -323,6 +341,14 @@ absl::Status Poller::Reconcile(PollOutcome* outcome) {
       RETURN_IF_ERROR(store.SetMeta(key, seen.dump()));
     }
 
+    // The site's container policy (container_policy.h), asked only about triples that
+    // would get a new job, once per poll per entity: nothing the server marks invalid and
+    // no LocalProcess container missing from the allow-list gets a job. The reason is
+    // published once as `model.refused`; the triple is looked at again on every poll, so
+    // it runs once the server or the site's config allows it.
+    std::optional<absl::Status> benchmark_verdict;
+    std::map<int64_t, absl::Status> model_verdicts;
+    std::map<int64_t, absl::Status> dataset_verdicts;
     for (ModelId m : models) {
       if (!AllowsModel(config_.policy, m)) continue;
       for (DatasetId d : local) {
@@ -333,6 +359,67 @@ absl::Status Poller::Reconcile(PollOutcome* outcome) {
         ASSIGN_OR_RETURN(std::vector<storage::JobRecord> earlier,
                          store.ListRunJobsFor(benchmark, m, d));
         if (!earlier.empty()) continue;
+
+        if (!benchmark_verdict) {
+          // The benchmark, and its evaluator, which every run job fetches.
+          absl::Status verdict;
+          std::optional<ContainerId> evaluator;
+          auto judge_benchmark = [&](const Benchmark& b) {
+            evaluator = b.data_evaluator_mlcube;
+            return CheckValid(b);
+          };
+          RETURN_IF_ERROR(Verdict<Benchmark>([&] { return server.GetBenchmark(benchmark); },
+                                             judge_benchmark, &verdict));
+          if (verdict.ok() && evaluator) {
+            RETURN_IF_ERROR(Verdict<Container>(
+                [&] { return server.GetContainer(*evaluator); },
+                [&](const Container& c) { return CheckServerContainer(c, config_.sandbox); },
+                &verdict));
+          }
+          benchmark_verdict = verdict;
+        }
+        if (!model_verdicts.count(m.value())) {
+          absl::Status verdict;
+          auto judge_model = [&](const Model& model) -> absl::Status {
+            RETURN_IF_ERROR(CheckValid(model));
+            if (!model.container) return absl::OkStatus();  // the run job explains
+            return CheckServerContainer(*model.container, config_.sandbox);
+          };
+          RETURN_IF_ERROR(
+              Verdict<Model>([&] { return server.GetModel(m); }, judge_model, &verdict));
+          model_verdicts[m.value()] = verdict;
+        }
+        absl::Status verdict = *benchmark_verdict;
+        if (verdict.ok()) verdict = model_verdicts[m.value()];
+        if (verdict.ok()) {
+          if (!dataset_verdicts.count(d.value())) {
+            RETURN_IF_ERROR(Verdict<Dataset>([&] { return server.GetDataset(d); },
+                                             [](const Dataset& ds) { return CheckValid(ds); },
+                                             &dataset_verdicts[d.value()]));
+          }
+          verdict = dataset_verdicts[d.value()];
+        }
+        std::string refused_key = absl::StrCat("poller.refused.", uid.str());
+        ASSIGN_OR_RETURN(std::optional<std::string> refused_before, store.GetMeta(refused_key));
+        std::string reason(verdict.message());
+        if (!verdict.ok()) {
+          if (refused_before.value_or("") != reason) {
+            RETURN_IF_ERROR(store.SetMeta(refused_key, reason));
+            site_.events()
+                .Publish("model.refused",
+                         absl::StrCat("model ", m.value(), " will not run on dataset ", d.value(),
+                                      " for benchmark ", benchmark.value(), ": ", reason),
+                         {{"benchmark", benchmark.value()},
+                          {"model", m.value()},
+                          {"dataset", d.value()},
+                          {"reason", reason}})
+                .IgnoreError();
+          }
+          continue;
+        }
+        if (refused_before.has_value() && !refused_before->empty()) {
+          RETURN_IF_ERROR(store.SetMeta(refused_key, ""));
+        }
         bool created = false;
         absl::StatusOr<JobId> id =
             jobs_.EnqueueRun(benchmark, m, d, Json{{"origin", "poller"}}, &created);

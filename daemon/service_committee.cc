@@ -11,6 +11,7 @@
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 #include "daemon/compatibility_test.h"
+#include "daemon/container_policy.h"
 #include "daemon/control_service.h"
 
 namespace medperf::daemon {
@@ -278,6 +279,7 @@ grpc::Status ControlService::RunTest(grpc::ServerContext* context, const v1::Run
         TestContainerSource prep, model, evaluator;
         if (r.benchmark() > 0) {
           ASSIGN_OR_RETURN(Benchmark b, server->GetBenchmark(BenchmarkId(r.benchmark())));
+          RETURN_IF_ERROR(CheckValid(b));
           job.Progress("benchmark", absl::StrCat("benchmark ", b.id.value(), " (", b.name, ")"));
           prep.container = b.data_preparation_mlcube;
           model.model = b.reference_model;
@@ -445,6 +447,7 @@ grpc::Status ControlService::AssociateModel(grpc::ServerContext* context,
       [&site, token, r](JobContext& job) -> absl::StatusOr<Json> {
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(BenchmarkId(r.benchmark())));
+        RETURN_IF_ERROR(CheckValid(benchmark));
         ModelId model(r.model());
         if (r.model_is_container()) {
           absl::StatusOr<Model> m = server.GetContainerModel(ContainerId(r.model()));

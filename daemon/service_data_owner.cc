@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "daemon/container_policy.h"
 #include "daemon/control_service.h"
 #include "daemon/execution.h"
 
@@ -102,13 +103,11 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
         ContainerId prep(r.data_preparation_container());
         if (r.benchmark()) {
           ASSIGN_OR_RETURN(Benchmark b, server.GetBenchmark(BenchmarkId(r.benchmark())));
+          RETURN_IF_ERROR(CheckValid(b));
           prep = b.data_preparation_mlcube;
         }
         ASSIGN_OR_RETURN(Container prep_container, server.GetContainer(prep));
-        if (!prep_container.is_valid) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "the data preparation container ", prep.value(), " is marked invalid on the server"));
-        }
+        RETURN_IF_ERROR(CheckValid(prep_container));
         job.Progress("hash", "hashing the raw data and labels (they stay on this machine)");
         ASSIGN_OR_RETURN(std::string hash,
                          site.FoldersHashCached({r.data_path(), r.labels_path()}));
@@ -164,11 +163,17 @@ grpc::Status ControlService::PrepareDataset(grpc::ServerContext* context,
         ASSIGN_OR_RETURN(storage::DatasetRecord local, site.store().GetDataset(id));
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         ASSIGN_OR_RETURN(Dataset remote, server.GetDataset(id));
+        RETURN_IF_ERROR(CheckValid(remote));
+        if (local.benchmark) {
+          ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(*local.benchmark));
+          RETURN_IF_ERROR(CheckValid(benchmark));
+        }
         if (remote.state == EntityState::kOperation && local.prep_status == "prepared") {
           return absl::FailedPreconditionError(absl::StrCat(
               "dataset ", id.value(), " is already operational; its preparation is final"));
         }
         ASSIGN_OR_RETURN(Container prep_entity, server.GetContainer(local.prep_container));
+        // FetchContainer applies the site's container policy before fetching anything.
         job.Progress("fetch", absl::StrCat("fetching the data preparation container ",
                                            prep_entity.id.value(), " (", prep_entity.name, ")"));
         ASSIGN_OR_RETURN(LocalContainer prep, site.FetchContainer(prep_entity));
@@ -231,7 +236,7 @@ grpc::Status ControlService::SetDatasetOperational(grpc::ServerContext* context,
                          site.FoldersHashCached({local.raw_data_path, local.raw_labels_path}));
         fs::path dir = site.DatasetDir(id);
         ASSIGN_OR_RETURN(std::string generated_uid,
-                         site.FoldersHashCached({dir / "data", dir / "labels"}));
+                         site.FoldersHashCached({dir / "data", dir / "labels"}, HashOptions{.untrusted = true}));
         if (generated_uid != local.generated_uid) {
           return absl::DataLossError(absl::StrCat(
               "the prepared data of dataset ", id.value(), " changed since it was prepared (hash ",
@@ -285,6 +290,9 @@ grpc::Status ControlService::AssociateDataset(grpc::ServerContext* context,
         }
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(BenchmarkId(r.benchmark())));
+        RETURN_IF_ERROR(CheckValid(benchmark));
+        ASSIGN_OR_RETURN(Dataset remote, server.GetDataset(dataset));
+        RETURN_IF_ERROR(CheckValid(remote));
         if (benchmark.data_preparation_mlcube != local.prep_container) {
           return absl::FailedPreconditionError(absl::StrCat(
               "dataset ", dataset.value(), " was prepared with container ",
@@ -294,6 +302,12 @@ grpc::Status ControlService::AssociateDataset(grpc::ServerContext* context,
         Json test_result = Json::object();
         std::string uid;
         if (!benchmark.metadata.value("skip_compatibility_tests", false)) {
+          // Checked here too: a cached result of a model marked invalid since is not used.
+          ASSIGN_OR_RETURN(Model reference, server.GetModel(benchmark.reference_model));
+          RETURN_IF_ERROR(CheckValid(reference));
+          if (reference.container) {
+            RETURN_IF_ERROR(CheckServerContainer(*reference.container, site.config().sandbox));
+          }
           ASSIGN_OR_RETURN(storage::ResultRecord ref,
                            ReferenceResult(site, jobs, job, benchmark, dataset, r.no_cache()));
           test_result = Json::parse(ref.metrics_json, nullptr, false);
@@ -339,6 +353,9 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
         ASSIGN_OR_RETURN(RestClient server, site.Server(token));
         BenchmarkId bid(r.benchmark());
         ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(bid));
+        RETURN_IF_ERROR(CheckValid(benchmark));
+        ASSIGN_OR_RETURN(Dataset remote, server.GetDataset(dataset));
+        RETURN_IF_ERROR(CheckValid(remote));
         absl::StatusOr<std::vector<BenchmarkModelAssociation>> rows =
             server.ListBenchmarkModels(bid);
         if (absl::IsPermissionDenied(rows.status())) {
@@ -383,35 +400,56 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
           models = chosen;
         }
 
+        // The site's container policy before anything is queued: without a runnable
+        // evaluator no model can be evaluated.
+        ASSIGN_OR_RETURN(Container evaluator, server.GetContainer(benchmark.data_evaluator_mlcube));
+        RETURN_IF_ERROR(CheckServerContainer(evaluator, site.config().sandbox));
+
         struct Row {
           ModelId model;
           bool from_cache = false;
           std::optional<JobId> job;
+          std::string refused;  // why the site's policy keeps the model from running
         };
         std::vector<Row> plan;
         for (ModelId m : models) {
+          // A model the site's container policy refuses (marked invalid on the server, a
+          // LocalProcess container not allow-listed) is neither run nor reported from
+          // cache; the refusal is its row's error, and the other models go on.
+          ASSIGN_OR_RETURN(Model model, server.GetModel(m));
+          absl::Status runnable = CheckValid(model);
+          if (runnable.ok() && model.container) {
+            runnable = CheckServerContainer(*model.container, site.config().sandbox);
+          }
+          if (!runnable.ok()) {
+            job.Progress("plan",
+                         absl::StrCat("model ", m.value(), " will not run: ", runnable.message()));
+            plan.push_back({m, false, std::nullopt, std::string(runnable.message())});
+            continue;
+          }
           LocalResultUid uid(bid, m, dataset);
           auto cached = site.store().GetResult(uid);
           if (!r.no_cache() && cached.ok() && cached->status == "executed") {
-            plan.push_back({m, true, std::nullopt});
+            plan.push_back({m, true, std::nullopt, ""});
             continue;
           }
           ASSIGN_OR_RETURN(
               JobId id,
               jobs.EnqueueRun(bid, m, dataset, {{"ignore_model_errors", r.ignore_model_errors()}}));
-          plan.push_back({m, false, id});
+          plan.push_back({m, false, id, ""});
         }
-        job.Progress("plan", absl::StrCat(models.size(), " model(s): ",
-                                          plan.size() - std::count_if(plan.begin(), plan.end(),
-                                                                      [](const Row& p) {
-                                                                        return p.job.has_value();
-                                                                      }),
-                                          " cached, the others queued"));
+        auto count = [&](auto pred) { return std::count_if(plan.begin(), plan.end(), pred); };
+        job.Progress(
+            "plan", absl::StrCat(models.size(), " model(s): ",
+                                 count([](const Row& p) { return p.from_cache; }), " cached, ",
+                                 count([](const Row& p) { return p.job.has_value(); }), " queued, ",
+                                 count([](const Row& p) { return !p.refused.empty(); }),
+                                 " refused by the site's policy"));
         Json rows_out = Json::array();
         int skipped = 0, skipped_partial = 0, failed = 0, ran = 0, ran_partial = 0;
         for (const Row& p : plan) {
           LocalResultUid uid(bid, p.model, dataset);
-          std::string error;
+          std::string error = p.refused;
           if (p.job) {
             ASSIGN_OR_RETURN(
                 storage::JobRecord done,
@@ -419,6 +457,7 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
             if (done.state != storage::JobState::kDone) error = done.error;
           }
           auto result = site.store().GetResult(uid);
+          if (!p.refused.empty()) result = absl::NotFoundError("refused");
           bool partial = result.ok() && result->partial;
           if (error.empty() && result.ok() && result->status == "failed") error = result->error;
           if (p.from_cache) {

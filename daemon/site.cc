@@ -1,5 +1,7 @@
 #include "daemon/site.h"
 
+#include "runners/task_identity.h"
+
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -11,6 +13,7 @@
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
+#include "daemon/container_policy.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -50,6 +53,8 @@ Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
   runner_options_.engine = engine.ok() ? *engine : EngineChoice::kAuto;
   runner_options_.image_cache_dir = config.state_dir / "images";
   runner_options_.tmp_dir = config.state_dir / "tmp";
+  identity_ = ResolveTaskIdentity(config.sandbox.task_user);
+  if (identity_.ok()) runner_options_.identity = *identity_;
 }
 
 absl::StatusOr<RestClient> Site::Server(const std::string& token) const {
@@ -72,6 +77,7 @@ absl::StatusOr<RestClient> Site::Server(const std::string& token) const {
 }
 
 absl::StatusOr<std::unique_ptr<Runner>> Site::RunnerFor(const LocalContainer& container) const {
+  RETURN_IF_ERROR(identity_.status());
   return CreateRunner(container.config, runner_options_);
 }
 
@@ -83,7 +89,8 @@ fs::path Site::ResultDir(const LocalResultUid& uid) const {
   return config_.state_dir / "results" / uid.str();
 }
 
-absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>& folders) {
+absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>& folders,
+                                                    const HashOptions& options) {
   std::string key;
   for (const auto& f : folders) absl::StrAppend(&key, f.string(), "\n");
   // A walk with stat() is far cheaper than reading every byte.
@@ -105,18 +112,22 @@ absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>&
     auto it = hash_cache_.find(key);
     if (it != hash_cache_.end() && it->second.first == print) return it->second.second;
   }
-  ASSIGN_OR_RETURN(std::string hash, FoldersHash(folders));
+  ASSIGN_OR_RETURN(std::string hash, FoldersHash(folders, options));
   absl::MutexLock lock(&hash_mu_);
   hash_cache_[key] = {print, hash};
   return hash;
 }
 
 absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) {
+  // The site's policy comes first: an invalid or not allow-listed container is neither
+  // downloaded nor hashed (container_policy.h).
+  RETURN_IF_ERROR(CheckValid(container));
   std::string label = absl::StrCat("container ", container.id.value(), " (", container.name, ")");
   LocalContainer local;
   local.name = container.name;
   local.id = container.id;
   ASSIGN_OR_RETURN(local.config, ParseContainerConfig(container.container_config.dump(), label));
+  RETURN_IF_ERROR(CheckRunnable(container, local.config, config_.sandbox));
 
   fs::path dir = config_.state_dir / "containers" / std::to_string(container.id.value());
   std::error_code ec;
@@ -148,6 +159,7 @@ absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) 
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));
   ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
+  RETURN_IF_ERROR(CheckLocalImageHash(container, local.config, config_.sandbox, local.image_hash));
   if (!container.image_hash.empty() &&
       ComparableHash(container.image_hash) != ComparableHash(local.image_hash)) {
     return absl::FailedPreconditionError(

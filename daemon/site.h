@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/hashing.h"
 #include "core/rest_client.h"
 #include "daemon/config.h"
 #include "daemon/events.h"
@@ -63,7 +64,13 @@ class Site {
   // The MedPerf folders hash, remembered while no file under the folders changed
   // (same paths, sizes and modification times), so a preview followed by the real
   // call hashes a large dataset once.
-  absl::StatusOr<std::string> FoldersHashCached(const std::vector<std::filesystem::path>& folders);
+  // `options.untrusted` for folders a task wrote (prepared data): links and special
+  // files are refused rather than followed.
+  absl::StatusOr<std::string> FoldersHashCached(const std::vector<std::filesystem::path>& folders,
+                                                const HashOptions& options = {});
+
+  // The host user tasks run as (sandbox.task_user resolved at start), or why not.
+  const absl::StatusOr<TaskIdentity>& task_identity() const { return identity_; }
 
   // Per-dataset and per-result folders in the state directory.
   std::filesystem::path DatasetDir(DatasetId id) const;
@@ -77,6 +84,7 @@ class Site {
   EventBus& events_;
   AssetCache assets_;
   RunnerOptions runner_options_;
+  absl::StatusOr<TaskIdentity> identity_;
   absl::Mutex hash_mu_;
   std::map<std::string, std::pair<std::string, std::string>>
       hash_cache_  // key → (fingerprint, hash)

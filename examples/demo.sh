@@ -39,7 +39,7 @@ token_of() { sed -n "s/.*\"$1@example.com\": *\"\([0-9a-f]*\)\".*/\1/p" "$work/t
 
 say "Starting medperf-server (seeded with the tutorial's benchmark, containers and models)"
 "$bin/server/medperf-server" seed --db "$work/server.db" --demo data \
-  --tokens-out "$work/tokens.json" --assets "$examples"
+  --tokens-out "$work/tokens.json" --assets "$examples" --allow-list-out "$work/allow-list.yaml"
 for who in testdo testbo; do
   (umask 077 && token_of "$who" >"$work/$who.token")
 done
@@ -49,6 +49,15 @@ for _ in $(seq 100); do grep -q "listening on" "$work/server.log" && break; slee
 url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -n1)
 [ -n "$url" ] || { cat "$work/server.log"; exit 1; }
 echo "server: $url"
+
+say "Allow-listing the example containers in medperfd's config"
+# The example containers are LocalProcess ones: they run host executables, so medperfd
+# runs them only when the site's config lists them by server id and image hash
+# (docs/security.md). In user mode the config is $XDG_CONFIG_HOME/medperfd/medperfd.yaml.
+mkdir -p "$XDG_CONFIG_HOME/medperfd"
+cp "$work/allow-list.yaml" "$XDG_CONFIG_HOME/medperfd/medperfd.yaml"
+echo "$XDG_CONFIG_HOME/medperfd/medperfd.yaml:"
+sed 's/^/    /' "$XDG_CONFIG_HOME/medperfd/medperfd.yaml"
 
 say "Starting medperfd in user mode as the data owner (testdo@example.com)"
 "$bin/daemon/medperfd" --user --server-url "$url" --token-file "$work/testdo.token" \

@@ -3,9 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -13,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 
 namespace medperf {
 namespace {
@@ -93,59 +92,35 @@ class Parser {
     return s.size() > 80 ? s.substr(0, 77) + "..." : s;
   }
 
+  // The one bounded reader (core/yaml_json.h): size, depth and node count with aliases
+  // expanded, the same as for task outputs and server documents. Its errors already name
+  // the source; they are INVALID_ARGUMENT here, as documented for this parser.
   absl::StatusOr<YAML::Node> Load(std::string_view text) const {
-    if (text.size() > options_.max_bytes) {
-      return Error("", absl::StrCat("document is ", text.size(), " bytes, more than the limit of ",
-                                    options_.max_bytes));
-    }
-    // yaml-cpp recurses per nesting level; refuse pathological flow nesting before it
-    // sees the text (block nesting is bounded by the depth walk below and by yaml-cpp's
-    // own guard).
-    int depth = 0;
-    for (char c : text) {
-      if (c == '[' || c == '{') {
-        if (++depth > options_.max_depth) {
-          return Error(
-              "", absl::StrCat("document is nested deeper than ", options_.max_depth, " levels"));
-        }
-      } else if (c == ']' || c == '}') {
-        depth = std::max(0, depth - 1);
+    absl::StatusOr<YAML::Node> root = LoadYamlBounded(text, source_, Limits(options_));
+    if (!root.ok()) {
+      std::string message(root.status().message());
+      // "<source>: invalid YAML: ..." reads better here as "not valid YAML/JSON".
+      const std::string prefix = source_ + ": invalid YAML: ";
+      if (message.rfind(prefix, 0) == 0) {
+        return Error("", absl::StrCat("not valid YAML/JSON: ", message.substr(prefix.size())));
       }
+      return absl::InvalidArgumentError(message);
     }
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::Exception& e) {
-      return Error("", absl::StrCat("not valid YAML/JSON: ", e.what()));
-    } catch (const std::exception& e) {
-      return Error("", absl::StrCat("cannot parse: ", e.what()));
-    }
-    int64_t budget = kMaxNodes;
-    RETURN_IF_ERROR(CheckDepth(root, 0, budget));
-    if (!root.IsMap()) {
-      return Error("", absl::StrCat("expected a mapping at the top level, got ", Kind(root)));
+    if (!root->IsMap()) {
+      return Error("", absl::StrCat("expected a mapping at the top level, got ", Kind(*root)));
     }
     return root;
   }
 
-  // Aliases make a document a graph; the node budget bounds the walk over it.
-  static constexpr int64_t kMaxNodes = 200'000;
+  // A container config is small; aliases (legal YAML) may still repeat parts of it.
+  static constexpr size_t kMaxNodes = 200'000;
 
-  absl::Status CheckDepth(const YAML::Node& node, int depth, int64_t& budget) const {
-    if (--budget < 0) {
-      return Error("", absl::StrCat("document has more than ", kMaxNodes,
-                                    " nodes (counting alias expansions)"));
-    }
-    if (depth > options_.max_depth) {
-      return Error("",
-                   absl::StrCat("document is nested deeper than ", options_.max_depth, " levels"));
-    }
-    if (node.IsMap()) {
-      for (const auto& kv : node) RETURN_IF_ERROR(CheckDepth(kv.second, depth + 1, budget));
-    } else if (node.IsSequence()) {
-      for (const auto& item : node) RETURN_IF_ERROR(CheckDepth(item, depth + 1, budget));
-    }
-    return absl::OkStatus();
+  static DocumentLimits Limits(const ParseOptions& options) {
+    DocumentLimits limits;
+    limits.max_bytes = options.max_bytes;
+    limits.max_depth = options.max_depth;
+    limits.max_nodes = kMaxNodes;
+    return limits;
   }
 
   absl::StatusOr<std::string> String(const YAML::Node& node, std::string_view path,
@@ -558,7 +533,9 @@ absl::StatusOr<ContainerConfig> ParseLegacyMlcube(std::string_view text, std::st
 
 bool LooksLikeLegacyMlcube(std::string_view text) {
   try {
-    YAML::Node root = YAML::Load(std::string(text));
+    absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(text, "container config");
+    if (!loaded.ok()) return false;
+    const YAML::Node& root = *loaded;
     if (!root.IsMap() || root["container_type"].IsDefined()) return false;
     if (root["docker"].IsDefined() || root["platform"].IsDefined()) return true;
     const YAML::Node tasks = root["tasks"];
@@ -573,23 +550,21 @@ bool LooksLikeLegacyMlcube(std::string_view text) {
 
 absl::StatusOr<ContainerConfig> LoadContainerConfigFile(const fs::path& path,
                                                         const ParseOptions& options) {
+  // The admin names the config file, and may do so through a symlink; the bounded reader
+  // refuses links, so it is given the resolved path (messages keep the given one).
   std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (ec) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read container config '", path.string(), "': ", ec.message()));
+  fs::path real = fs::canonical(path, ec);
+  if (ec) real = path;
+  absl::StatusOr<std::string> read = ReadFileBounded(real, "container config", options.max_bytes);
+  if (!read.ok()) {
+    // Too large is a property of the document: INVALID_ARGUMENT, as for the text parsers.
+    absl::StatusCode code = absl::IsResourceExhausted(read.status())
+                                ? absl::StatusCode::kInvalidArgument
+                                : read.status().code();
+    if (real == path) return absl::Status(code, read.status().message());
+    return absl::Status(code, absl::StrCat(path.string(), ": ", read.status().message()));
   }
-  if (size > options.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path.string(), ": file is ", size, " bytes, more than the limit of ", options.max_bytes));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read container config '", path.string(), "'"));
-  }
-  std::string text = buffer.str();
+  std::string text = *std::move(read);
   if (!LooksLikeLegacyMlcube(text)) return ParseContainerConfig(text, path.string(), options);
   fs::path workspace = fs::absolute(path, ec).parent_path() / "workspace";
   ASSIGN_OR_RETURN(ContainerConfig config,

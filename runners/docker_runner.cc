@@ -1,16 +1,27 @@
 #include "runners/docker_runner.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
+#include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "core/tree_walk.h"
 #include "runners/image_unpack.h"
 #include "runners/subprocess.h"
 
@@ -18,26 +29,286 @@ namespace medperf {
 namespace fs = std::filesystem;
 namespace {
 inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
-}  // namespace
 
-absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec& spec) {
-  std::vector<std::string> argv = {spec.docker, "run", "--name", spec.container_name, "--rm"};
-  if (!spec.user.empty()) argv.insert(argv.end(), {"-u", spec.user});
-  auto volume = [&](const std::string& host, const std::string& mount, bool ro) -> absl::Status {
-    for (const std::string* p : {&host, &mount}) {
-      if (p->find_first_of(":,") != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "docker cannot mount '", *p, "': paths containing ':' or ',' are not supported"));
+bool AllDigits(absl::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+// "all", a positive count, or device=<ids>; ids are indexes or UUIDs ("GPU-…", "MIG-…").
+bool ValidGpus(absl::string_view gpus) {
+  if (gpus.empty() || gpus == "all") return true;
+  if (AllDigits(gpus)) return true;
+  if (!absl::ConsumePrefix(&gpus, "device=")) return false;
+  for (absl::string_view id : absl::StrSplit(gpus, ',')) {
+    if (id.empty()) return false;
+    for (char c : id) {
+      if (!absl::ascii_isalnum(c) && c != '-' && c != '_' && c != ':' && c != '/' && c != '.') {
+        return false;
       }
     }
-    argv.insert(argv.end(), {"--volume", absl::StrCat(host, ":", mount, ro ? ":ro" : ":rw")});
-    return absl::OkStatus();
-  };
-  for (const auto& m : spec.mounts) {
-    RETURN_IF_ERROR(volume(m.host_path.string(), m.mount_path, m.read_only));
   }
-  if (!spec.tmp_dir.empty()) RETURN_IF_ERROR(volume(spec.tmp_dir.string(), "/tmp", false));
+  return true;
+}
+
+// docker's RAMInBytes form: a number, optional fraction, optional unit (b k m g t p),
+// optional "i" and "b" ("512m", "1.5g", "2GiB", "1073741824").
+bool ValidSize(absl::string_view s) {
+  size_t i = 0;
+  auto digits = [&]() {
+    size_t start = i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i;
+    return i > start;
+  };
+  if (!digits()) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  absl::string_view unit = s.substr(i);
+  if (unit.empty()) return true;
+  std::string u = absl::AsciiStrToLower(unit);
+  static const char* kUnits[] = {"b",  "k",  "m",  "g",   "t",   "p",   "kb",  "mb",
+                                 "gb", "tb", "pb", "kib", "mib", "gib", "tib", "pib"};
+  return std::any_of(std::begin(kUnits), std::end(kUnits), [&](const char* k) { return u == k; });
+}
+
+// Container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; task names come from the config.
+std::string SafeNamePart(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 40)) {
+    out += (absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-') ? c : '_';
+  }
+  return out.empty() ? "task" : out;
+}
+
+}  // namespace
+
+TaskIdentity EngineTaskIdentity(const TaskIdentity& identity) {
+  TaskIdentity out = identity;
+  if (out.uid == 0) {
+    if (::geteuid() != 0) {
+      out.uid = ::geteuid();
+      out.gid = ::getegid();
+    } else {
+      out.uid = kNobodyId;
+      out.gid = kNobodyId;
+    }
+  }
+  // The root group can read files that are root:root 0640; a task never gets it.
+  if (out.gid == 0) out.gid = kNobodyId;
+  out.switch_user = out.uid != ::geteuid() || out.gid != ::getegid();
+  return out;
+}
+
+absl::Status CheckRunArgsForEngine(const ContainerConfig& config, const std::string& task_name,
+                                   const std::string& run_gpus) {
+  const TaskSpec* task = config.FindTask(task_name);
+  if (task == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("container '", config.source, "' has no task '", task_name, "'"));
+  }
+  std::string where =
+      absl::StrCat("container '", config.source, "': tasks.", task_name, ".run_args.");
+  if (!ValidGpus(task->gpus)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "gpus: '", task->gpus, "' is not a count, 'all' or 'device=<ids>'"));
+  }
+  if (!ValidGpus(run_gpus)) {
+    return absl::InvalidArgumentError(absl::StrCat("the site's GPU setting '", run_gpus,
+                                                   "' is not a count, 'all' or 'device=<ids>'"));
+  }
+  if (!task->shm_size.empty() && !ValidSize(task->shm_size)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "shm_size: '", task->shm_size,
+                     "' is not a size (expected e.g. 512m, 1g or a byte count)"));
+  }
+  for (const auto& [name, value] : task->environment) {
+    if (name.empty() || name.find_first_of(std::string_view("\0\n=", 3)) != std::string::npos ||
+        value.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "environment: variable '", absl::CEscape(name),
+                       "' is not allowed (names must be non-empty, without '=', NUL or newline)"));
+    }
+    if (absl::StartsWith(absl::AsciiStrToUpper(name), "NVIDIA_")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "environment.", name,
+          " is not allowed: NVIDIA_* variables make the NVIDIA container runtime expose GPUs "
+          "and driver capabilities; GPUs are granted only through run_args.gpus and the "
+          "site's policy"));
+    }
+  }
+  // A registry reference lands in docker's argv; one starting with '-' would be parsed
+  // as a flag. (Archive and .sif images are local files the runner resolves itself.)
+  if (config.type == ContainerType::kDockerImage &&
+      (config.image.empty() || config.image.front() == '-' ||
+       std::any_of(config.image.begin(), config.image.end(),
+                   [](char c) { return absl::ascii_iscntrl(c) || c == ' '; }))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "container '", config.source, "': image '", absl::CEscape(config.image),
+        "' is not an image reference (it must not be empty, start with '-' or contain spaces)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEngineMount(const ResolvedMount& mount, std::string_view engine) {
+  const std::string host = mount.host_path.string();
+  for (const std::string* p : {&host, &mount.mount_path}) {
+    if (p->find_first_of(":,") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(AV(engine), " cannot mount '", *p,
+                                                     "' (volume '", mount.name,
+                                                     "'): paths containing ':' or ',' are not "
+                                                     "supported"));
+    }
+  }
+  fs::path inside = fs::path(mount.mount_path).lexically_normal();
+  std::string normal = inside.string();
+  bool kernel = false;
+  for (const char* dir : {"/proc", "/sys", "/dev"}) {
+    if (normal == dir || absl::StartsWith(normal, absl::StrCat(dir, "/"))) kernel = true;
+  }
+  if (!inside.is_absolute() || normal == "/" || kernel) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("volume '", mount.name, "' has mount path '", mount.mount_path,
+                     "': it must be an absolute path other than '/' and outside /proc, /sys "
+                     "and /dev"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GiveOutputsTo(const std::vector<ResolvedMount>& mounts, const TaskIdentity& owner) {
+  if (::geteuid() != 0) return absl::OkStatus();
+  for (const ResolvedMount& m : mounts) {
+    if (m.read_only) continue;
+    struct stat st;
+    if (::lstat(m.host_path.c_str(), &st) != 0) {
+      return absl::InternalError(absl::StrCat("output volume '", m.name, "': cannot stat '",
+                                              m.host_path.string(), "': ", std::strerror(errno)));
+    }
+    if (S_ISLNK(st.st_mode)) {
+      return absl::InternalError(absl::StrCat("output volume '", m.name, "': host path '",
+                                              m.host_path.string(),
+                                              "' is a symbolic link; outputs must be fresh "
+                                              "directories or files"));
+    }
+    if (st.st_uid == owner.uid && st.st_gid == owner.gid) continue;
+    if (::fchownat(AT_FDCWD, m.host_path.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return absl::InternalError(absl::StrCat("output volume '", m.name, "': cannot give '",
+                                              m.host_path.string(), "' to uid ", owner.uid, ": ",
+                                              std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string DescribeBytes(uint64_t bytes) {
+  constexpr uint64_t kKiB = 1024, kMiB = kKiB * 1024, kGiB = kMiB * 1024;
+  if (bytes >= kGiB) return absl::StrFormat("%d bytes (%.1f GiB)", bytes, double(bytes) / kGiB);
+  if (bytes >= kMiB) return absl::StrFormat("%d bytes (%.1f MiB)", bytes, double(bytes) / kMiB);
+  if (bytes >= kKiB) return absl::StrFormat("%d bytes (%.1f KiB)", bytes, double(bytes) / kKiB);
+  return absl::StrCat(bytes, " bytes");
+}
+
+absl::StatusOr<uint64_t> OutputBytes(const std::vector<ResolvedMount>& mounts) {
+  uint64_t total = 0;
+  TreeWalkOptions options;
+  options.tolerate_changes = true;
+  for (const ResolvedMount& m : mounts) {
+    if (m.read_only) continue;
+    RETURN_IF_ERROR(WalkTree(m.host_path, options, [&](const TreeEntry& e) {
+      if (S_ISREG(e.st.st_mode)) total += static_cast<uint64_t>(e.st.st_size);
+      return absl::OkStatus();
+    }));
+  }
+  return total;
+}
+
+std::function<std::pair<std::string, std::string>()> OutputCapTick(
+    const std::vector<ResolvedMount>& mounts, uint64_t output_bytes, const std::string& task) {
+  std::vector<ResolvedMount> outputs;
+  for (const ResolvedMount& m : mounts) {
+    if (!m.read_only) outputs.push_back(m);
+  }
+  if (output_bytes == 0 || outputs.empty()) return {};
+  return [outputs = std::move(outputs), output_bytes, task,
+          ticks = 0]() mutable -> std::pair<std::string, std::string> {
+    // Every other tick: walking a large output tree costs more than the check is worth.
+    if (++ticks % 2 != 0) return {};
+    absl::StatusOr<uint64_t> used = OutputBytes(outputs);
+    if (used.ok() && *used > output_bytes) {
+      return {"output", absl::StrCat("its outputs reached ", DescribeBytes(*used), ", over limits.",
+                                     task, ".output = ", DescribeBytes(output_bytes))};
+    }
+    return {};
+  };
+}
+
+absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec& spec) {
+  // A task never runs as root inside the container: root there is root on the host's
+  // kernel, one bug away from the host.
+  std::vector<std::string> ids = absl::StrSplit(spec.user, ':');
+  if (ids.size() != 2 || !AllDigits(ids[0]) || !AllDigits(ids[1])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("docker task user '", spec.user, "' is not a numeric uid:gid"));
+  }
+  uint64_t uid = 0, gid = 0;
+  if (!absl::SimpleAtoi(ids[0], &uid) || !absl::SimpleAtoi(ids[1], &gid) || uid == 0 || gid == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "docker task user '", spec.user, "' is root (uid or gid 0); tasks never run as root"));
+  }
+  if (spec.image.empty() || spec.image.front() == '-') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", spec.image, "' is not a docker image reference"));
+  }
+  if (!ValidGpus(spec.gpus)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad gpus value '", spec.gpus, "'"));
+  }
+  if (!spec.shm_size.empty() && !ValidSize(spec.shm_size)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad shm_size value '", spec.shm_size, "'"));
+  }
+  const TaskLimits& limits = spec.limits;
+  std::vector<std::string> argv = {spec.docker, "run", "--name", spec.container_name,
+                                   // The image was pulled (and hashed) by Prepare; never
+                                   // let `run` fetch another one.
+                                   "--pull", "never", "--user", spec.user,
+                                   // No capabilities, no setuid gains, nothing written
+                                   // outside the outputs and a private /tmp.
+                                   "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                                   "--read-only"};
+  bool tmp_claimed = std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const auto& m) {
+    return fs::path(m.mount_path).lexically_normal() == "/tmp";
+  });
+  if (!tmp_claimed) {
+    // docker's tmpfs defaults include noexec; models (JIT compilers, triton) run code
+    // they write to /tmp, and noexec adds nothing against an image that is itself
+    // untrusted code.
+    std::string tmpfs = "/tmp:rw,exec,nosuid,nodev";
+    if (limits.tmp_bytes > 0) absl::StrAppend(&tmpfs, ",size=", limits.tmp_bytes);
+    argv.insert(argv.end(), {"--tmpfs", tmpfs});
+  }
+  // A private IPC namespace nobody can join; the daemon keeps the log (capped), so
+  // docker must not keep its own unbounded copy under /var/lib/docker.
+  argv.insert(argv.end(), {"--ipc", "private", "--log-driver", "none", "--ulimit", "core=0"});
+  uint64_t largest_file =
+      limits.output_bytes == 0 ? 0 : std::max(limits.output_bytes, limits.tmp_bytes);
+  if (largest_file > 0) {
+    argv.insert(argv.end(), {"--ulimit", absl::StrCat("fsize=", largest_file)});
+  }
   if (!spec.allow_network) argv.insert(argv.end(), {"--network", "none"});
+  if (limits.memory_bytes > 0) {
+    // --memory-swap is memory plus swap: equal means no swap beyond the memory limit.
+    argv.insert(argv.end(), {"--memory", absl::StrCat(limits.memory_bytes), "--memory-swap",
+                             absl::StrCat(limits.memory_bytes)});
+  }
+  if (limits.max_processes > 0) {
+    argv.insert(argv.end(), {"--pids-limit", absl::StrCat(limits.max_processes)});
+  }
+  if (limits.cpus > 0) argv.insert(argv.end(), {"--cpus", absl::StrCat(limits.cpus)});
+  for (const auto& m : spec.mounts) {
+    RETURN_IF_ERROR(CheckEngineMount(m, "docker"));
+    argv.insert(argv.end(), {"--volume", absl::StrCat(m.host_path.string(), ":", m.mount_path,
+                                                      m.read_only ? ":ro" : ":rw")});
+  }
   if (!spec.gpus.empty()) {
     // docker wants a device list quoted so its CSV parser keeps the commas.
     argv.insert(argv.end(),
@@ -45,10 +316,10 @@ absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec&
                                                             : spec.gpus});
   }
   if (!spec.shm_size.empty()) argv.insert(argv.end(), {"--shm-size", spec.shm_size});
-  if (spec.memory_bytes > 0) {
-    argv.insert(argv.end(), {"--memory", absl::StrCat(spec.memory_bytes)});
-  }
   for (const auto& [k, v] : spec.env) argv.insert(argv.end(), {"--env", absl::StrCat(k, "=", v)});
+  // Where the NVIDIA runtime is docker's default, an image's own ENV could still ask
+  // for GPUs; "void" makes the runtime behave like runc.
+  if (spec.gpus.empty()) argv.insert(argv.end(), {"--env", "NVIDIA_VISIBLE_DEVICES=void"});
   if (spec.entrypoint) argv.insert(argv.end(), {"--entrypoint", *spec.entrypoint});
   argv.push_back(spec.image);
   argv.insert(argv.end(), spec.command.begin(), spec.command.end());
@@ -61,8 +332,7 @@ absl::StatusOr<std::unique_ptr<DockerRunner>> DockerRunner::Create(DockerOptions
     return absl::FailedPreconditionError("the docker CLI was not found on PATH");
   }
   options.docker = docker;
-  if (options.user.empty()) options.user = absl::StrCat(::getuid(), ":", ::getgid());
-  if (options.tmp_dir.empty()) options.tmp_dir = fs::temp_directory_path() / "medperf-docker-tmp";
+  options.identity = EngineTaskIdentity(options.identity);
   return std::unique_ptr<DockerRunner>(new DockerRunner(std::move(options)));
 }
 
@@ -92,6 +362,10 @@ absl::StatusOr<std::string> DockerRunner::ImageRef(const ContainerConfig& config
 absl::Status DockerRunner::Prepare(const ContainerConfig& config, const fs::path& image_file) {
   ASSIGN_OR_RETURN(std::string ref, ImageRef(config, image_file));
   if (config.type != ContainerType::kDockerImage) return absl::OkStatus();
+  if (ref.empty() || ref.front() == '-') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("container '", config.source, "': '", ref, "' is not an image reference"));
+  }
   ASSIGN_OR_RETURN(CaptureResult inspect, RunCapture({options_.docker, "image", "inspect", ref},
                                                      std::chrono::seconds(60)));
   if (inspect.exit_code == 0) return absl::OkStatus();
@@ -133,21 +407,22 @@ absl::StatusOr<std::string> DockerRunner::ImageHash(const ContainerConfig& confi
 
 absl::StatusOr<DockerRunSpec> DockerRunner::MakeSpec(const ContainerConfig& config,
                                                      const TaskRun& run,
-                                                     const std::string& container_name,
-                                                     const fs::path& tmp_dir) {
+                                                     const std::string& container_name) {
   ASSIGN_OR_RETURN(std::vector<ResolvedMount> mounts, ResolveMounts(config, run));
+  RETURN_IF_ERROR(CheckRunArgsForEngine(config, run.task, run.gpus));
+  for (const ResolvedMount& m : mounts) RETURN_IF_ERROR(CheckEngineMount(m, "docker"));
   const TaskSpec& task = *config.FindTask(run.task);
   DockerRunSpec spec;
   spec.docker = options_.docker;
   spec.container_name = container_name;
-  spec.user = options_.user;
+  spec.user = absl::StrCat(options_.identity.uid, ":", options_.identity.gid);
   if (config.type == ContainerType::kDockerImage) {
     spec.image = config.image;
   } else {
     ASSIGN_OR_RETURN(spec.image, ImageRef(config, run.image_file));
   }
+  RETURN_IF_ERROR(GiveOutputsTo(mounts, options_.identity));
   spec.mounts = std::move(mounts);
-  spec.tmp_dir = tmp_dir;
   spec.allow_network = run.allow_network;
   spec.gpus = run.gpus.empty() ? task.gpus : run.gpus;
   spec.shm_size = task.shm_size;
@@ -155,7 +430,11 @@ absl::StatusOr<DockerRunSpec> DockerRunner::MakeSpec(const ContainerConfig& conf
   for (const auto& [k, v] : run.env) spec.env[k] = v;
   spec.entrypoint = task.entrypoint;
   spec.command = task.command;
-  spec.memory_bytes = run.memory_limit_bytes;
+  spec.limits = run.limits;
+  // docker refuses --cpus above the cores it sees; a site default of "every core" on a
+  // different machine must not make every task fail.
+  unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && spec.limits.cpus > cores) spec.limits.cpus = cores;
   return spec;
 }
 
@@ -163,18 +442,19 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
   RETURN_IF_ERROR(Prepare(config, run.image_file));
   std::random_device rd;
   std::string name =
-      absl::StrCat("medperf-", run.task, "-",
+      absl::StrCat("medperf-", SafeNamePart(run.task), "-",
                    absl::Hex(static_cast<uint64_t>(rd()) << 32 | rd(), absl::kZeroPad16));
-  std::error_code ec;
-  fs::path tmp = options_.tmp_dir / name;
-  fs::create_directories(tmp, ec);
-  ASSIGN_OR_RETURN(DockerRunSpec spec, MakeSpec(config, run, name, tmp));
+  ASSIGN_OR_RETURN(DockerRunSpec spec, MakeSpec(config, run, name));
   ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildDockerRunArgs(spec));
+  const TaskLimits& limits = run.limits;
+  const std::string key = absl::StrCat("limits.", run.task, ".");
   SupervisedCommand command;
   command.argv = std::move(argv);
   command.log_file = run.log_file;
   command.on_output = run.on_output;
-  command.time_limit = run.time_limit;
+  command.time_limit = std::chrono::duration_cast<std::chrono::milliseconds>(limits.wall_time);
+  command.log_limit_bytes = limits.log_bytes;
+  command.on_tick = OutputCapTick(spec.mounts, limits.output_bytes, run.task);
   command.cancel = run.cancel;
   std::string docker = options_.docker;
   // Killing the CLI does not stop the container; stop it first, like the client does.
@@ -182,7 +462,28 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
     (void)RunCapture({docker, "kill", name}, std::chrono::seconds(30));
   };
   auto outcome = RunSupervised(command);
-  fs::remove_all(tmp, ec);
+  if (outcome.ok() && outcome->limit_hit.empty()) {
+    // Not started with --rm, so the container's state is still there to ask about.
+    auto inspect = RunCapture({docker, "inspect", "--format", "{{.State.OOMKilled}}", name},
+                              std::chrono::seconds(60));
+    if (inspect.ok() && inspect->exit_code == 0 &&
+        absl::StripAsciiWhitespace(inspect->output) == "true") {
+      outcome->limit_hit = "memory";
+      outcome->limit_detail =
+          absl::StrCat("it was killed at ", key, "memory = ", DescribeBytes(limits.memory_bytes));
+    } else if (outcome->exit_code == 128 + SIGXFSZ && limits.output_bytes > 0 &&
+               !outcome->timed_out && !outcome->cancelled) {
+      // docker reports a container killed by signal N as exit code 128+N.
+      outcome->limit_hit = "output";
+      outcome->limit_detail =
+          absl::StrCat("it wrote a file larger than ", key,
+                       "output = ", DescribeBytes(std::max(limits.output_bytes, limits.tmp_bytes)));
+    }
+  }
+  if (outcome.ok() && outcome->timed_out) {
+    outcome->limit_detail = absl::StrCat(key, "time_seconds = ", limits.wall_time.count());
+  }
+  (void)RunCapture({docker, "rm", "--force", name}, std::chrono::seconds(60));
   return outcome;
 }
 

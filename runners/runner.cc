@@ -18,7 +18,12 @@ std::string TaskOutcome::Describe() const {
   if (cancelled) return "cancelled";
   if (timed_out) {
     return absl::StrCat("timed out after ", duration.count() / 1000, ".",
-                        (duration.count() % 1000) / 100, "s");
+                        (duration.count() % 1000) / 100, "s",
+                        limit_detail.empty() ? "" : absl::StrCat(" (", limit_detail, ")"));
+  }
+  if (!limit_hit.empty()) {
+    return absl::StrCat("hit its ", limit_hit, " limit (", limit_detail,
+                        "); raise it in medperfd's config if the task needs more");
   }
   if (signal != 0) return absl::StrCat("killed by signal ", signal);
   return absl::StrCat("exited with code ", exit_code);
@@ -35,9 +40,24 @@ absl::StatusOr<std::vector<ResolvedMount>> ResolveMounts(const ContainerConfig& 
                                             "' (it declares: ", absl::StrJoin(names, ", "), ")"));
   }
   std::vector<ResolvedMount> mounts;
-  for (bool input : {true, false}) {
-    const auto& volumes = input ? task->input_volumes : task->output_volumes;
+  for (bool declared_input : {true, false}) {
+    const auto& volumes = declared_input ? task->input_volumes : task->output_volumes;
     for (const Volume& v : volumes) {
+      // The daemon decides what is writable: a volume it supplies as an input stays
+      // read-only whatever the config declares, and declaring it as an output is refused
+      // before anything runs.
+      bool input = declared_input;
+      if (run.outputs_decided) {
+        input = !run.outputs.contains(v.name);
+        if (input && !declared_input) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "container '", config.source, "': task '", run.task, "' declares '", v.name,
+              "' under output_volumes, but medperfd ",
+              run.mounts.contains(v.name) ? "supplies it as a read-only input"
+                                          : "supplies no such output",
+              "; a container may only write the outputs MedPerf defines for the task"));
+        }
+      }
       std::string what = absl::StrCat(input ? "input" : "output", " volume '", v.name,
                                       "' of task '", run.task, "'");
       fs::path host;
@@ -62,6 +82,17 @@ absl::StatusOr<std::vector<ResolvedMount>> ResolveMounts(const ContainerConfig& 
         if (!exists) {
           return absl::NotFoundError(
               absl::StrCat(what, ": host path '", host.string(), "' does not exist"));
+        }
+      } else if (run.outputs_decided && exists) {
+        // Outputs are fresh: the daemon created them empty for this task, so nothing a
+        // previous task left (a link, a planted file) is inherited.
+        auto link = fs::symlink_status(host, ec);
+        bool empty = fs::is_directory(link) ? fs::is_empty(host, ec)
+                                            : fs::is_regular_file(link) && fs::file_size(host, ec) == 0;
+        if (fs::is_symlink(link) || !empty) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              what, ": host path '", host.string(), "' is not a fresh empty ",
+              type == VolumeType::kDirectory ? "directory" : "file"));
         }
       } else if (!exists) {
         if (type == VolumeType::kDirectory) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,15 +21,45 @@
 
 namespace medperf {
 
+// Resource limits of one task, on by default (docs/security.md lists the defaults the
+// daemon applies per task kind). 0 = no limit for that resource. How each is enforced
+// depends on the runner and the host (cgroups v2 or v1 where delegated, else rlimits);
+// SandboxRunner::Enforcement() says which on this host.
+struct TaskLimits {
+  std::chrono::seconds wall_time{0};  // wall clock; the whole process tree is killed
+  uint64_t memory_bytes = 0;          // resident memory (cgroup) or address space (RLIMIT_AS)
+  uint64_t max_processes = 0;         // processes + threads of the task (pids.max / RLIMIT_NPROC)
+  double cpus = 0;                    // CPU cores the task may use (cgroup quota / docker --cpus)
+  uint64_t output_bytes = 0;          // total bytes in the task's outputs (and largest file)
+  uint64_t log_bytes = 0;             // log kept: the first and last half when capped
+  uint64_t tmp_bytes = 0;             // size of the task's private /tmp (tmpfs)
+};
+
+// Which host identity a task runs as. Root daemons run tasks as a dedicated unprivileged
+// user (medperf-task); unprivileged daemons run them as themselves (inside a user
+// namespace for the sandbox). uid/gid are host ids.
+struct TaskIdentity {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool switch_user = false;  // the runner must drop to uid/gid before starting the engine
+};
+
 struct TaskRun {
   std::string task{};  // a task name declared in the config
   // Volume name -> host path. Only volumes the task declares are mounted; a declared
   // volume without a host path here (and no legacy default) is an error. Input host
-  // paths must exist; output directories are created and output files touched.
+  // paths must exist.
   std::map<std::string, std::filesystem::path> mounts{};
+  // The names in `mounts` the daemon hands out as outputs. Whatever the container config
+  // says, every other mount is bound read-only, and a config that declares one of them
+  // under output_volumes is refused before anything runs (the daemon, not the
+  // container, decides what is writable). Empty set together with an empty
+  // `outputs_decided` keeps the config's own split (local `test run` of unit tests).
+  std::set<std::string> outputs{};
+  bool outputs_decided = false;
   // stdout+stderr of the task, appended. Empty = not written to a file.
   std::filesystem::path log_file{};
-  std::chrono::seconds time_limit{0};  // wall clock, 0 = none; kills the whole tree
+  TaskLimits limits{};
   bool allow_network = false;
   std::string gpus{};  // overrides run_args.gpus when non-empty ("all", "2", "device=0")
   std::map<std::string, std::string> env{};  // added to run_args.environment
@@ -36,10 +67,6 @@ struct TaskRun {
   std::function<void(std::string_view)> on_output{};
   // Polled while the task runs; when it becomes true the task is killed.
   const std::atomic<bool>* cancel = nullptr;
-  // Resource limits where the engine can enforce them (0 = none). See docs/runners.md
-  // for what the sandbox can enforce on a given machine.
-  uint64_t memory_limit_bytes = 0;
-  std::chrono::seconds cpu_time_limit{0};
   // Local file of the image for DockerArchive/SingularityFile (as fetched by the
   // AssetCache). Empty = config.image, which must then be a local path.
   std::filesystem::path image_file{};
@@ -50,10 +77,14 @@ struct TaskOutcome {
   int signal = 0;
   bool timed_out = false;
   bool cancelled = false;
+  // A resource limit the task hit ("memory", "processes", "output", ...), empty if none;
+  // limit_detail says which value and which config key.
+  std::string limit_hit;
+  std::string limit_detail;
   std::chrono::milliseconds duration{0};
   std::filesystem::path log_file{};
 
-  bool ok() const { return exit_code == 0 && !timed_out && !cancelled; }
+  bool ok() const { return exit_code == 0 && !timed_out && !cancelled && limit_hit.empty(); }
   // "exited with code 3", "killed by signal 9", "timed out after 30s", "cancelled".
   std::string Describe() const;
 };

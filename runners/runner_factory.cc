@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Runner>> MakeSandbox(const RunnerOptions& options
   sandbox.bwrap = options.bwrap;
   sandbox.image_cache_dir =
       options.image_cache_dir.empty() ? fs::path() : options.image_cache_dir / "rootfs";
+  sandbox.identity = options.identity;
   auto runner = SandboxRunner::Create(sandbox);
   if (!runner.ok()) return runner.status();
   return std::unique_ptr<Runner>(std::move(*runner));
@@ -63,7 +64,7 @@ absl::StatusOr<std::unique_ptr<Runner>> MakeSandbox(const RunnerOptions& options
 absl::StatusOr<std::unique_ptr<Runner>> MakeDocker(const RunnerOptions& options) {
   DockerOptions docker;
   docker.docker = options.docker;
-  docker.tmp_dir = options.tmp_dir;
+  docker.identity = options.identity;
   auto runner = DockerRunner::Create(docker);
   if (!runner.ok()) return runner.status();
   return std::unique_ptr<Runner>(std::move(*runner));
@@ -75,6 +76,8 @@ absl::StatusOr<std::unique_ptr<Runner>> MakeApptainer(const RunnerOptions& optio
   apptainer.executable = executable;
   apptainer.image_dir =
       options.image_cache_dir.empty() ? fs::path() : options.image_cache_dir / "sif";
+  apptainer.tmp_dir = options.tmp_dir.empty() ? fs::path() : options.tmp_dir / "apptainer";
+  apptainer.identity = options.identity;
   auto runner = ApptainerRunner::Create(apptainer);
   if (!runner.ok()) return runner.status();
   return std::unique_ptr<Runner>(std::move(*runner));

@@ -21,8 +21,13 @@ struct RunnerOptions {
   EngineChoice engine = EngineChoice::kAuto;
   // Unpacked image roots (sandbox) and converted .sif files (apptainer).
   std::filesystem::path image_cache_dir;
-  // Scratch space for per-run /tmp directories given to docker/apptainer.
+  // Scratch space for per-run work dirs (/tmp, /var/tmp, $HOME) given to apptainer
+  // tasks; docker tasks get a tmpfs /tmp instead.
   std::filesystem::path tmp_dir;
+  // Host user docker/apptainer tasks run as. Root (uid 0, the default) is never used:
+  // it becomes our own uid:gid when we are not root, else 65534:65534 (nobody); see
+  // EngineTaskIdentity() in docker_runner.h.
+  TaskIdentity identity;
   // Engine executables; empty = found on PATH.
   std::string bwrap;
   std::string docker;

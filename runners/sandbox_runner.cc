@@ -1,9 +1,12 @@
 #include "runners/sandbox_runner.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -13,6 +16,10 @@
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "runners/image_unpack.h"
+#include "runners/output_check.h"
+#include "runners/seccomp_policy.h"
+#include "runners/task_cgroup.h"
+#include "runners/task_identity.h"
 #include "runners/subprocess.h"
 
 namespace medperf {
@@ -23,13 +30,57 @@ inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// Host top-level directories a LocalProcess task sees (read-only). Deliberately not
-// /home, /root, /var, /srv, /mnt, /run (sockets such as docker.sock), /tmp.
+// Host top-level directories a LocalProcess task sees (read-only): only what executing
+// programs needs. Deliberately not /etc (a synthetic one is built), /opt, /home, /root,
+// /var, /srv, /mnt, /run (sockets such as docker.sock), /tmp, the state directory.
 const std::vector<std::string>& HostSystemDirs() {
-  static const std::vector<std::string> dirs = {"usr",   "bin",    "sbin", "lib", "lib32",
-                                                "lib64", "libx32", "etc",  "opt"};
+  static const std::vector<std::string> dirs = {"usr",   "bin",   "sbin",  "lib",
+                                                "lib32", "lib64", "libx32"};
   return dirs;
 }
+
+// Host files of /etc that programs need and that hold no secret: the dynamic linker's
+// cache and config, Debian's alternatives symlinks (/usr/bin/python3 may resolve
+// through them), CA certificates and OpenSSL's config, and the time zone.
+const std::vector<std::string>& HostEtcEntries() {
+  static const std::vector<std::string> entries = {
+      "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+      "/etc/ssl/certs",   "/etc/ssl/openssl.cnf", "/etc/ca-certificates", "/etc/localtime",
+      "/etc/timezone",    "/etc/mime.types"};
+  return entries;
+}
+
+// Owns the file descriptors a bwrap invocation hands over.
+struct FdList {
+  std::vector<int> fds;
+  FdList() = default;
+  FdList(const FdList&) = delete;
+  FdList& operator=(const FdList&) = delete;
+  ~FdList() {
+    for (int fd : fds) ::close(fd);
+  }
+};
+
+// A memfd holding `content`, at offset 0 (for bwrap --ro-bind-data).
+absl::StatusOr<int> DataFd(const std::string& content) {
+  int fd = ::memfd_create("medperf-etc", MFD_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("memfd_create: ", std::strerror(errno)));
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t w = ::write(fd, content.data() + off, content.size() - off);
+    if (w <= 0) {
+      ::close(fd);
+      return absl::InternalError("cannot write sandbox /etc data");
+    }
+    off += static_cast<size_t>(w);
+  }
+  ::lseek(fd, 0, SEEK_SET);
+  return fd;
+}
+
+// Where staged sources appear to bwrap (a tmpfs mounted in the child's own mount
+// namespace, so nothing shows on the host).
+constexpr char kStageRoot[] = "/tmp";
 
 std::string FirstComponent(const std::string& absolute) {
   std::vector<std::string> parts = absl::StrSplit(absolute, '/', absl::SkipEmpty());
@@ -97,6 +148,10 @@ absl::StatusOr<std::unique_ptr<SandboxRunner>> SandboxRunner::Create(SandboxOpti
         "bubblewrap ('bwrap') was not found on PATH; install the 'bubblewrap' package to run "
         "containers without a container engine");
   }
+  // Never a privileged task: a root caller that named no identity gets the task user.
+  if (!options.identity.switch_user && (options.identity.uid == 0 || ::geteuid() == 0)) {
+    ASSIGN_OR_RETURN(options.identity, ResolveTaskIdentity(""));
+  }
   if (options.image_cache_dir.empty()) {
     options.image_cache_dir = fs::temp_directory_path() / "medperf-images";
   }
@@ -142,29 +197,68 @@ absl::StatusOr<std::string> SandboxRunner::ImageHash(const ContainerConfig& conf
   return Prepare(config, image_file);  // the same explanation
 }
 
-absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const ContainerConfig& config,
-                                                                     const TaskRun& run) {
+// Everything one bwrap run needs besides its argv: the descriptors it inherits and the
+// staged mounts of a root daemon.
+struct SandboxRunner::Invocation {
+  std::vector<std::string> argv;
+  FdList fds;  // closed when the invocation is done
+  std::vector<SupervisedCommand::StageMount> stage;
+  std::vector<std::filesystem::path> outputs;  // host paths of the writable mounts
+};
+
+absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
+    const ContainerConfig& config, const TaskRun& run) {
   RETURN_IF_ERROR(Prepare(config, run.image_file));
   ASSIGN_OR_RETURN(std::vector<ResolvedMount> mounts, ResolveMounts(config, run));
   const TaskSpec& task = *config.FindTask(run.task);
+  auto inv = std::make_unique<Invocation>();
+  const TaskIdentity& who = options_.identity;
+  // A root daemon drops to the task user before starting bwrap; that user may not be
+  // able to traverse to the sources (the state directory is private), so the daemon
+  // opens each source and binds it under a private staging tmpfs first.
+  const bool stage = who.switch_user && ::geteuid() == 0;
+  int stage_count = 0;
+  auto source = [&](const fs::path& host, bool is_dir,
+                    bool no_follow) -> absl::StatusOr<std::string> {
+    if (!stage) return host.string();
+    int fd = ::open(host.c_str(), O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot open '", host.string(), "' for the sandbox: ", std::strerror(errno)));
+    }
+    inv->fds.fds.push_back(fd);
+    std::string target = absl::StrCat(kStageRoot, "/", stage_count++);
+    inv->stage.push_back({fd, target, is_dir});
+    return target;
+  };
 
-  std::vector<std::string> argv = {bwrap_,
-                                   "--die-with-parent",
-                                   "--new-session",
-                                   "--unshare-pid",
-                                   "--unshare-ipc",
-                                   "--unshare-uts",
-                                   "--unshare-cgroup-try",
-                                   "--hostname",
-                                   "medperf",
-                                   "--cap-drop",
-                                   "ALL"};
+  std::vector<std::string>& argv = inv->argv;
+  argv = {bwrap_,          "--die-with-parent", "--new-session",  "--unshare-user",
+          "--unshare-pid", "--unshare-ipc",     "--unshare-uts",  "--unshare-cgroup-try",
+          "--hostname",    "medperf",           "--disable-userns", "--cap-drop", "ALL"};
   if (!run.allow_network) argv.push_back("--unshare-net");
+  ASSIGN_OR_RETURN(int seccomp_fd, SeccompProgramFd());
+  inv->fds.fds.push_back(seccomp_fd);
+  argv.insert(argv.end(), {"--seccomp", std::to_string(seccomp_fd)});
 
   std::vector<std::string> program;
   std::vector<std::string> env = {absl::StrCat("PATH=", kDefaultPath), "HOME=/tmp", "TMPDIR=/tmp",
-                                  "LANG=C.UTF-8"};
+                                  "LANG=C.UTF-8", absl::StrCat("USER=medperf")};
   std::string workdir = "/";
+  auto proc_and_tmp = [&] {
+    // Sysctls are global: /proc/sys (and sysrq, where the kernel has it) stay read-only
+    // even for a task that would otherwise own its user namespace's proc.
+    argv.insert(argv.end(), {"--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"});
+    if (::access("/proc/sysrq-trigger", F_OK) == 0) {
+      argv.insert(argv.end(),
+                  {"--ro-bind", "/proc/sysrq-trigger", "/proc/sysrq-trigger"});
+    }
+    argv.insert(argv.end(), {"--dev", "/dev"});
+    if (run.limits.tmp_bytes > 0) {
+      argv.insert(argv.end(), {"--size", std::to_string(run.limits.tmp_bytes)});
+    }
+    argv.insert(argv.end(), {"--tmpfs", "/tmp"});
+  };
   if (config.type == ContainerType::kLocalProcess) {
     fs::path image(config.image);
     std::set<std::string> system_dirs;
@@ -181,32 +275,50 @@ absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const Conta
       }
       system_dirs.insert(dir);
     }
-    for (const char* secret : {"/etc/shadow", "/etc/gshadow"}) {
-      if (::access(secret, F_OK) == 0) argv.insert(argv.end(), {"--ro-bind", "/dev/null", secret});
+    // The synthetic /etc: the task's own user and group, name resolution from files
+    // only, and the harmless host files programs expect.
+    std::string passwd = absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:",
+                                      who.uid, ":", who.gid,
+                                      ":MedPerf task:/tmp:/usr/sbin/nologin\n"
+                                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+    std::string group = absl::StrCat("root:x:0:\nmedperf:x:", who.gid, ":\nnogroup:x:65534:\n");
+    for (const auto& [file, content] : std::vector<std::pair<std::string, std::string>>{
+             {"/etc/passwd", passwd},
+             {"/etc/group", group},
+             {"/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"},
+             {"/etc/hosts", "127.0.0.1 localhost medperf\n::1 localhost\n"},
+             {"/etc/hostname", "medperf\n"},
+             {"/etc/resolv.conf", ""}}) {
+      ASSIGN_OR_RETURN(int fd, DataFd(content));
+      inv->fds.fds.push_back(fd);
+      argv.insert(argv.end(), {"--ro-bind-data", std::to_string(fd), file});
     }
-    argv.insert(argv.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
-    // The executable's own directory (scripts next to it), unless already visible.
-    fs::path image_dir = image.parent_path();
-    if (!system_dirs.contains(FirstComponent(image_dir.string()))) {
-      if (image_dir == "/") {
-        argv.insert(argv.end(), {"--ro-bind", image.string(), image.string()});
-      } else {
-        argv.insert(argv.end(), {"--ro-bind", image_dir.string(), image_dir.string()});
+    for (const auto& entry : HostEtcEntries()) {
+      std::error_code ec;
+      auto st = fs::symlink_status(entry, ec);
+      if (fs::is_symlink(st)) {
+        argv.insert(argv.end(), {"--symlink", fs::read_symlink(entry, ec).string(), entry});
+      } else if (fs::exists(st)) {
+        argv.insert(argv.end(), {"--ro-bind", entry, entry});
       }
+    }
+    proc_and_tmp();
+    // Only the registered executable itself: its hash covers everything the task can
+    // run from the container (files beside it are not visible).
+    if (!system_dirs.contains(FirstComponent(image.string()))) {
+      ASSIGN_OR_RETURN(std::string src, source(image, false, false));
+      argv.insert(argv.end(), {"--ro-bind", src, image.string()});
     }
     for (const auto& m : mounts) {
-      if (system_dirs.contains(FirstComponent(m.mount_path))) {
-        std::error_code ec;
-        if (!fs::exists(m.mount_path, ec)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "container '", config.source, "': task '", run.task, "': volume '", m.name,
-              "' is mounted at ", m.mount_path, ", inside the host's read-only /",
-              FirstComponent(m.mount_path),
-              " where no mount point can be created; use a path such as /mlcommons/volumes/..."));
-        }
+      if (system_dirs.contains(FirstComponent(m.mount_path)) ||
+          FirstComponent(m.mount_path) == "etc" || FirstComponent(m.mount_path) == "proc") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "container '", config.source, "': task '", run.task, "': volume '", m.name,
+            "' is mounted at ", m.mount_path, ", inside the sandbox's read-only /",
+            FirstComponent(m.mount_path), "; use a path such as /mlcommons/volumes/..."));
       }
     }
-    workdir = image_dir.string();
+    workdir = "/tmp";
     program.push_back(task.entrypoint ? *task.entrypoint : image.string());
     if (task.has_command) program.insert(program.end(), task.command.begin(), task.command.end());
   } else {
@@ -217,11 +329,12 @@ absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const Conta
       RETURN_IF_ERROR(
           EnsureMountPoint(image.rootfs, m.mount_path, m.type == VolumeType::kDirectory));
     }
-    for (const char* dir : {"proc", "dev", "tmp"}) {
+    for (const char* dir : {"proc", "proc/sys", "dev", "tmp"}) {
       RETURN_IF_ERROR(EnsureMountPoint(image.rootfs, absl::StrCat("/", dir), true));
     }
-    argv.insert(argv.end(), {"--ro-bind", image.rootfs.string(), "/", "--proc", "/proc", "--dev",
-                             "/dev", "--tmpfs", "/tmp"});
+    ASSIGN_OR_RETURN(std::string root_src, source(image.rootfs, true, true));
+    argv.insert(argv.end(), {"--ro-bind", root_src, "/"});
+    proc_and_tmp();
     for (const auto& e : image.env) env.push_back(e);
     if (!image.working_dir.empty()) {
       workdir = image.working_dir;
@@ -245,8 +358,19 @@ absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const Conta
     }
   }
   for (const auto& m : mounts) {
-    argv.insert(argv.end(),
-                {m.read_only ? "--ro-bind" : "--bind", m.host_path.string(), m.mount_path});
+    bool is_dir = m.type == VolumeType::kDirectory;
+    if (!m.read_only) {
+      inv->outputs.push_back(m.host_path);
+      // Outputs belong to the task user, so it can write them and nothing else.
+      if (who.switch_user && ::lchown(m.host_path.c_str(), who.uid, who.gid) != 0) {
+        return absl::PermissionDeniedError(absl::StrCat("cannot give output '", m.name, "' (",
+                                                        m.host_path.string(),
+                                                        ") to the task user: ",
+                                                        std::strerror(errno)));
+      }
+    }
+    ASSIGN_OR_RETURN(std::string src, source(m.host_path, is_dir, !m.read_only));
+    argv.insert(argv.end(), {m.read_only ? "--ro-bind" : "--bind", src, m.mount_path});
   }
   for (const auto& [k, v] : task.environment) env.push_back(absl::StrCat(k, "=", v));
   for (const auto& [k, v] : run.env) env.push_back(absl::StrCat(k, "=", v));
@@ -260,26 +384,117 @@ absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const Conta
   }
   argv.insert(argv.end(), {"--chdir", workdir, "--"});
   argv.insert(argv.end(), program.begin(), program.end());
-  return argv;
+  // Last, so a config error is reported before a permission problem of the site's.
+  std::vector<fs::path> inputs;
+  for (const auto& m : mounts) {
+    if (m.read_only) inputs.push_back(m.host_path);
+  }
+  RETURN_IF_ERROR(CheckReadableBy(who, inputs));
+  return inv;
 }
 
+absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const ContainerConfig& config,
+                                                                     const TaskRun& run) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Invocation> inv, Plan(config, run));
+  return inv->argv;
+}
+
+namespace {
+
+std::string Bytes(uint64_t n) {
+  if (n >= (uint64_t{1} << 30) && n % (uint64_t{1} << 30) == 0) return absl::StrCat(n >> 30, "GiB");
+  if (n >= (uint64_t{1} << 20) && n % (uint64_t{1} << 20) == 0) return absl::StrCat(n >> 20, "MiB");
+  return absl::StrCat(n, " bytes");
+}
+
+}  // namespace
+
 absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, const TaskRun& run) {
-  ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildCommand(config, run));
+  ASSIGN_OR_RETURN(std::unique_ptr<Invocation> inv, Plan(config, run));
+  const TaskLimits& limits = run.limits;
+  const std::string key = absl::StrCat("limits.", run.task, ".");
   SupervisedCommand command;
-  command.argv = std::move(argv);
+  command.argv = inv->argv;
+  // bwrap stays in the sandbox as its pid 1, running as the task user: its own
+  // environment would be readable there (/proc/1/environ), so it gets none of ours.
+  command.inherit_env = false;
+  command.env = {absl::StrCat("PATH=", kDefaultPath)};
   command.log_file = run.log_file;
   command.on_output = run.on_output;
-  command.time_limit = run.time_limit;
+  command.time_limit = limits.wall_time;
   command.cancel = run.cancel;
-  command.rlimit_as_bytes = run.memory_limit_bytes;
-  command.rlimit_cpu_seconds = static_cast<uint64_t>(run.cpu_time_limit.count());
+  command.keep_fds = inv->fds.fds;
+  command.stage = inv->stage;
+  command.stage_root = kStageRoot;
+  command.switch_user = options_.identity.switch_user;
+  command.uid = options_.identity.uid;
+  command.gid = options_.identity.gid;
+  command.no_core_dumps = true;
+  command.log_limit_bytes = limits.log_bytes;
+  // A per-file cap: no single file may outgrow what the task may write in all (its
+  // outputs, or /tmp when that is larger); the totals are checked while it runs.
+  uint64_t largest_file = std::max(limits.output_bytes, limits.tmp_bytes);
+  if (limits.output_bytes > 0 && limits.tmp_bytes > 0) command.rlimit_fsize = largest_file;
+  ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cgroup, TaskCgroup::Create(limits));
+  const LimitEnforcement& enforcement = DetectLimitEnforcement();
+  if (cgroup) command.cgroup_procs_fds = cgroup->procs_fds();
+  if (!cgroup || !enforcement.memory) command.rlimit_as_bytes = limits.memory_bytes;
+  if ((!cgroup || !enforcement.pids) && command.uid != 0) command.rlimit_nproc = limits.max_processes;
+  if ((!cgroup || !enforcement.cpu) && limits.wall_time.count() > 0 && limits.cpus > 0) {
+    command.rlimit_cpu_seconds =
+        static_cast<uint64_t>(double(limits.wall_time.count()) * limits.cpus) + 1;
+  }
+  if (limits.output_bytes > 0 && !inv->outputs.empty()) {
+    command.on_tick = [&, ticks = 0]() mutable -> std::pair<std::string, std::string> {
+      if (++ticks % 2 != 0) return {};
+      absl::StatusOr<uint64_t> used = OutputBytes(inv->outputs);
+      if (used.ok() && *used > limits.output_bytes) {
+        return {"output", absl::StrCat("its outputs reached ", Bytes(*used), ", over ", key,
+                                       "output = ", Bytes(limits.output_bytes))};
+      }
+      return {};
+    };
+  }
   const TaskSpec& task = *config.FindTask(run.task);
   std::string gpus = run.gpus.empty() ? task.gpus : run.gpus;
-  if (!gpus.empty() && run.on_output) {
-    run.on_output(absl::StrCat("[medperf] note: the sandbox has no GPU support; gpus='", gpus,
-                               "' ignored, running on CPU"));
+  if (!gpus.empty()) {
+    std::string note = absl::StrCat("[medperf] note: the sandbox has no GPU support; gpus='", gpus,
+                                    "' ignored, running on CPU");
+    if (run.on_output) run.on_output(note);
   }
-  return RunSupervised(command);
+  ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
+  if (outcome.limit_hit.empty() && !outcome.ok() && !outcome.cancelled && !outcome.timed_out) {
+    // bwrap, as the sandbox's init, reports a task killed by signal N as exit 128+N.
+    int signal = outcome.signal != 0                                ? outcome.signal
+                 : outcome.exit_code > 128 && outcome.exit_code < 160 ? outcome.exit_code - 128
+                                                                    : 0;
+    if (signal == SIGXFSZ) {
+      outcome.limit_hit = "output";
+      outcome.limit_detail =
+          absl::StrCat("it wrote a file of more than ", Bytes(largest_file), ", the larger of ",
+                       key, "output = ", Bytes(limits.output_bytes), " and ", key,
+                       "tmp = ", Bytes(limits.tmp_bytes));
+    } else if (signal == SIGXCPU) {
+      // RLIMIT_CPU (the fallback without a cpu cgroup) sends SIGXCPU.
+      outcome.limit_hit = "cpu";
+      outcome.limit_detail = absl::StrCat("it used more CPU time than ", key, "time_seconds x ",
+                                          key, "cpus allow");
+    }
+    if (outcome.limit_hit.empty() && cgroup && cgroup->MemoryLimitHit() && signal == SIGKILL) {
+      outcome.limit_hit = "memory";
+      outcome.limit_detail =
+          absl::StrCat("it was killed at ", key, "memory = ", Bytes(limits.memory_bytes));
+    }
+    if (outcome.limit_hit.empty() && cgroup && cgroup->ProcessLimitHit()) {
+      outcome.limit_hit = "processes";
+      outcome.limit_detail = absl::StrCat("it tried to run more than ", key, "processes = ",
+                                          limits.max_processes, " processes/threads");
+    }
+  }
+  if (outcome.timed_out) {
+    outcome.limit_detail = absl::StrCat(key, "time_seconds = ", limits.wall_time.count());
+  }
+  return outcome;
 }
 
 }  // namespace medperf

@@ -1,8 +1,17 @@
 // Runs MedPerf container tasks in a bubblewrap sandbox, without a container engine.
-// LocalProcess containers see the host's system directories read-only; DockerArchive
-// (docker save / OCI layout tarball) containers get their own unpacked root. Either
-// way: new PID/IPC/UTS/network namespaces (no network unless allowed), no
-// capabilities, inputs read-only, only outputs and a fresh /tmp writable.
+// Every task is treated as hostile (docs/security.md):
+// - it runs as an unprivileged host user (TaskIdentity; never the daemon's root) inside
+//   new user, PID, IPC, UTS, cgroup and network namespaces (no network unless allowed),
+//   with no capabilities (bounding set included), no_new_privs, a new session, a
+//   seccomp filter (runners/seccomp_policy.h), /proc/sys and /proc/sysrq-trigger
+//   read-only, and no further user namespaces;
+// - its root is minimal: LocalProcess tasks see /usr, /bin, /sbin, /lib* of the host,
+//   a synthetic /etc (passwd/group with the task user, ld.so.cache, CA certificates,
+//   localtime, nsswitch.conf) and only their own executable; DockerArchive tasks see
+//   only their unpacked image;
+// - inputs are bound read-only, only the daemon's fresh outputs and a size-capped /tmp
+//   are writable;
+// - limits (TaskLimits) are enforced with cgroups where the host allows, else rlimits.
 #pragma once
 
 #include <filesystem>
@@ -13,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "core/archive.h"
 #include "runners/runner.h"
+#include "runners/subprocess.h"
 
 namespace medperf {
 
@@ -20,6 +30,9 @@ struct SandboxOptions {
   std::string bwrap;                      // empty = found on PATH
   std::filesystem::path image_cache_dir;  // unpacked image roots (DockerArchive)
   ExtractLimits image_limits;
+  // Default (uid 0, no switch): the daemon's own user when unprivileged, the task user
+  // (ResolveTaskIdentity("")) when root; a task never runs as uid 0.
+  TaskIdentity identity;
 };
 
 class SandboxRunner : public Runner {
@@ -35,13 +48,19 @@ class SandboxRunner : public Runner {
   absl::StatusOr<TaskOutcome> Run(const ContainerConfig& config, const TaskRun& run) override;
 
   // The complete bwrap command line for a run (resolves mounts, unpacks images).
-  // Exposed for tests and benchmarks.
+  // Exposed for tests and benchmarks; file descriptors it names are closed on return,
+  // so the command is for inspection only.
   absl::StatusOr<std::vector<std::string>> BuildCommand(const ContainerConfig& config,
                                                         const TaskRun& run);
+
+  const TaskIdentity& identity() const { return options_.identity; }
 
   const std::string& bwrap() const { return bwrap_; }
 
  private:
+  struct Invocation;
+  absl::StatusOr<std::unique_ptr<Invocation>> Plan(const ContainerConfig& config,
+                                                   const TaskRun& run);
   explicit SandboxRunner(SandboxOptions options, std::string bwrap)
       : options_(std::move(options)), bwrap_(std::move(bwrap)) {}
 

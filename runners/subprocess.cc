@@ -3,7 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/capability.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -49,10 +54,17 @@ struct Child {
   int out_fd = -1;
 };
 
+// Writes a constant message and exits; async-signal-safe, for failures in the child.
+[[noreturn]] void ChildFail(int err_fd, int err) {
+  ssize_t ignored = ::write(err_fd, &err, sizeof(err));
+  (void)ignored;
+  ::_exit(127);
+}
+
 // Forks and execs with the output pipe; only async-signal-safe calls after fork.
-absl::StatusOr<Child> Spawn(const std::vector<std::string>& argv,
-                            const std::vector<std::string>* env, uint64_t rlimit_as,
-                            uint64_t rlimit_cpu) {
+// Everything the child needs (strings, fd numbers) is prepared before the fork.
+absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
+  const std::vector<std::string>& argv = command.argv;
   if (argv.empty()) return absl::InvalidArgumentError("empty command");
   std::string program = FindExecutable(argv[0]);
   if (program.empty()) {
@@ -62,11 +74,14 @@ absl::StatusOr<Child> Spawn(const std::vector<std::string>& argv,
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   std::vector<char*> cenv;
-  if (env) {
-    for (const auto& e : *env) cenv.push_back(const_cast<char*>(e.c_str()));
+  if (!command.inherit_env) {
+    for (const auto& e : command.env) cenv.push_back(const_cast<char*>(e.c_str()));
     cenv.push_back(nullptr);
   }
-  char** envp = env ? cenv.data() : environ;
+  char** envp = command.inherit_env ? environ : cenv.data();
+  std::vector<int> tree_fds(command.stage.size(), -1);  // filled in the child
+  const bool stage = !command.stage.empty();
+  const char* stage_root = command.stage_root.c_str();
 
   int out[2], err_pipe[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
@@ -84,6 +99,7 @@ absl::StatusOr<Child> Spawn(const std::vector<std::string>& argv,
     return absl::InternalError(absl::StrCat("fork failed: ", std::strerror(e)));
   }
   if (pid == 0) {
+    const int ef = err_pipe[1];
     ::setpgid(0, 0);
     // If the supervising thread dies, take the task down with it.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -95,19 +111,78 @@ absl::StatusOr<Child> Spawn(const std::vector<std::string>& argv,
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
-    if (rlimit_as > 0) {
-      struct rlimit rl = {rlimit_as, rlimit_as};
+    // Join the task's cgroups first, so everything after (the engine included) counts.
+    for (int fd : command.cgroup_procs_fds) {
+      if (::write(fd, "0", 1) != 1) ChildFail(ef, errno);
+    }
+    if (stage) {
+      // Clone each source as a detached mount while it still belongs to our namespace
+      // (a mount of another namespace cannot be bound), then attach the clones under a
+      // private tmpfs in a namespace of our own.
+      for (size_t i = 0; i < command.stage.size(); ++i) {
+        tree_fds[i] = ::open_tree(command.stage[i].source_fd, "",
+                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+        if (tree_fds[i] < 0) ChildFail(ef, errno);
+      }
+      if (::unshare(CLONE_NEWNS) != 0) ChildFail(ef, errno);
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ChildFail(ef, errno);
+      if (::mount("tmpfs", stage_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) {
+        ChildFail(ef, errno);
+      }
+      for (size_t i = 0; i < command.stage.size(); ++i) {
+        const auto& m = command.stage[i];
+        if (m.is_dir) {
+          if (::mkdir(m.target.c_str(), 0755) != 0) ChildFail(ef, errno);
+        } else {
+          int fd = ::open(m.target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+          if (fd < 0) ChildFail(ef, errno);
+          ::close(fd);
+        }
+        if (::move_mount(tree_fds[i], "", AT_FDCWD, m.target.c_str(),
+                         MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+          ChildFail(ef, errno);
+        }
+        ::close(tree_fds[i]);
+        ::close(m.source_fd);
+      }
+    }
+    if (command.rlimit_as_bytes > 0) {
+      struct rlimit rl = {command.rlimit_as_bytes, command.rlimit_as_bytes};
       ::setrlimit(RLIMIT_AS, &rl);
     }
-    if (rlimit_cpu > 0) {
-      struct rlimit rl = {rlimit_cpu, rlimit_cpu + 1};
+    if (command.rlimit_cpu_seconds > 0) {
+      struct rlimit rl = {command.rlimit_cpu_seconds, command.rlimit_cpu_seconds + 1};
       ::setrlimit(RLIMIT_CPU, &rl);
     }
+    if (command.rlimit_nproc > 0) {
+      struct rlimit rl = {command.rlimit_nproc, command.rlimit_nproc};
+      ::setrlimit(RLIMIT_NPROC, &rl);
+    }
+    if (command.rlimit_fsize > 0) {
+      struct rlimit rl = {command.rlimit_fsize, command.rlimit_fsize};
+      ::setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    if (command.no_core_dumps) {
+      struct rlimit rl = {0, 0};
+      ::setrlimit(RLIMIT_CORE, &rl);
+    }
+    if (command.switch_user) {
+      if (::setgroups(0, nullptr) != 0) ChildFail(ef, errno);
+      if (::setresgid(command.gid, command.gid, command.gid) != 0) ChildFail(ef, errno);
+      if (::setresuid(command.uid, command.uid, command.uid) != 0) ChildFail(ef, errno);
+      // A non-root daemon holding CAP_SETUID keeps its capabilities across setresuid();
+      // the engine and the task must get none (bwrap also refuses to run with them).
+      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+      struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+      struct __user_cap_data_struct data[2] = {};
+      if (::syscall(SYS_capset, &header, data) != 0) ChildFail(ef, errno);
+      // Changing credentials clears the parent-death signal; set it again.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+    }
+    for (int fd : command.keep_fds) ::fcntl(fd, F_SETFD, 0);
     ::execve(program.c_str(), cargv.data(), envp);
-    int e = errno;
-    ssize_t ignored = ::write(err_pipe[1], &e, sizeof(e));
-    (void)ignored;
-    ::_exit(127);
+    ChildFail(ef, errno);
   }
   ::setpgid(pid, pid);  // both sides, so killpg works whichever runs first
   ::close(out[1]);
@@ -122,11 +197,66 @@ absl::StatusOr<Child> Spawn(const std::vector<std::string>& argv,
   if (n == sizeof(child_errno)) {
     ::close(out[0]);
     ::waitpid(pid, nullptr, 0);
-    return absl::InternalError(
-        absl::StrCat("cannot execute '", program, "': ", std::strerror(child_errno)));
+    return absl::InternalError(absl::StrCat("cannot start '", program,
+                                            "' (confinement or exec failed): ",
+                                            std::strerror(child_errno)));
   }
   return Child{pid, out[0]};
 }
+
+// Keeps the first and last `limit / 2` bytes of a log: the head goes to the file as it
+// comes, the tail is held in a ring and written with a marker at the end.
+class CappedLog {
+ public:
+  CappedLog(int fd, uint64_t limit) : fd_(fd), limit_(limit) {}
+
+  void Write(const char* data, size_t n) {
+    if (fd_ < 0) return;
+    if (limit_ == 0) {
+      WriteAll(data, n);
+      return;
+    }
+    uint64_t head_room = limit_ / 2 > head_ ? limit_ / 2 - head_ : 0;
+    size_t to_head = static_cast<size_t>(std::min<uint64_t>(head_room, n));
+    WriteAll(data, to_head);
+    head_ += to_head;
+    data += to_head;
+    n -= to_head;
+    if (n == 0) return;
+    tail_.append(data, n);
+    dropped_ += n;
+    size_t keep = static_cast<size_t>(limit_ - limit_ / 2);
+    if (tail_.size() > 2 * keep + (1 << 20)) tail_.erase(0, tail_.size() - keep);
+  }
+
+  void Finish() {
+    if (fd_ < 0 || tail_.empty()) return;
+    size_t keep = static_cast<size_t>(limit_ - limit_ / 2);
+    if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
+    if (dropped_ > tail_.size()) {
+      std::string marker = absl::StrCat("\n[medperf] log capped at ", limit_, " bytes: ",
+                                        dropped_ - tail_.size(), " bytes omitted here\n");
+      WriteAll(marker.data(), marker.size());
+    }
+    WriteAll(tail_.data(), tail_.size());
+  }
+
+ private:
+  void WriteAll(const char* data, size_t n) {
+    size_t off = 0;
+    while (off < n) {
+      ssize_t w = ::write(fd_, data + off, n - off);
+      if (w <= 0) break;
+      off += static_cast<size_t>(w);
+    }
+  }
+
+  int fd_;
+  uint64_t limit_;
+  uint64_t head_ = 0;
+  uint64_t dropped_ = 0;
+  std::string tail_;
+};
 
 }  // namespace
 
@@ -143,14 +273,15 @@ absl::StatusOr<TaskOutcome> RunSupervised(const SupervisedCommand& command) {
     }
   }
   auto start = std::chrono::steady_clock::now();
-  auto child = Spawn(command.argv, command.inherit_env ? nullptr : &command.env,
-                     command.rlimit_as_bytes, command.rlimit_cpu_seconds);
+  auto child = Spawn(command);
   if (!child.ok()) {
     if (log_fd >= 0) ::close(log_fd);
     return child.status();
   }
   TaskOutcome outcome;
   outcome.log_file = command.log_file;
+  CappedLog log(log_fd, command.log_limit_bytes);
+  auto next_tick = start + std::chrono::seconds(1);
   std::string partial;
   auto emit_lines = [&](bool flush) {
     if (!command.on_output) {
@@ -194,6 +325,15 @@ absl::StatusOr<TaskOutcome> RunSupervised(const SupervisedCommand& command) {
       outcome.cancelled = true;
       kill_all();
     }
+    if (!killed && command.on_tick && now >= next_tick) {
+      next_tick = now + std::chrono::seconds(1);
+      auto [limit, detail] = command.on_tick();
+      if (!limit.empty()) {
+        outcome.limit_hit = limit;
+        outcome.limit_detail = detail;
+        kill_all();
+      }
+    }
     if (now >= kill_deadline) break;
     struct pollfd pfd = {child->out_fd, POLLIN, 0};
     int r = ::poll(&pfd, 1, 100);
@@ -205,14 +345,7 @@ absl::StatusOr<TaskOutcome> RunSupervised(const SupervisedCommand& command) {
       break;
     }
     if (n == 0) break;
-    if (log_fd >= 0) {
-      ssize_t off = 0;
-      while (off < n) {
-        ssize_t w = ::write(log_fd, buffer + off, n - off);
-        if (w <= 0) break;
-        off += w;
-      }
-    }
+    log.Write(buffer, static_cast<size_t>(n));
     partial.append(buffer, static_cast<size_t>(n));
     emit_lines(false);
   }
@@ -240,6 +373,7 @@ absl::StatusOr<TaskOutcome> RunSupervised(const SupervisedCommand& command) {
       }
     }
   }
+  log.Finish();
   if (log_fd >= 0) ::close(log_fd);
   outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);

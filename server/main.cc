@@ -4,6 +4,7 @@
 //                        [--faults rate=R,kinds=K[,K...][,slow_ms=N]] [--fault-seed N]
 //   medperf-server user add --db PATH --email E --role admin|user
 //   medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE [--assets DIR]
+//                       [--allow-list-out FILE]
 //   medperf-server reset --db PATH
 #include <signal.h>
 
@@ -33,6 +34,7 @@ constexpr char kUsage[] =
     "  medperf-server user add --db PATH --email EMAIL --role admin|user\n"
     "  medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE"
     " [--assets DIR]\n"
+    "                      [--allow-list-out FILE]\n"
     "  medperf-server reset --db PATH\n"
     "  medperf-server --version\n";
 
@@ -171,7 +173,7 @@ int main(int argc, char** argv) {
     start = 3;
     allowed = {"--db", "--email", "--role"};
   } else if (cmd == "seed") {
-    allowed = {"--db", "--demo", "--tokens-out", "--assets"};
+    allowed = {"--db", "--demo", "--tokens-out", "--assets", "--allow-list-out"};
   } else if (cmd == "reset") {
     allowed = {"--db"};
   } else {
@@ -188,8 +190,10 @@ int main(int argc, char** argv) {
     if (!flags.count("--demo") || !flags.count("--tokens-out")) {
       return Fail("seed needs --demo and --tokens-out");
     }
-    medperf::server::SeedOptions o{flags["--db"], flags["--demo"], flags["--tokens-out"],
-                                   flags.count("--assets") ? flags["--assets"] : ""};
+    medperf::server::SeedOptions o{
+        flags["--db"], flags["--demo"], flags["--tokens-out"],
+        flags.count("--assets") ? flags["--assets"] : "",
+        flags.count("--allow-list-out") ? flags["--allow-list-out"] : ""};
     absl::Status s = medperf::server::Seed(o);
     if (!s.ok()) return Fail(std::string(s.message()));
     return 0;

@@ -174,6 +174,33 @@ absl::StatusOr<Json> LoadContainer(const fs::path& assets, const std::string& su
   return ContainerFromAssets(assets / sub, name);
 }
 
+// The medperfd.yaml section allow-listing the seeded LocalProcess containers, one entry
+// per (server id, image hash), each with the executable it pins as a comment.
+class AllowList {
+ public:
+  // `created` is the server's answer (a container, or a model holding one).
+  void Add(const Json& created) {
+    const Json& c = created.contains("container") ? created["container"] : created;
+    if (!c.is_object() ||
+        c.value("container_config", Json::object()).value("container_type", "") != "LocalProcess") {
+      return;
+    }
+    absl::StrAppend(&entries_, "    - container: ", c.value("id", int64_t{0}), "  # ",
+                    c.value("name", ""), ": ", c["container_config"].value("image", ""),
+                    "\n      image_hash: ", c.value("image_hash", ""), "\n");
+  }
+  std::string Yaml() const {
+    return absl::StrCat(
+        "# Written by `medperf-server seed`: the seeded LocalProcess containers, which run host\n"
+        "# executables, allow-listed for medperfd by server id and image hash (docs/security.md).\n"
+        "sandbox:\n  allow_local_process:\n",
+        entries_.empty() ? "    []\n" : entries_);
+  }
+
+ private:
+  std::string entries_;
+};
+
 absl::Status ExpectId(const Json& j, int64_t id, const std::string& what) {
   if (j.value("id", int64_t{0}) != id) {
     return absl::InternalError(absl::StrCat("seed: ", what, " got id ", j.value("id", 0),
@@ -221,6 +248,7 @@ absl::Status Seed(const SeedOptions& options) {
   }
   Api api(db.get(), ApiOptions{});
   Seeder s(&api);
+  AllowList allow_list;
   RETURN_IF_ERROR(s.AddUser(kAdmin, true));
   for (const char* email : {kBo, kMo, kDo}) RETURN_IF_ERROR(s.AddUser(email, false));
 
@@ -234,12 +262,15 @@ absl::Status Seed(const SeedOptions& options) {
     ASSIGN_OR_RETURN(Json metrics, LoadContainer(a, "metrics", "my-metrics", "metrics"));
     ASSIGN_OR_RETURN(Json c1, s.Call(kBo, "POST", "/mlcubes/", prep, 201));
     RETURN_IF_ERROR(ExpectId(c1, 1, "data preparator"));
+    allow_list.Add(c1);
     Json model{
         {"name", "my-refmodel"}, {"type", "CONTAINER"}, {"state", "OPERATION"}, {"container", ref}};
     ASSIGN_OR_RETURN(Json m2, s.Call(kBo, "POST", "/models/", model, 201));
     RETURN_IF_ERROR(ExpectId(m2, 2, "reference model"));
+    allow_list.Add(m2);
     ASSIGN_OR_RETURN(Json c3, s.Call(kBo, "POST", "/mlcubes/", metrics, 201));
     RETURN_IF_ERROR(ExpectId(c3, 3, "metrics container"));
+    allow_list.Add(c3);
 
     std::string demo_url = "https://example.invalid/demo_data.tar.gz";
     std::string demo_hash = Sha256Hex("placeholder demo dataset");
@@ -275,6 +306,7 @@ absl::Status Seed(const SeedOptions& options) {
                {"container", linear}};
     ASSIGN_OR_RETURN(Json m4, s.Call(kMo, "POST", "/models/", model, 201));
     RETURN_IF_ERROR(ExpectId(m4, 4, "second model"));
+    allow_list.Add(m4);
     Json assoc{{"model", 4},
                {"benchmark", 1},
                {"approval_status", "PENDING"},
@@ -287,6 +319,19 @@ absl::Status Seed(const SeedOptions& options) {
   Json tokens = Json::object();
   for (const auto& [email, token] : s.tokens()) tokens[email] = token;
   RETURN_IF_ERROR(WritePrivateFile(options.tokens_out, tokens.dump(2) + "\n"));
+  if (!options.allow_list_out.empty()) {
+    if (options.assets.empty()) {
+      return absl::InvalidArgumentError(
+          "--allow-list-out needs --assets: placeholder containers are not runnable");
+    }
+    std::ofstream out(options.allow_list_out, std::ios::binary | std::ios::trunc);
+    out << allow_list.Yaml();
+    if (!out.flush()) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", options.allow_list_out.string()));
+    }
+    std::cerr << "seed: medperfd allow-list of the seeded LocalProcess containers in "
+              << options.allow_list_out.string() << "\n";
+  }
   std::cerr << "seed: demo '" << options.demo << "' ready; tokens in "
             << options.tokens_out.string() << "\n";
   return absl::OkStatus();

@@ -13,6 +13,10 @@ struct SeedOptions {
   std::string demo;  // "benchmark" | "model" | "data"
   std::filesystem::path tokens_out;
   std::filesystem::path assets;  // optional; placeholders when empty
+  // Optional: where to write the medperfd.yaml section that allow-lists the seeded
+  // LocalProcess containers (`sandbox.allow_local_process`, by server id and image hash).
+  // Written only with `assets` (placeholder containers are not runnable).
+  std::filesystem::path allow_list_out;
 };
 
 // Fails on a database that already has users (run `reset` first) so ids stay those of

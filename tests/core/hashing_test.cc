@@ -1,10 +1,24 @@
 #include "core/hashing.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <future>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "tests/support/test_support.h"
 
@@ -130,6 +144,218 @@ TEST(HashingTest, NormalizeSha256) {
   EXPECT_FALSE(NormalizeSha256("md5:" + hex).ok());
   EXPECT_TRUE(IsSha256Hex(hex));
   EXPECT_FALSE(IsSha256Hex(std::string(64, 'A')));
+}
+
+}  // namespace
+}  // namespace medperf
+
+// Hashing trees a task wrote (issue 11): no link is followed, nothing blocks, and a cancel
+// interrupts a huge hash.
+namespace medperf {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::WriteFile;
+
+bool Contains(const absl::Status& s, std::string_view what) {
+  return absl::string_view(s.message()).find(absl::string_view(what.data(), what.size())) !=
+         absl::string_view::npos;
+}
+
+// Runs `f` on another thread; fails the test (after unblocking `fifo`) if it takes over 5 s.
+template <typename F>
+auto WithinSeconds(F f, const fs::path& fifo) {
+  auto pending = std::async(std::launch::async, f);
+  if (pending.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    pending.wait();
+    if (fd >= 0) ::close(fd);
+    ADD_FAILURE() << "hashing blocked on " << fifo;
+  }
+  return pending.get();
+}
+
+TEST(HashingTest, FifoNeverBlocks) {
+  TempDir dir;
+  WriteFile(dir / "d/a", "alpha");
+  ASSERT_EQ(::mkfifo((dir / "d/pipe").c_str(), 0600), 0);
+  // A site's own folder: special files are skipped, as before.
+  auto trusted = WithinSeconds([&] { return FoldersHash({dir / "d"}); }, dir / "d/pipe");
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  EXPECT_EQ(*trusted, ReferenceFoldersHash({"alpha"}));
+  // A task's output: refused, naming the entry.
+  HashOptions untrusted;
+  untrusted.untrusted = true;
+  auto refused = WithinSeconds([&] { return FoldersHash({dir / "d"}, untrusted); }, dir / "d/pipe");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(refused.status(), "'pipe' is a FIFO")) << refused.status();
+  // Hashing the FIFO itself, even following links, does not wait for a writer.
+  auto file = WithinSeconds([&] { return Sha256File(dir / "d/pipe"); }, dir / "d/pipe");
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(file.status(), "is a FIFO, not a regular file")) << file.status();
+  fs::create_symlink(dir / "d/pipe", dir / "pipe_link");
+  auto via_link = WithinSeconds([&] { return Sha256File(dir / "pipe_link"); }, dir / "d/pipe");
+  EXPECT_EQ(via_link.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HashingTest, UntrustedTreesRefuseLinksAndSpecialFiles) {
+  TempDir dir;
+  HashOptions untrusted;
+  untrusted.untrusted = true;
+  WriteFile(dir / "out/ok.txt", "fine");
+  WriteFile(dir / "secret", "host secret");
+  ASSERT_TRUE(FoldersHash({dir / "out"}, untrusted).ok());
+
+  fs::create_symlink(dir / "secret", dir / "out/leak");
+  auto file_link = FoldersHash({dir / "out"}, untrusted);
+  EXPECT_EQ(file_link.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(file_link.status(), "'leak' is a symbolic link")) << file_link.status();
+  EXPECT_TRUE(Contains(file_link.status(), (dir / "out").string())) << file_link.status();
+  fs::remove(dir / "out/leak");
+
+  fs::create_directories(dir / "out/sub");
+  fs::create_symlink("/proc/self", dir / "out/sub/proc");
+  auto dir_link = FoldersHash({dir / "out"}, untrusted);
+  EXPECT_TRUE(Contains(dir_link.status(), "'sub/proc' is a symbolic link")) << dir_link.status();
+  fs::remove(dir / "out/sub/proc");
+
+  // The folder itself.
+  fs::create_symlink(dir / "out", dir / "out_link");
+  auto root_link = FoldersHash({dir / "out_link"}, untrusted);
+  EXPECT_EQ(root_link.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(FoldersHash({dir / "out_link"}).ok()) << "a trusted folder may be a link";
+
+  // A socket.
+  int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string sock_path = (dir / "out/sub/sock").string();
+  ASSERT_LT(sock_path.size(), sizeof(addr.sun_path));
+  std::strcpy(addr.sun_path, sock_path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(sock);
+  auto socket = FoldersHash({dir / "out"}, untrusted);
+  EXPECT_TRUE(Contains(socket.status(), "'sub/sock' is a socket")) << socket.status();
+  fs::remove(dir / "out/sub/sock");
+
+  // A device (needs CAP_MKNOD).
+  if (::mknod((dir / "out/null").c_str(), S_IFCHR | 0600, ::makedev(1, 3)) == 0) {
+    auto device = FoldersHash({dir / "out"}, untrusted);
+    EXPECT_TRUE(Contains(device.status(), "'null' is a character device")) << device.status();
+    EXPECT_TRUE(FoldersHash({dir / "out"}).ok()) << "skipped in a trusted folder";
+    fs::remove(dir / "out/null");
+  }
+
+  // Sha256File on a link.
+  fs::create_symlink(dir / "secret", dir / "link");
+  auto file = Sha256File(dir / "link", untrusted);
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(file.status(), "symbolic link")) << file.status();
+  EXPECT_EQ(*Sha256File(dir / "link"), Sha256Hex("host secret")) << "followed when trusted";
+}
+
+TEST(HashingTest, TrustedFoldersKeepTheClientsSymlinkBehaviour) {
+  if (::system("/usr/bin/python3 -c 'import hashlib' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "no /usr/bin/python3 to cross-check against";
+  }
+  TempDir dir;
+  WriteFile(dir / "d/one", "1");
+  WriteFile(dir / "elsewhere/two", "2");
+  WriteFile(dir / "elsewhere/sub/three", "3");
+  fs::create_symlink(dir / "elsewhere/two", dir / "d/link_to_file");
+  fs::create_symlink(dir / "elsewhere/sub", dir / "d/link_to_dir");
+  // os.walk lists a link to a file among files (open() follows it) and does not descend
+  // into a link to a directory.
+  std::string script =
+      "import hashlib,os,sys\n"
+      "h=[]\n"
+      "for root,_,files in os.walk(sys.argv[1],topdown=False):\n"
+      "  for f in files:\n"
+      "    h.append(hashlib.sha256(open(os.path.join(root,f),'rb').read()).hexdigest())\n"
+      "s=hashlib.sha256()\n"
+      "[s.update(x.encode('utf-8')) for x in sorted(h)]\n"
+      "print(s.hexdigest())\n";
+  WriteFile(dir / "ref.py", script);
+  auto r = testing::Run({"/usr/bin/python3", (dir / "ref.py").string(), (dir / "d").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto hash = FoldersHash({dir / "d"});
+  ASSERT_TRUE(hash.ok()) << hash.status();
+  EXPECT_EQ(*hash + "\n", r.out);
+  EXPECT_EQ(*hash, ReferenceFoldersHash({"1", "2"}));
+  // A dangling link is skipped.
+  fs::create_symlink(dir / "nowhere", dir / "d/dangling");
+  EXPECT_EQ(*FoldersHash({dir / "d"}), *hash);
+}
+
+TEST(HashingTest, CancelInterruptsAHugeHash) {
+  TempDir dir;
+  fs::create_directories(dir / "d");
+  WriteFile(dir / "d/small", "x");
+  {
+    // 1 TiB of holes: hashing it all would take many minutes.
+    int fd = ::open((dir / "d/huge").c_str(), O_WRONLY | O_CREAT, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, off_t{1} << 40), 0);
+    ::close(fd);
+  }
+  std::atomic<bool> cancel{true};
+  HashOptions options;
+  options.cancel = &cancel;
+  EXPECT_EQ(FoldersHash({dir / "d"}, options).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(Sha256File(dir / "d/small", options).status().code(), absl::StatusCode::kCancelled);
+
+  for (bool folder : {false, true}) {
+    cancel = false;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      cancel = true;
+    });
+    const auto start = std::chrono::steady_clock::now();
+    absl::Status s = folder ? FoldersHash({dir / "d"}, options).status()
+                            : Sha256File(dir / "d/huge", options).status();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    canceller.join();
+    EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+    EXPECT_TRUE(Contains(s, "cancelled")) << s;
+    EXPECT_LT(elapsed, std::chrono::seconds(5));
+  }
+}
+
+TEST(HashingTest, FilesChangedIntoLinksAreNotFollowed) {
+  // Many files and a racer that keeps swapping one of them for a link to a secret: every
+  // hash either refuses (untrusted) or is a hash of tree contents, never of the secret.
+  TempDir dir;
+  for (int i = 0; i < 50; ++i) WriteFile(dir / "out" / ("f" + std::to_string(i)), "data");
+  WriteFile(dir / "secret", "host secret");
+  std::atomic<bool> stop{false};
+  std::thread racer([&] {
+    std::error_code ec;
+    while (!stop) {
+      fs::remove(dir / "out/f7", ec);
+      fs::create_symlink(dir / "secret", dir / "out/f7", ec);
+      fs::remove(dir / "out/f7", ec);
+      WriteFile(dir / "out/f7", "data");
+    }
+  });
+  HashOptions untrusted;
+  untrusted.untrusted = true;
+  std::vector<std::string> with_secret(49, "data");
+  with_secret.push_back("host secret");
+  const std::string leaked = ReferenceFoldersHash(with_secret);
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto hash = FoldersHash({dir / "out"}, untrusted);
+    if (hash.ok()) {
+      EXPECT_NE(*hash, leaked);
+    } else {
+      ++refused;
+    }
+  }
+  stop = true;
+  racer.join();
+  RecordProperty("refused", refused);
 }
 
 }  // namespace

@@ -41,11 +41,18 @@ policy:
   models: {allow: [4, 5], deny: [6]}
   max_concurrent_jobs: 2
   gpus: all
-  time_limits: {infer: 3600, evaluate: 600}
   submission: {default: manual, auto_benchmarks: [3]}
 notify:
   command: /usr/local/bin/page-oncall
   timeout_seconds: 5
+limits:
+  infer: {time_seconds: 3600, memory: 16GiB, processes: 512, cpus: 1.5, output: 10GiB, log: 1MiB,
+          tmp: 512MiB}
+  evaluate: {time_seconds: 600}
+sandbox:
+  task_user: "1234:1234"
+  allow_local_process:
+    - {container: 7, image_hash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 )",
                        "medperfd.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -59,7 +66,21 @@ notify:
   EXPECT_EQ(c->policy.benchmarks, (std::set<int64_t>{1, 3}));
   EXPECT_EQ(c->policy.allow_models, (std::set<int64_t>{4, 5}));
   EXPECT_EQ(c->policy.deny_models, (std::set<int64_t>{6}));
-  EXPECT_EQ(c->policy.time_limits.at("infer"), std::chrono::seconds(3600));
+  const TaskLimits& infer = c->limits.at("infer");
+  EXPECT_EQ(infer.wall_time, std::chrono::seconds(3600));
+  EXPECT_EQ(infer.memory_bytes, uint64_t{16} << 30);
+  EXPECT_EQ(infer.max_processes, 512u);
+  EXPECT_DOUBLE_EQ(infer.cpus, 1.5);
+  EXPECT_EQ(infer.output_bytes, uint64_t{10} << 30);
+  EXPECT_EQ(infer.log_bytes, uint64_t{1} << 20);
+  EXPECT_EQ(infer.tmp_bytes, uint64_t{512} << 20);
+  // A key left out keeps its default; a kind left out gets every default.
+  EXPECT_EQ(c->limits.at("evaluate").wall_time, std::chrono::seconds(600));
+  EXPECT_EQ(c->limits.at("evaluate").memory_bytes, DefaultTaskLimits("evaluate").memory_bytes);
+  EXPECT_EQ(c->limits.at("prepare").wall_time, DefaultTaskLimits("prepare").wall_time);
+  EXPECT_EQ(c->sandbox.task_user, "1234:1234");
+  ASSERT_EQ(c->sandbox.allow_local_process.size(), 1u);
+  EXPECT_EQ(c->sandbox.allow_local_process[0].container, 7);
   EXPECT_EQ(c->policy.auto_submit_benchmarks, (std::set<int64_t>{3}));
   EXPECT_EQ(c->notify.command, "/usr/local/bin/page-oncall");
 }
@@ -100,8 +121,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bad_bool", "server: {tls_verify: maybe}\n", "expected true or false"},
         BadCase{"ids_not_list", "policy: {benchmarks: 1}\n", "policy.benchmarks: expected a list"},
         BadCase{"negative_id", "policy: {benchmarks: [-1]}\n", "policy.benchmarks[0]"},
-        BadCase{"bad_task_limit", "policy: {time_limits: {train: 5}}\n",
-                "policy.time_limits.train: unknown key"},
+        BadCase{"bad_task_limit", "limits: {train: {time_seconds: 5}}\n",
+                "limits.train: unknown key"},
+        BadCase{"old_time_limits", "policy: {time_limits: {infer: 5}}\n",
+                "moved: set limits.<task>.time_seconds"},
+        BadCase{"bad_size", "limits: {infer: {memory: lots}}\n",
+                "limits.infer.memory: expected a size in bytes"},
+        BadCase{"bad_cpus", "limits: {infer: {cpus: -1}}\n", "limits.infer.cpus: expected"},
+        BadCase{"unknown_limit", "limits: {infer: {gpu_memory: 1}}\n",
+                "limits.infer.gpu_memory: unknown key"},
+        BadCase{"allow_without_hash", "sandbox: {allow_local_process: [{container: 3}]}\n",
+                "needs both container"},
+        BadCase{"allow_bad_hash", "sandbox: {allow_local_process: [{container: 3, image_hash: abc}]}\n",
+                "expected sha256:<64 hex digits>"},
         BadCase{"bad_submission", "policy: {submission: {default: sometimes}}\n",
                 "expected manual or auto"},
         BadCase{"too_many_jobs", "policy: {max_concurrent_jobs: 1000}\n", "from 1 to 64"},

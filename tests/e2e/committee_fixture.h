@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/allow_list.h"
 #include "tests/e2e/daemon_fixture.h"
 #include "tests/e2e/static_file_server.h"
 #include "tests/support/test_support.h"
@@ -44,11 +46,13 @@ class CommitteeWorld : public ::testing::Test {
                                      "--tokens-out",
                                      (dir_ / "tokens.json").string()};
     if (demo != "benchmark") {
-      seed.push_back("--assets");
-      seed.push_back(Examples().string());
+      seed.insert(seed.end(), {"--assets", Examples().string(), "--allow-list-out",
+                               (dir_ / "seed-allow-list.yaml").string()});
     }
     RunResult s = RunProcess(seed);
     ASSERT_EQ(s.exit_code, 0) << s.err;
+    // The seeded example containers run host executables: the site allow-lists them.
+    if (demo != "benchmark") allowed_ = ReadAllowList(dir_ / "seed-allow-list.yaml");
     tokens_ = nlohmann::json::parse(ReadFile(dir_ / "tokens.json"));
     int port = FreePort();
     server_ = std::make_unique<Process>(
@@ -71,9 +75,22 @@ class CommitteeWorld : public ::testing::Test {
     ASSERT_TRUE(files_->ok());
 
     fs::create_directories(dir_ / "site");
+    WriteFile(config_file(), AllowListYaml(allowed_));
     daemon_ = std::make_unique<DaemonProcess>(
-        dir_ / "site", std::vector<std::string>{"--server-url", server_url_, "--token-file",
-                                                TokenFile(identity), "--poll-interval", "3600"});
+        dir_ / "site",
+        std::vector<std::string>{"--config", config_file().string(), "--server-url", server_url_,
+                                 "--token-file", TokenFile(identity), "--poll-interval", "3600"});
+    ASSERT_TRUE(daemon_->Start());
+  }
+
+  std::filesystem::path config_file() const { return dir_ / "medperfd.yaml"; }
+
+  // Allow-lists a LocalProcess container (server id, its executable) in medperfd's config
+  // and restarts the daemon, as a site admin applies a config change.
+  void AllowLocalProcess(int64_t id, const std::filesystem::path& executable) {
+    allowed_.push_back({id, LocalProcessHash(executable), executable.string()});
+    WriteFile(config_file(), AllowListYaml(allowed_));
+    ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
     ASSERT_TRUE(daemon_->Start());
   }
 
@@ -105,7 +122,8 @@ class CommitteeWorld : public ::testing::Test {
     return j;
   }
 
-  // `container submit` of a hosted example folder, the tutorial's way (URLs).
+  // `container submit` of a hosted example folder, the tutorial's way (URLs). The site then
+  // allow-lists the new container (the examples run host executables) and restarts medperfd.
   RunResult SubmitContainer(const std::string& name, const std::string& folder,
                             bool with_additional, bool operational = true) {
     std::vector<std::string> args = {"container",
@@ -121,12 +139,18 @@ class CommitteeWorld : public ::testing::Test {
       args.push_back(files_->Url(folder + "/additional_files.tar.gz"));
     }
     if (operational) args.push_back("--operational");
-    return Ctl(args);
+    RunResult r = Ctl(args);
+    std::smatch id;
+    if (r.exit_code == 0 && std::regex_search(r.out, id, std::regex("server UID ([0-9]+)"))) {
+      AllowLocalProcess(std::stoll(id[1]), ExecutableOf(www() / folder));
+    }
+    return r;
   }
 
   std::filesystem::path www() const { return dir_ / "www"; }
 
   TempDir dir_;
+  std::vector<AllowedContainer> allowed_;  // the daemon's sandbox.allow_local_process
   nlohmann::json tokens_;
   std::string server_url_;
   std::unique_ptr<Process> server_;

@@ -17,6 +17,7 @@
 #include "core/hashing.h"
 #include "core/rest_client.h"
 #include "core/yaml_json.h"
+#include "tests/e2e/allow_list.h"
 #include "tests/e2e/daemon_fixture.h"
 #include "tests/e2e/recording_proxy.h"
 #include "tests/support/test_support.h"
@@ -36,8 +37,12 @@ class SiteFixture : public ::testing::Test {
     std::string server = BinaryPath("server/medperf-server").string();
     db_ = (dir_ / "server.db").string();
     RunResult seed = RunProcess({server, "seed", "--db", db_, "--demo", Demo(), "--tokens-out",
-                                 (dir_ / "tokens.json").string(), "--assets", examples_.string()});
+                                 (dir_ / "tokens.json").string(), "--assets", examples_.string(),
+                                 "--allow-list-out", (dir_ / "seed-allow-list.yaml").string()});
     ASSERT_EQ(seed.exit_code, 0) << seed.err;
+    // The seeded example containers run host executables: the site allow-lists them.
+    allowed_ = ReadAllowList(dir_ / "seed-allow-list.yaml");
+    ASSERT_FALSE(allowed_.empty()) << ReadFile(dir_ / "seed-allow-list.yaml");
     auto tokens = nlohmann::json::parse(ReadFile(dir_ / "tokens.json"));
     for (const char* who : {"testadmin", "testbo", "testmo", "testdo"}) {
       std::string token = tokens.at(std::string(who) + "@example.com");
@@ -55,8 +60,7 @@ class SiteFixture : public ::testing::Test {
     })) << ReadFile(dir_ / "server.log");
     proxy_ = std::make_unique<RecordingProxy>("127.0.0.1", port_);
 
-    // Interactive tests drive every step themselves: no unattended polling.
-    WriteFile(dir_ / "medperfd.yaml", "poll:\n  enabled: false\n" + ExtraDaemonConfig());
+    WriteDaemonConfig();
     daemon_ = std::make_unique<DaemonProcess>(
         dir_.path(),
         std::vector<std::string>{"--config", (dir_ / "medperfd.yaml").string(), "--server-url",
@@ -65,6 +69,26 @@ class SiteFixture : public ::testing::Test {
   }
 
   std::string TokenFile(const std::string& who) const { return (dir_ / (who + ".token")).string(); }
+
+  void WriteDaemonConfig() {
+    // Interactive tests drive every step themselves: no unattended polling.
+    WriteFile(dir_ / "medperfd.yaml",
+              "poll:\n  enabled: false\n" + AllowListYaml(allowed_) + ExtraDaemonConfig());
+  }
+
+  // Replaces the daemon's allow-list and restarts it, as a site admin applies a config change.
+  void SetAllowList(std::vector<AllowedContainer> entries) {
+    allowed_ = std::move(entries);
+    WriteDaemonConfig();
+    ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
+    ASSERT_TRUE(daemon_->Start());
+  }
+  // Allow-lists one more LocalProcess container (server id, its executable) and restarts.
+  void AllowLocalProcess(int64_t id, const std::filesystem::path& executable) {
+    std::vector<AllowedContainer> entries = allowed_;
+    entries.push_back({id, LocalProcessHash(executable), executable.string()});
+    SetAllowList(std::move(entries));
+  }
 
   RunResult Ctl(std::vector<std::string> args, const std::string& input = "") {
     return daemon_->Ctl(std::move(args), input);
@@ -111,11 +135,15 @@ class SiteFixture : public ::testing::Test {
   }
 
   // Registers one of the example containers as a model of `owner` (OPERATION), and
-  // requests + approves its association with benchmark 1. Returns the model id.
-  int64_t AddApprovedModel(const std::string& example_subdir, const std::string& name) {
+  // requests + approves its association with benchmark 1. Unless `allow` is false, the
+  // site then allow-lists it (its executable is a host program) and restarts medperfd.
+  // A non-empty `image` replaces the executable the example names. Returns the model id.
+  int64_t AddApprovedModel(const std::string& example_subdir, const std::string& name,
+                           bool allow = true, const std::filesystem::path& image = {}) {
     std::filesystem::path dir = examples_ / example_subdir;
     auto config = YamlToJson(ReadFile(dir / "container_config.yaml"), "config");
     EXPECT_TRUE(config.ok()) << config.status();
+    if (!image.empty()) (*config)["image"] = image.string();
     Container c;
     c.name = name;
     c.container_config = *config;
@@ -140,6 +168,8 @@ class SiteFixture : public ::testing::Test {
     auto approved = As("testbo").SetModelAssociationApproval(created->id, BenchmarkId(1),
                                                              ApprovalStatus::kApproved);
     EXPECT_TRUE(approved.ok()) << approved;
+    // On this server a model and its container share the id.
+    if (allow) AllowLocalProcess(created->id.value(), (*config)["image"].get<std::string>());
     return created->id.value();
   }
 
@@ -148,6 +178,7 @@ class SiteFixture : public ::testing::Test {
   std::string db_;
   int port_ = 0;
   std::map<std::string, std::string> tokens_;
+  std::vector<AllowedContainer> allowed_;  // the daemon's sandbox.allow_local_process
   std::unique_ptr<Process> server_;
   std::unique_ptr<RecordingProxy> proxy_;
   std::unique_ptr<DaemonProcess> daemon_;

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,7 @@
 #include "core/hashing.h"
 #include "core/rest_client.h"
 #include "core/yaml_json.h"
+#include "tests/e2e/allow_list.h"
 #include "tests/e2e/daemon_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -27,6 +29,8 @@ namespace medperf::testing {
 inline constexpr char kUaBo[] = "testbo@example.com";
 inline constexpr char kUaMo[] = "testmo@example.com";
 inline constexpr char kUaDo[] = "testdo@example.com";
+// How many models a test may add with AddModel: their ids are allow-listed in advance.
+inline constexpr int64_t kMaxAddedModels = 32;
 
 // proto3 JSON prints int64 as a string; accept both.
 inline int64_t AsInt(const nlohmann::json& j) {
@@ -51,10 +55,13 @@ class UnattendedSite {
 
   ::testing::AssertionResult SeedAndServe() {
     db_ = root_ / "server.db";
-    RunResult seed = Run({BinaryPath("server/medperf-server").string(), "seed", "--db",
-                          db_.string(), "--demo", "data", "--tokens-out",
-                          (root_ / "tokens.json").string(), "--assets", assets().string()});
+    RunResult seed =
+        Run({BinaryPath("server/medperf-server").string(), "seed", "--db", db_.string(), "--demo",
+             "data", "--tokens-out", (root_ / "tokens.json").string(), "--assets",
+             assets().string(), "--allow-list-out", (root_ / "seed-allow-list.yaml").string()});
     if (seed.exit_code != 0) return ::testing::AssertionFailure() << "seed failed: " << seed.err;
+    seeded_ = ReadAllowList(root_ / "seed-allow-list.yaml");
+    if (seeded_.empty()) return ::testing::AssertionFailure() << "seed wrote no allow-list";
     tokens_ = nlohmann::json::parse(ReadFile(root_ / "tokens.json"));
     WriteToken(root_ / "do.token", tokens_[kUaDo]);
     WriteToken(root_ / "bo.token", tokens_[kUaBo]);
@@ -88,8 +95,22 @@ class UnattendedSite {
                             root_ / ("server.log." + std::to_string(++server_runs_)));
   }
 
-  // Writes medperfd.yaml (poll every second, the hook appending to hook_file()) plus
-  // `extra_yaml` top-level sections, and starts the daemon.
+  // The site's allow-list: the seeded containers, and the ids the next kMaxAddedModels
+  // containers will get with the one executable every AddModel model runs. An unattended
+  // site cannot be restarted for each new model, so its admin allow-lists them up front.
+  std::vector<AllowedContainer> AllowList() const {
+    std::vector<AllowedContainer> out = seeded_;
+    int64_t first = 1;
+    for (const AllowedContainer& e : seeded_) first = std::max(first, e.id + 1);
+    std::string hash = LocalProcessHash(ModelExecutable());
+    for (int64_t id = first; id < first + kMaxAddedModels; ++id) {
+      out.push_back({id, hash, "a model of AddModel"});
+    }
+    return out;
+  }
+
+  // Writes medperfd.yaml (poll every second, the hook appending to hook_file(), the
+  // allow-list) plus `extra_yaml` top-level sections, and starts the daemon.
   ::testing::AssertionResult StartDaemon(const std::string& policy_yaml = "",
                                          const std::string& notify_command = "") {
     std::string hook = notify_command.empty() ? "cat >> '" + hook_file().string() + "'; echo >> '" +
@@ -102,7 +123,7 @@ class UnattendedSite {
         "\n  timeout_seconds: 5\n"
         "poll:\n  interval_seconds: 1\n  jitter: 0.1\n  max_backoff_seconds: 2\n"
         "notify:\n  command: \"" +
-        hook + "\"\n  timeout_seconds: 2\n" + policy_yaml;
+        hook + "\"\n  timeout_seconds: 2\n" + AllowListYaml(AllowList()) + policy_yaml;
     WriteFile(root_ / "medperfd.yaml", yaml);
     if (!daemon_) {
       daemon_ = std::make_unique<DaemonProcess>(
@@ -145,59 +166,53 @@ class UnattendedSite {
     return std::move(*RestClient::Create(o));
   }
 
-  // Registers (as the model owner) a model whose infer is the linear example model,
-  // optionally wrapped in a shell script that sleeps `sleep_before` seconds before and
-  // `sleep_after` seconds after it (so a test can kill the daemon mid-infer), associates
-  // it with benchmark 1 and, unless `approve` is false, approves it as the benchmark
-  // owner. Returns the model id.
+  // The one executable of every AddModel model: the example faulty model, whose `slow` mode
+  // sleeps, writes valid (uniform) predictions and sleeps again. One file, so that the
+  // sandbox, which shows a LocalProcess task its executable alone, can run it.
+  std::filesystem::path ModelExecutable() const {
+    return ExecutableOf(assets() / "model_faulty" / "network");
+  }
+
+  // Registers (as the model owner) a model run by ModelExecutable(), which sleeps
+  // `sleep_before` seconds before writing its predictions and `sleep_after` seconds after
+  // (so a test can kill the daemon mid-infer), associates it with benchmark 1 and, unless
+  // `approve` is false, approves it as the benchmark owner. Its id must be one AllowList()
+  // allow-lists. Returns the model id.
   absl::StatusOr<int64_t> AddModel(const std::string& name, int sleep_before = 0,
                                    int sleep_after = 0, bool approve = true) {
-    std::filesystem::path src = assets() / "model_linear";
+    std::filesystem::path src = assets() / "model_faulty" / "network";
     absl::StatusOr<nlohmann::json> config =
         YamlToJson(ReadFile(src / "container_config.yaml"), "container_config.yaml");
     if (!config.ok()) return config.status();
-    absl::StatusOr<nlohmann::json> params =
-        YamlToJson(ReadFile(src / "parameters.yaml"), "parameters.yaml");
-    if (!params.ok()) return params.status();
-    std::string image = (*config)["image"].get<std::string>();
-    {
-      // Always a wrapper script naming the model: the server wants each container's
-      // (image_hash, config, parameters) to be unique.
-      std::filesystem::path dir = root_ / ("model-" + name);
-      std::filesystem::create_directories(dir);
-      std::filesystem::path script = dir / "infer.sh";
-      // The sandbox shows the image's own folder only: the real model goes next to it.
-      std::filesystem::path real = dir / std::filesystem::path(image).filename();
-      std::filesystem::copy_file(image, real, std::filesystem::copy_options::overwrite_existing);
-      image = real.string();
-      std::string text = "#!/bin/sh\n# model " + name + " (tests/e2e/unattended_fixture.h)\n";
-      if (sleep_before) text += "sleep " + std::to_string(sleep_before) + "\n";
-      text += "'" + image + "' \"$@\" || exit $?\n";
-      if (sleep_after) text += "sleep " + std::to_string(sleep_after) + "\n";
-      WriteFile(script, text);
-      chmod(script.c_str(), 0755);
-      chmod(dir.c_str(), 0755);
-      image = script.string();
-      (*config)["image"] = image;
-    }
+    // The name makes each container unique, as the server requires.
+    nlohmann::json params = {{"mode", "slow"},
+                             {"sleep_before_seconds", sleep_before},
+                             {"sleep_after_seconds", sleep_after},
+                             {"model", name}};
+    std::string image = ModelExecutable().string();
+    (*config)["image"] = image;
     absl::StatusOr<std::string> image_hash = Sha256File(image);
     if (!image_hash.ok()) return image_hash.status();
-    absl::StatusOr<std::string> files_hash = Sha256File(src / "additional_files.tar.gz");
-    if (!files_hash.ok()) return files_hash.status();
-    nlohmann::json container = {
-        {"name", name},
-        {"container_config", *config},
-        {"parameters_config", *params},
-        {"image_hash", "sha256:" + *image_hash},
-        {"state", "OPERATION"},
-        {"additional_files_tarball_url", "file://" + (src / "additional_files.tar.gz").string()},
-        {"additional_files_tarball_hash", *files_hash}};
+    nlohmann::json container = {{"name", name},
+                                {"container_config", *config},
+                                {"parameters_config", params},
+                                {"image_hash", "sha256:" + *image_hash},
+                                {"state", "OPERATION"},
+                                {"additional_files_tarball_url", ""},
+                                {"additional_files_tarball_hash", ""}};
     nlohmann::json model = {
         {"name", name}, {"type", "CONTAINER"}, {"state", "OPERATION"}, {"container", container}};
     RestClient mo = As(kUaMo);
     absl::StatusOr<nlohmann::json> created = mo.SendJson("POST", "/models/", model);
     if (!created.ok()) return created.status();
     int64_t id = (*created)["id"].get<int64_t>();
+    bool listed = false;
+    for (const AllowedContainer& e : AllowList()) listed |= e.id == id;
+    if (!listed) {
+      return absl::OutOfRangeError("model " + std::to_string(id) +
+                                   " is beyond the ids AllowList() allow-lists; raise "
+                                   "kMaxAddedModels");
+    }
     absl::StatusOr<BenchmarkModelAssociation> assoc = mo.CreateModelAssociation(
         ModelId(id), BenchmarkId(1), {{"test_result", nlohmann::json::object()}});
     if (!assoc.ok()) return assoc.status();
@@ -300,6 +315,7 @@ class UnattendedSite {
 
   std::filesystem::path root_;
   std::filesystem::path db_;
+  std::vector<AllowedContainer> seeded_;  // the seed's allow-list
   int port_ = 0;
   int server_runs_ = 0;
   nlohmann::json tokens_;

@@ -5,8 +5,10 @@
 //   hang           never finishes (time-limit tests)
 //   network        connects to `host`:`port`; exits 1 if that succeeded (isolation broken)
 //   write_outside  writes probe files outside its output volume; exits 1 if any succeeded
-// The last two write a report into the output volume and, when contained, valid uniform
-// predictions, so a sandboxed run of them passes the whole pipeline.
+//   slow           sleeps `sleep_before_seconds`, writes valid uniform predictions, then
+//                  sleeps `sleep_after_seconds` (tests that stop the daemon mid-task)
+// network and write_outside write a report into the output volume and, when contained,
+// valid uniform predictions, so a sandboxed run of them passes the whole pipeline.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -167,9 +169,17 @@ void Infer(const cxr::Args& args) {
     Network(params, params_file, data, out);
   } else if (mode == "write_outside") {
     WriteOutside(params, params_file, data, out);
+  } else if (mode == "slow") {
+    const int none = 0;
+    int before = cxr::GetInt(params, "sleep_before_seconds", params_file, &none);
+    int after = cxr::GetInt(params, "sleep_after_seconds", params_file, &none);
+    std::this_thread::sleep_for(std::chrono::seconds(before));
+    WriteUniform(out, CaseIds(data));
+    std::cout << "wrote uniform predictions (mode: slow)" << std::endl;
+    std::this_thread::sleep_for(std::chrono::seconds(after));
   } else {
     throw Error(params_file.string() + ": unknown mode '" + mode +
-                "' (expected bad_output, fail, hang, network or write_outside)");
+                "' (expected bad_output, fail, hang, network, write_outside or slow)");
   }
 }
 

@@ -1,0 +1,335 @@
+// The security suite's worlds (docs/security.md):
+// - LocalSecurityTest (sandbox_attacks_test.cc): the real medperfd (as the CI user, root)
+//   on a temp state dir, driven by the real medperfctl `test run` with the hostile
+//   container folders built in tests/security/CMakeLists.txt, on the bubblewrap sandbox or
+//   on Docker;
+// - ServerSecurityTest (benchmark_run_attacks_test.cc): the same daemon as a data owner's
+//   site against the real, seeded medperf-server, for `benchmark run`.
+// Every world gives the daemon small per-task limits, a token file and a canary secret in
+// its environment, so a test can look for either wherever a task's data may travel.
+#pragma once
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.h"
+
+namespace medperf::testing {
+
+namespace sec {
+
+namespace fs = std::filesystem;
+
+inline bool Has(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+inline std::string RandomHex(size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static const char* kHex = "0123456789abcdef";
+  for (size_t i = 0; i < bytes; ++i) {
+    unsigned v = rd() & 0xff;
+    out += kHex[v >> 4];
+    out += kHex[v & 0xf];
+  }
+  return out;
+}
+
+inline std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A report.txt written by the hostile program: key -> value ("OK" = the attempt worked).
+inline std::map<std::string, std::string> ParseReport(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+// Every regular file under `dir` whose bytes contain `needle`, one path a line.
+inline std::string FilesContaining(const fs::path& dir, const std::string& needle) {
+  std::string hits;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::error_code fec;
+    if (!it->is_regular_file(fec) || it->is_symlink(fec)) continue;
+    if (Slurp(it->path()).find(needle) != std::string::npos) hits += it->path().string() + "\n";
+  }
+  return hits;
+}
+
+// Every path under `dir` whose file name is `name`.
+inline std::vector<fs::path> FindNamed(const fs::path& dir, const std::string& name) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->path().filename() == name) out.push_back(it->path());
+  }
+  return out;
+}
+
+// The NUL-separated command line of a process, with spaces between arguments.
+inline std::string CmdLine(pid_t pid) {
+  std::string raw = Slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  for (char& c : raw) {
+    if (c == '\0') c = ' ';
+  }
+  return raw;
+}
+
+// Live processes (not zombies) whose command line contains `needle`: pid -> command line.
+inline std::map<pid_t, std::string> ProcessesWith(const std::string& needle) {
+  std::map<pid_t, std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec); !ec && it != fs::end(it); it.increment(ec)) {
+    std::string name = it->path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = std::stoi(name);
+    if (pid == ::getpid()) continue;
+    std::string cmd = CmdLine(pid);
+    if (cmd.find(needle) == std::string::npos) continue;
+    std::string status = Slurp("/proc/" + name + "/status");
+    if (status.find("State:\tZ") != std::string::npos) continue;
+    out[pid] = cmd;
+  }
+  return out;
+}
+
+// One field of /proc/<pid>/status ("Uid", "CapEff", "VmHWM", ...), trimmed; "" if absent.
+inline std::string StatusField(pid_t pid, const std::string& key) {
+  std::stringstream ss(Slurp("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::string v = line.substr(key.size() + 1);
+    size_t b = v.find_first_not_of(" \t");
+    return b == std::string::npos ? "" : v.substr(b);
+  }
+  return "";
+}
+
+// Peak resident memory of a process, in MiB.
+inline uint64_t PeakRssMiB(pid_t pid) {
+  std::string hwm = StatusField(pid, "VmHWM");  // "123456 kB"
+  return hwm.empty() ? 0 : std::stoull(hwm) / 1024;
+}
+
+// The daemon's peak RSS that a hostile YAML document may not push it past. Sanitizers
+// inflate every allocation, so their build gets more room.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr uint64_t kDaemonPeakRssMiB = 1024;
+#else
+inline constexpr uint64_t kDaemonPeakRssMiB = 300;
+#endif
+
+// Per-task limits of every world: small, so each attack hits them within seconds.
+// `overrides` maps "<task>.<key>" to a value, e.g. {"infer.time_seconds", "3"}.
+inline std::string LimitsYaml(const std::map<std::string, std::string>& overrides) {
+  std::string yaml = "limits:\n";
+  for (const char* task : {"prepare", "sanity_check", "statistics", "infer", "evaluate"}) {
+    std::map<std::string, std::string> l = {
+        {"time_seconds", "30"}, {"memory", "256MiB"}, {"processes", "64"}, {"cpus", "1"},
+        {"output", "32MiB"},    {"log", "1MiB"},      {"tmp", "16MiB"}};
+    if (std::string(task) == "infer") {
+      l["time_seconds"] = "20";
+      l["output"] = "10MiB";
+    }
+    for (const auto& [key, value] : overrides) {
+      if (key.rfind(std::string(task) + ".", 0) == 0) l[key.substr(key.find('.') + 1)] = value;
+    }
+    yaml += std::string("  ") + task + ":\n";
+    for (const auto& [k, v] : l) yaml += "    " + k + ": " + v + "\n";
+  }
+  return yaml;
+}
+
+// `docker info` answers: a Docker engine can run the Docker variants of the tests.
+inline bool DockerEngineWorks(std::string* why) {
+  RunResult info = RunProcess({"/bin/sh", "-c",
+                               "command -v docker >/dev/null || exit 127; "
+                               "docker info --format '{{.ServerVersion}}'"},
+                              std::chrono::seconds(20));
+  if (info.exit_code == 0) return true;
+  *why = info.exit_code == 127 ? "the docker client is not installed"
+                               : "`docker info` failed: " + info.err.substr(0, 300);
+  while (!why->empty() && why->back() == '\n') why->pop_back();
+  return false;
+}
+
+inline constexpr char kDockerImage[] = "medperf-hostile:security";
+
+// Builds kDockerImage (FROM scratch, the static hostile executable as its entrypoint).
+inline ::testing::AssertionResult BuildHostileImage(const fs::path& work) {
+  fs::create_directories(work);
+  fs::copy_file(BuildDir() / "tests/security/bin/hostile", work / "hostile",
+                fs::copy_options::overwrite_existing);
+  WriteFile(work / "Dockerfile",
+            "FROM scratch\nCOPY hostile /hostile\nENTRYPOINT [\"/hostile\"]\n");
+  RunResult build =
+      RunProcess({"/bin/sh", "-c",
+                  "docker build -q -t " + std::string(kDockerImage) + " '" + work.string() + "'"},
+                 std::chrono::seconds(180));
+  if (build.exit_code != 0) {
+    return ::testing::AssertionFailure() << "docker build failed:\n" << build.out << build.err;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace sec
+
+// medperfd started on `root` (state/, run/medperfd.sock, medperfd.log) with extra
+// arguments and environment: like tests/e2e/daemon_fixture.h's DaemonProcess, plus the
+// environment, so a canary secret can sit where only the daemon should see it.
+class SiteDaemon {
+ public:
+  SiteDaemon(const std::filesystem::path& root, std::vector<std::string> args,
+             std::vector<std::string> env)
+      : root_(root), args_(std::move(args)), env_(std::move(env)) {}
+
+  ::testing::AssertionResult Start() {
+    std::vector<std::string> argv = {BinaryPath("daemon/medperfd").string(),
+                                     "--state-dir",
+                                     state_dir().string(),
+                                     "--socket",
+                                     socket().string(),
+                                     "--log-level=debug"};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    std::filesystem::create_directories(root_);
+    process_.reset();
+    process_ = std::make_unique<Process>(argv, root_ / "medperfd.log", env_);
+    bool up = WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !process_->Alive(); },
+                      std::chrono::seconds(30));
+    if (!up || !process_->Alive()) {
+      return ::testing::AssertionFailure() << "medperfd did not come up:\n" << Log();
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  RunResult Ctl(std::vector<std::string> args,
+                std::chrono::milliseconds timeout = std::chrono::seconds(150)) const {
+    std::vector<std::string> argv = {BinaryPath("ctl/medperfctl").string(), "--socket",
+                                     socket().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, timeout);
+  }
+
+  // SIGTERM (or `sig`); the wait status, or -1 if it did not stop within `timeout`.
+  int Stop(int sig = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return process_ ? process_->Stop(sig, timeout) : -1;
+  }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  std::string Log() const { return sec::Slurp(root_ / "medperfd.log"); }
+  std::filesystem::path root() const { return root_; }
+  std::filesystem::path state_dir() const { return root_ / "state"; }
+  std::filesystem::path socket() const { return root_ / "run" / "medperfd.sock"; }
+
+ private:
+  std::filesystem::path root_;
+  std::vector<std::string> args_;
+  std::vector<std::string> env_;
+  std::unique_ptr<Process> process_;
+};
+
+// What every world shares: the temp dir, the secrets only the daemon may know, the
+// hostile container folders and the checks run after every attack.
+class HostileBase {
+ protected:
+  HostileBase()
+      : nonce_("hostile-nonce-" + sec::RandomHex(8)),
+        token_("tok" + sec::RandomHex(24)),
+        canary_("canary" + sec::RandomHex(24)) {
+    std::filesystem::create_directories(dir_ / "secrets");
+    token_file_ = dir_ / "secrets" / "site.token";
+    WriteFile(token_file_, token_ + "\n");
+    ::chmod(token_file_.c_str(), 0600);
+  }
+
+  // A generated container folder (tests/security/CMakeLists.txt) of `runner_`.
+  std::filesystem::path Template(const std::string& name) const {
+    return BuildDir() / "tests/security/containers" / runner_ / name;
+  }
+
+  // Copies container folder `name` to <tmp>/containers/<as>, filling in the token file,
+  // state dir and nonce the hostile program is told about.
+  std::filesystem::path Instantiate(const std::string& name, std::string as = "") {
+    namespace fs = std::filesystem;
+    if (as.empty()) as = name;
+    fs::path src = Template(name);
+    fs::path dst = dir_ / "containers" / as;
+    EXPECT_TRUE(fs::exists(src / "container_config.yaml")) << "not built: " << src;
+    fs::create_directories(dst);
+    std::string config = sec::Slurp(src / "container_config.yaml");
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{"%TOKEN%", token_file_.string()},
+                                                          {"%STATE%", StateDir().string()},
+                                                          {"%NONCE%", nonce_}}) {
+      for (size_t at = config.find(from); at != std::string::npos; at = config.find(from, at)) {
+        config.replace(at, from.size(), to);
+        at += to.size();
+      }
+    }
+    WriteFile(dst / "container_config.yaml", config);
+    fs::copy_file(src / "parameters.yaml", dst / "parameters.yaml",
+                  fs::copy_options::overwrite_existing);
+    return dst;
+  }
+
+  // No process of any hostile task is left (the nonce is in each one's command line).
+  void ExpectNothingLeftRunning() {
+    bool gone =
+        WaitFor([&] { return sec::ProcessesWith(nonce_).empty(); }, std::chrono::seconds(10));
+    if (!gone) {
+      std::string list;
+      for (const auto& [pid, cmd] : sec::ProcessesWith(nonce_)) {
+        list += std::to_string(pid) + " uid " + sec::StatusField(pid, "Uid") + ": " +
+                cmd.substr(0, 200) + "\n";
+      }
+      ADD_FAILURE() << "processes of the hostile task still run after the task ended:\n" << list;
+    }
+  }
+
+  // The token and the canary appear in no file under `dir` and in none of `texts`.
+  void ExpectNoSecretIn(const std::filesystem::path& dir, const std::string& texts) {
+    for (const std::string& secret : {token_, canary_}) {
+      EXPECT_EQ(sec::FilesContaining(dir, secret), "") << "a daemon secret leaked into these files";
+      EXPECT_FALSE(sec::Has(texts, secret)) << "a daemon secret leaked into:\n"
+                                            << texts.substr(0, 4000);
+    }
+  }
+
+  virtual std::filesystem::path StateDir() const = 0;
+  virtual ~HostileBase() = default;
+
+  TempDir dir_;
+  std::string runner_ = "sandbox";
+  std::string nonce_;
+  std::string token_;   // the site's MedPerf token (in token_file_, read by medperfd)
+  std::string canary_;  // in medperfd's environment only
+  std::filesystem::path token_file_;
+};
+
+}  // namespace medperf::testing
