@@ -34,7 +34,8 @@ now_ms() { date +%s%3N; }
 
 # --- server ---
 "$build/server/medperf-server" seed --db "$work/server.db" --demo data \
-  --tokens-out "$work/tokens.json" --assets "$assets" 2>/dev/null
+  --tokens-out "$work/tokens.json" --assets "$assets" --allow-list-out "$work/allow.yaml" \
+  2>/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$build/server/medperf-server" serve --db "$work/server.db" --port "$port" >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -57,6 +58,8 @@ server: {url: "$url", token_file: "$work/do.token"}
 poll: {interval_seconds: $POLL_SECONDS, jitter: 0.1, max_backoff_seconds: 60}
 policy: {models: {deny: [2, 4]}}
 YAML
+# The seeded example containers are LocalProcess ones: allow-list them (docs/security.md).
+cat "$work/allow.yaml" >>"$work/medperfd.yaml"
 "$build/daemon/medperfd" --config "$work/medperfd.yaml" --state-dir "$work/state" \
   --socket "$work/medperfd.sock" >"$work/medperfd.log" 2>&1 &
 daemon_pid=$!

@@ -41,7 +41,7 @@ srv="$build/server/medperf-server"
 ctl() { "$build/ctl/medperfctl" --socket "$work/run/medperfd.sock" "$@"; }
 
 "$srv" seed --db "$work/db.sqlite" --demo data --tokens-out "$work/tokens.json" \
-  --assets "$build/examples/chestxray" 2>/dev/null
+  --assets "$build/examples/chestxray" --allow-list-out "$work/allow.yaml" 2>/dev/null
 "$srv" serve --db "$work/db.sqlite" --port 0 >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/server.log" 2>/dev/null && break; sleep 0.05; done
@@ -52,6 +52,7 @@ python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["testdo@example.
   "$work/tokens.json" >"$work/secrets/do.token"
 chmod 600 "$work/secrets/do.token"
 printf 'poll:\n  enabled: false\npolicy:\n  max_concurrent_jobs: 2\n' >"$work/medperfd.yaml"
+cat "$work/allow.yaml" >>"$work/medperfd.yaml"  # the seeded LocalProcess containers
 "$build/daemon/medperfd" --config "$work/medperfd.yaml" --state-dir "$work/state" \
   --socket "$work/run/medperfd.sock" --server-url "$url" \
   --token-file "$work/secrets/do.token" >"$work/medperfd.log" 2>&1 &

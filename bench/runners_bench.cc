@@ -97,23 +97,8 @@ Stats Summarize(std::vector<double> ms) {
   return s;
 }
 
-// The limits the daemon applies to an `infer` task by default (daemon/config.cc,
-// DefaultTaskLimits("infer"); copied because the bench links only the runners layer).
-medperf::TaskLimits InferLimits() {
-  constexpr uint64_t kGiB = uint64_t{1} << 30, kMiB = uint64_t{1} << 20;
-  medperf::TaskLimits l;
-  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  uint64_t ram = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 8 * kGiB;
-  l.memory_bytes = ram / 4 * 3;
-  l.max_processes = 4096;
-  long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-  l.cpus = cores > 0 ? double(cores) : 1;
-  l.log_bytes = 64 * kMiB;
-  l.tmp_bytes = 2 * kGiB;
-  l.wall_time = std::chrono::hours(24);
-  l.output_bytes = 200 * kGiB;
-  return l;
-}
+// The limits the daemon applies to an `infer` task by default.
+medperf::TaskLimits InferLimits() { return medperf::DefaultTaskLimits("infer"); }
 
 constexpr char kNoopConfig[] = R"(container_type: LocalProcess
 image: /bin/true

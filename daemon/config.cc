@@ -348,34 +348,6 @@ absl::Status ParseNotify(const ConfigReader& r, const YAML::Node& node, const st
 
 }  // namespace
 
-TaskLimits DefaultTaskLimits(std::string_view kind) {
-  using std::chrono::hours;
-  constexpr uint64_t kGiB = uint64_t{1} << 30, kMiB = uint64_t{1} << 20;
-  TaskLimits l;
-  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  uint64_t ram = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 8 * kGiB;
-  l.memory_bytes = ram / 4 * 3;
-  l.max_processes = 4096;
-  long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-  l.cpus = cores > 0 ? double(cores) : 1;
-  l.log_bytes = 64 * kMiB;
-  l.tmp_bytes = 2 * kGiB;
-  if (kind == "prepare") {
-    l.wall_time = hours(24);
-    l.output_bytes = 1024 * kGiB;  // prepared images can be larger than the raw data
-  } else if (kind == "infer") {
-    l.wall_time = hours(24);
-    l.output_bytes = 200 * kGiB;  // segmentation masks for a whole dataset
-  } else if (kind == "evaluate") {
-    l.wall_time = hours(4);
-    l.output_bytes = 1 * kGiB;
-  } else {  // sanity_check, statistics
-    l.wall_time = hours(4);
-    l.output_bytes = 64 * kMiB;
-  }
-  return l;
-}
-
 absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std::string& source,
                                          DaemonConfig config) {
   for (const char* kind : kTaskKinds) {

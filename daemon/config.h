@@ -51,11 +51,6 @@ struct PolicyConfig {
 inline constexpr const char* kTaskKinds[] = {"prepare", "sanity_check", "statistics", "infer",
                                              "evaluate"};
 
-// The limits a task of `kind` gets when the config says nothing (docs/security.md):
-// hours of wall time, three quarters of this host's memory, 4096 processes, every core,
-// output caps sized for real medical data, 64 MiB of log, 2 GiB of /tmp.
-TaskLimits DefaultTaskLimits(std::string_view kind);
-
 // A LocalProcess container from the server runs a host executable, so it runs only
 // when the site lists it: its server id and the image hash the server holds for it
 // ("sha256:<hex>" form).

@@ -8,6 +8,7 @@
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
+#include "daemon/container_policy.h"
 #include "daemon/log.h"
 #include "daemon/poller.h"
 #include "runners/output_check.h"
@@ -344,6 +345,7 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   }
   ASSIGN_OR_RETURN(RestClient server, site.Server());
   ASSIGN_OR_RETURN(Benchmark benchmark, server.GetBenchmark(uid.benchmark()));
+  RETURN_IF_ERROR(CheckValid(benchmark));
   if (benchmark.data_preparation_mlcube != dataset.prep_container) {
     return absl::FailedPreconditionError(
         absl::StrCat("dataset ", dataset.id.value(), " was prepared with container ",
@@ -353,6 +355,7 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   job.Progress("fetch", absl::StrCat("fetching model ", uid.model().value(), " and evaluator ",
                                      benchmark.data_evaluator_mlcube.value()));
   ASSIGN_OR_RETURN(Model model, server.GetModel(uid.model()));
+  RETURN_IF_ERROR(CheckValid(model));
   if (!model.container) {
     return absl::FailedPreconditionError(absl::StrCat("model ", model.id.value(), " (", model.name,
                                                       ") is not a container model; only "

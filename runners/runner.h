@@ -35,6 +35,13 @@ struct TaskLimits {
   uint64_t tmp_bytes = 0;             // size of the task's private /tmp (tmpfs)
 };
 
+// The limits a task of `kind` ("prepare", "sanity_check", "statistics", "infer",
+// "evaluate") gets when the site's config says nothing (docs/security.md): hours of wall
+// time (24 h prepare/infer, 4 h others), three quarters of this host's memory, 4096
+// processes, every core, output caps sized for real medical data (1 TiB prepare, 200 GiB
+// infer, 1 GiB evaluate, 64 MiB others), 64 MiB of log, 2 GiB of /tmp.
+TaskLimits DefaultTaskLimits(std::string_view kind);
+
 // Which host identity a task runs as. Root daemons run tasks as a dedicated unprivileged
 // user (medperf-task); unprivileged daemons run them as themselves (inside a user
 // namespace for the sandbox). uid/gid are host ids.
