@@ -131,11 +131,21 @@ class ConfigReader {
     }
     if (!text.empty()) {
       switch (text.back()) {
-        case 'K': case 'k': scale = uint64_t{1} << 10; break;
-        case 'M': scale = uint64_t{1} << 20; break;
-        case 'G': scale = uint64_t{1} << 30; break;
-        case 'T': scale = uint64_t{1} << 40; break;
-        default: break;
+        case 'K':
+        case 'k':
+          scale = uint64_t{1} << 10;
+          break;
+        case 'M':
+          scale = uint64_t{1} << 20;
+          break;
+        case 'G':
+          scale = uint64_t{1} << 30;
+          break;
+        case 'T':
+          scale = uint64_t{1} << 40;
+          break;
+        default:
+          break;
       }
       if (scale != 1) text.pop_back();
     }
@@ -207,7 +217,6 @@ absl::Status ParsePoll(const ConfigReader& r, const YAML::Node& node, const std:
       });
 }
 
-
 absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const std::string& path,
                          PolicyConfig& policy) {
   return r.ForEach(
@@ -262,8 +271,7 @@ absl::Status ParseLimits(const ConfigReader& r, const YAML::Node& node, const st
       [&](const std::string& kind, const YAML::Node& v, const std::string& p) -> absl::Status {
         TaskLimits& l = limits[kind];
         return r.ForEach(
-            v, p,
-            {"time_seconds", "memory", "processes", "cpus", "output", "log", "tmp"},
+            v, p, {"time_seconds", "memory", "processes", "cpus", "output", "log", "tmp"},
             [&](const std::string& key, const YAML::Node& lv,
                 const std::string& lp) -> absl::Status {
               if (key == "time_seconds") {
@@ -308,21 +316,21 @@ absl::Status ParseSandbox(const ConfigReader& r, const YAML::Node& node, const s
         for (size_t i = 0; i < v.size(); ++i) {
           AllowedLocalProcess entry;
           std::string ep = absl::StrCat(p, "[", i, "]");
-          RETURN_IF_ERROR(r.ForEach(
-              v[i], ep, {"container", "image_hash"},
-              [&](const std::string& k, const YAML::Node& ev,
-                  const std::string& kp) -> absl::Status {
-                if (k == "container") {
-                  ASSIGN_OR_RETURN(entry.container, r.Int(ev, kp, 1, INT64_MAX));
-                } else {
-                  ASSIGN_OR_RETURN(entry.image_hash, r.String(ev, kp));
-                  if (!absl::StartsWith(entry.image_hash, "sha256:") ||
-                      entry.image_hash.size() != 7 + 64) {
-                    return r.Error(kp, "expected sha256:<64 hex digits>");
-                  }
-                }
-                return absl::OkStatus();
-              }));
+          RETURN_IF_ERROR(r.ForEach(v[i], ep, {"container", "image_hash"},
+                                    [&](const std::string& k, const YAML::Node& ev,
+                                        const std::string& kp) -> absl::Status {
+                                      if (k == "container") {
+                                        ASSIGN_OR_RETURN(entry.container,
+                                                         r.Int(ev, kp, 1, INT64_MAX));
+                                      } else {
+                                        ASSIGN_OR_RETURN(entry.image_hash, r.String(ev, kp));
+                                        if (!absl::StartsWith(entry.image_hash, "sha256:") ||
+                                            entry.image_hash.size() != 7 + 64) {
+                                          return r.Error(kp, "expected sha256:<64 hex digits>");
+                                        }
+                                      }
+                                      return absl::OkStatus();
+                                    }));
           if (entry.container == 0 || entry.image_hash.empty()) {
             return r.Error(ep, "needs both container (server id) and image_hash");
           }

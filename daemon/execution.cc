@@ -101,8 +101,7 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   // GPUs go to the tasks that run a model; data preparation and metrics run on CPU.
   if (task == "infer") run.gpus = site.config().policy.gpus;
   auto limits = site.config().limits.find(task);
-  run.limits =
-      limits != site.config().limits.end() ? limits->second : DefaultTaskLimits(task);
+  run.limits = limits != site.config().limits.end() ? limits->second : DefaultTaskLimits(task);
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, site.RunnerFor(container));
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
@@ -123,13 +122,13 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
     bool too_big = absl::IsResourceExhausted(outputs_ok);
     return absl::Status(
         outputs_ok.code(),
-        absl::StrCat(task, " of ", container.name,
-                     too_big ? " hit its output limit: " : " left unsafe outputs: ",
-                     outputs_ok.message(),
-                     too_big ? absl::StrCat(" (limits.", task,
-                                            ".output; raise it in medperfd's config if the task "
-                                            "needs more)")
-                             : std::string()));
+        absl::StrCat(
+            task, " of ", container.name,
+            too_big ? " hit its output limit: " : " left unsafe outputs: ", outputs_ok.message(),
+            too_big ? absl::StrCat(" (limits.", task,
+                                   ".output; raise it in medperfd's config if the task "
+                                   "needs more)")
+                    : std::string()));
   }
   job.Progress(task, absl::StrCat(task, " finished in ", outcome.duration.count(), " ms"),
                log_file.string());

@@ -235,8 +235,9 @@ grpc::Status ControlService::SetDatasetOperational(grpc::ServerContext* context,
         ASSIGN_OR_RETURN(std::string input_hash,
                          site.FoldersHashCached({local.raw_data_path, local.raw_labels_path}));
         fs::path dir = site.DatasetDir(id);
-        ASSIGN_OR_RETURN(std::string generated_uid,
-                         site.FoldersHashCached({dir / "data", dir / "labels"}, HashOptions{.untrusted = true}));
+        ASSIGN_OR_RETURN(
+            std::string generated_uid,
+            site.FoldersHashCached({dir / "data", dir / "labels"}, HashOptions{.untrusted = true}));
         if (generated_uid != local.generated_uid) {
           return absl::DataLossError(absl::StrCat(
               "the prepared data of dataset ", id.value(), " changed since it was prepared (hash ",

@@ -115,12 +115,13 @@ absl::StatusOr<std::vector<ResolvedMount>> ResolveMounts(const ContainerConfig& 
         // Outputs are fresh: the daemon created them empty for this task, so nothing a
         // previous task left (a link, a planted file) is inherited.
         auto link = fs::symlink_status(host, ec);
-        bool empty = fs::is_directory(link) ? fs::is_empty(host, ec)
-                                            : fs::is_regular_file(link) && fs::file_size(host, ec) == 0;
+        bool empty = fs::is_directory(link)
+                         ? fs::is_empty(host, ec)
+                         : fs::is_regular_file(link) && fs::file_size(host, ec) == 0;
         if (fs::is_symlink(link) || !empty) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              what, ": host path '", host.string(), "' is not a fresh empty ",
-              type == VolumeType::kDirectory ? "directory" : "file"));
+          return absl::FailedPreconditionError(
+              absl::StrCat(what, ": host path '", host.string(), "' is not a fresh empty ",
+                           type == VolumeType::kDirectory ? "directory" : "file"));
         }
       } else if (!exists) {
         if (type == VolumeType::kDirectory) {

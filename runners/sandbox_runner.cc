@@ -18,9 +18,9 @@
 #include "runners/image_unpack.h"
 #include "runners/output_check.h"
 #include "runners/seccomp_policy.h"
+#include "runners/subprocess.h"
 #include "runners/task_cgroup.h"
 #include "runners/task_identity.h"
-#include "runners/subprocess.h"
 
 namespace medperf {
 namespace fs = std::filesystem;
@@ -44,7 +44,7 @@ const std::vector<std::string>& HostSystemDirs() {
 // through them), CA certificates and OpenSSL's config, and the time zone.
 const std::vector<std::string>& HostEtcEntries() {
   static const std::vector<std::string> entries = {
-      "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+      "/etc/ld.so.cache", "/etc/ld.so.conf",      "/etc/ld.so.conf.d",    "/etc/alternatives",
       "/etc/ssl/certs",   "/etc/ssl/openssl.cnf", "/etc/ca-certificates", "/etc/localtime",
       "/etc/timezone",    "/etc/mime.types"};
   return entries;
@@ -223,8 +223,8 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     if (!stage) return host.string();
     int fd = ::open(host.c_str(), O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0));
     if (fd < 0) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot open '", host.string(), "' for the sandbox: ", std::strerror(errno)));
+      return absl::NotFoundError(absl::StrCat("cannot open '", host.string(),
+                                              "' for the sandbox: ", std::strerror(errno)));
     }
     inv->fds.fds.push_back(fd);
     std::string target = absl::StrCat(kStageRoot, "/", stage_count++);
@@ -233,9 +233,19 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
   };
 
   std::vector<std::string>& argv = inv->argv;
-  argv = {bwrap_,          "--die-with-parent", "--new-session",  "--unshare-user",
-          "--unshare-pid", "--unshare-ipc",     "--unshare-uts",  "--unshare-cgroup-try",
-          "--hostname",    "medperf",           "--disable-userns", "--cap-drop", "ALL"};
+  argv = {bwrap_,
+          "--die-with-parent",
+          "--new-session",
+          "--unshare-user",
+          "--unshare-pid",
+          "--unshare-ipc",
+          "--unshare-uts",
+          "--unshare-cgroup-try",
+          "--hostname",
+          "medperf",
+          "--disable-userns",
+          "--cap-drop",
+          "ALL"};
   if (!run.allow_network) argv.push_back("--unshare-net");
   ASSIGN_OR_RETURN(int seccomp_fd, SeccompProgramFd());
   inv->fds.fds.push_back(seccomp_fd);
@@ -250,8 +260,7 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     // even for a task that would otherwise own its user namespace's proc.
     argv.insert(argv.end(), {"--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"});
     if (::access("/proc/sysrq-trigger", F_OK) == 0) {
-      argv.insert(argv.end(),
-                  {"--ro-bind", "/proc/sysrq-trigger", "/proc/sysrq-trigger"});
+      argv.insert(argv.end(), {"--ro-bind", "/proc/sysrq-trigger", "/proc/sysrq-trigger"});
     }
     argv.insert(argv.end(), {"--dev", "/dev"});
     if (run.limits.tmp_bytes > 0) {
@@ -277,10 +286,10 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     }
     // The synthetic /etc: the task's own user and group, name resolution from files
     // only, and the harmless host files programs expect.
-    std::string passwd = absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:",
-                                      who.uid, ":", who.gid,
-                                      ":MedPerf task:/tmp:/usr/sbin/nologin\n"
-                                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+    std::string passwd =
+        absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:", who.uid, ":", who.gid,
+                     ":MedPerf task:/tmp:/usr/sbin/nologin\n"
+                     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
     std::string group = absl::StrCat("root:x:0:\nmedperf:x:", who.gid, ":\nnogroup:x:65534:\n");
     for (const auto& [file, content] : std::vector<std::pair<std::string, std::string>>{
              {"/etc/passwd", passwd},
@@ -363,10 +372,9 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
       inv->outputs.push_back(m.host_path);
       // Outputs belong to the task user, so it can write them and nothing else.
       if (who.switch_user && ::lchown(m.host_path.c_str(), who.uid, who.gid) != 0) {
-        return absl::PermissionDeniedError(absl::StrCat("cannot give output '", m.name, "' (",
-                                                        m.host_path.string(),
-                                                        ") to the task user: ",
-                                                        std::strerror(errno)));
+        return absl::PermissionDeniedError(
+            absl::StrCat("cannot give output '", m.name, "' (", m.host_path.string(),
+                         ") to the task user: ", std::strerror(errno)));
       }
     }
     ASSIGN_OR_RETURN(std::string src, source(m.host_path, is_dir, !m.read_only));
@@ -439,7 +447,8 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
   const LimitEnforcement& enforcement = DetectLimitEnforcement();
   if (cgroup) command.cgroup_procs_fds = cgroup->procs_fds();
   if (!cgroup || !enforcement.memory) command.rlimit_as_bytes = limits.memory_bytes;
-  if ((!cgroup || !enforcement.pids) && command.uid != 0) command.rlimit_nproc = limits.max_processes;
+  if ((!cgroup || !enforcement.pids) && command.uid != 0)
+    command.rlimit_nproc = limits.max_processes;
   if ((!cgroup || !enforcement.cpu) && limits.wall_time.count() > 0 && limits.cpus > 0) {
     command.rlimit_cpu_seconds =
         static_cast<uint64_t>(double(limits.wall_time.count()) * limits.cpus) + 1;
@@ -465,20 +474,19 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
   ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
   if (outcome.limit_hit.empty() && !outcome.ok() && !outcome.cancelled && !outcome.timed_out) {
     // bwrap, as the sandbox's init, reports a task killed by signal N as exit 128+N.
-    int signal = outcome.signal != 0                                ? outcome.signal
+    int signal = outcome.signal != 0                                  ? outcome.signal
                  : outcome.exit_code > 128 && outcome.exit_code < 160 ? outcome.exit_code - 128
-                                                                    : 0;
+                                                                      : 0;
     if (signal == SIGXFSZ) {
       outcome.limit_hit = "output";
-      outcome.limit_detail =
-          absl::StrCat("it wrote a file of more than ", Bytes(largest_file), ", the larger of ",
-                       key, "output = ", Bytes(limits.output_bytes), " and ", key,
-                       "tmp = ", Bytes(limits.tmp_bytes));
+      outcome.limit_detail = absl::StrCat(
+          "it wrote a file of more than ", Bytes(largest_file), ", the larger of ", key,
+          "output = ", Bytes(limits.output_bytes), " and ", key, "tmp = ", Bytes(limits.tmp_bytes));
     } else if (signal == SIGXCPU) {
       // RLIMIT_CPU (the fallback without a cpu cgroup) sends SIGXCPU.
       outcome.limit_hit = "cpu";
-      outcome.limit_detail = absl::StrCat("it used more CPU time than ", key, "time_seconds x ",
-                                          key, "cpus allow");
+      outcome.limit_detail =
+          absl::StrCat("it used more CPU time than ", key, "time_seconds x ", key, "cpus allow");
     }
     if (outcome.limit_hit.empty() && cgroup && cgroup->MemoryLimitHit() && signal == SIGKILL) {
       outcome.limit_hit = "memory";
@@ -487,8 +495,9 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
     }
     if (outcome.limit_hit.empty() && cgroup && cgroup->ProcessLimitHit()) {
       outcome.limit_hit = "processes";
-      outcome.limit_detail = absl::StrCat("it tried to run more than ", key, "processes = ",
-                                          limits.max_processes, " processes/threads");
+      outcome.limit_detail =
+          absl::StrCat("it tried to run more than ", key, "processes = ", limits.max_processes,
+                       " processes/threads");
     }
   }
   if (outcome.timed_out) {

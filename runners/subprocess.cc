@@ -1,16 +1,16 @@
 #include "runners/subprocess.h"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <linux/capability.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,8 +120,9 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
       // (a mount of another namespace cannot be bound), then attach the clones under a
       // private tmpfs in a namespace of our own.
       for (size_t i = 0; i < command.stage.size(); ++i) {
-        tree_fds[i] = ::open_tree(command.stage[i].source_fd, "",
-                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+        tree_fds[i] =
+            ::open_tree(command.stage[i].source_fd, "",
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
         if (tree_fds[i] < 0) ChildFail(ef, errno);
       }
       if (::unshare(CLONE_NEWNS) != 0) ChildFail(ef, errno);
@@ -138,8 +139,8 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
           if (fd < 0) ChildFail(ef, errno);
           ::close(fd);
         }
-        if (::move_mount(tree_fds[i], "", AT_FDCWD, m.target.c_str(),
-                         MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        if (::move_mount(tree_fds[i], "", AT_FDCWD, m.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) !=
+            0) {
           ChildFail(ef, errno);
         }
         ::close(tree_fds[i]);
@@ -197,9 +198,8 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
   if (n == sizeof(child_errno)) {
     ::close(out[0]);
     ::waitpid(pid, nullptr, 0);
-    return absl::InternalError(absl::StrCat("cannot start '", program,
-                                            "' (confinement or exec failed): ",
-                                            std::strerror(child_errno)));
+    return absl::InternalError(absl::StrCat(
+        "cannot start '", program, "' (confinement or exec failed): ", std::strerror(child_errno)));
   }
   return Child{pid, out[0]};
 }
@@ -234,8 +234,9 @@ class CappedLog {
     size_t keep = static_cast<size_t>(limit_ - limit_ / 2);
     if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
     if (dropped_ > tail_.size()) {
-      std::string marker = absl::StrCat("\n[medperf] log capped at ", limit_, " bytes: ",
-                                        dropped_ - tail_.size(), " bytes omitted here\n");
+      std::string marker =
+          absl::StrCat("\n[medperf] log capped at ", limit_, " bytes: ", dropped_ - tail_.size(),
+                       " bytes omitted here\n");
       WriteAll(marker.data(), marker.size());
     }
     WriteAll(tail_.data(), tail_.size());

@@ -18,13 +18,13 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 
 namespace medperf {
 namespace {
@@ -67,9 +67,7 @@ std::map<std::string, std::string> OwnGroups() {
   return out;
 }
 
-bool IsCgroup2Root() {
-  return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
-}
+bool IsCgroup2Root() { return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0; }
 
 std::atomic<uint64_t> counter{0};
 
@@ -105,8 +103,8 @@ std::string V2Base() {
     if (!WriteSmall(leaf + "/cgroup.procs", absl::StrCat(::getpid()))) return;
     std::string available = ReadSmall(group + "/cgroup.controllers");
     for (const char* c : {"memory", "pids", "cpu"}) {
-      if (absl::StrContains(available, c)) WriteSmall(group + "/cgroup.subtree_control",
-                                                      absl::StrCat("+", c));
+      if (absl::StrContains(available, c))
+        WriteSmall(group + "/cgroup.subtree_control", absl::StrCat("+", c));
     }
     base = group;
   });

@@ -1,10 +1,10 @@
 #include "runners/task_identity.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sys/syscall.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,8 +50,8 @@ absl::StatusOr<TaskIdentity> ResolveTaskIdentity(const std::string& task_user,
   std::vector<std::string> parts = absl::StrSplit(name, ':');
   if (parts.size() == 2) {
     if (!absl::SimpleAtoi(parts[0], &id.uid) || !absl::SimpleAtoi(parts[1], &id.gid)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sandbox.task_user '", task_user, "': expected a user name or uid:gid numbers"));
+      return absl::InvalidArgumentError(absl::StrCat("sandbox.task_user '", task_user,
+                                                     "': expected a user name or uid:gid numbers"));
     }
   } else {
     struct passwd pw, *result = nullptr;
@@ -73,16 +73,14 @@ absl::StatusOr<TaskIdentity> ResolveTaskIdentity(const std::string& task_user,
         "sandbox.task_user '", name, "' is root (uid or gid 0); tasks never run as root"));
   }
   if (id.uid == ::geteuid()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sandbox.task_user '", name,
-                     "' is the daemon's own user; tasks need a user of their own"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sandbox.task_user '", name, "' is the daemon's own user; tasks need a user of their own"));
   }
   return id;
 }
 
 absl::Status CheckReadableBy(const TaskIdentity& identity,
-                             const std::vector<std::filesystem::path>& inputs,
-                             size_t max_entries) {
+                             const std::vector<std::filesystem::path>& inputs, size_t max_entries) {
   namespace fs = std::filesystem;
   if (!identity.switch_user || inputs.empty()) return absl::OkStatus();
   // Collect the paths here; the child only calls faccessat() on prepared strings,
@@ -127,7 +125,8 @@ absl::Status CheckReadableBy(const TaskIdentity& identity,
   }
   if (pid == 0) {
     int64_t failed = -1;
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(identity.gid, identity.gid, identity.gid) != 0 ||
+    if (::setgroups(0, nullptr) != 0 ||
+        ::setresgid(identity.gid, identity.gid, identity.gid) != 0 ||
         ::setresuid(identity.uid, identity.uid, identity.uid) != 0) {
       failed = -2;
     } else {
@@ -167,8 +166,8 @@ absl::Status CheckReadableBy(const TaskIdentity& identity,
   return absl::PermissionDeniedError(absl::StrCat(
       "the task user (", DescribeTaskIdentity(identity), ") cannot read '", path.string(),
       "'; containers run as that user, never as root. Grant it read access, e.g. "
-      "`setfacl -R -m u:", who, ":rX ", path.string(), "` or `chmod -R o+rX ", path.string(),
-      "`"));
+      "`setfacl -R -m u:",
+      who, ":rX ", path.string(), "` or `chmod -R o+rX ", path.string(), "`"));
 }
 
 std::string DescribeTaskIdentity(const TaskIdentity& identity) {

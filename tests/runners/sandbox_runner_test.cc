@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -355,8 +355,9 @@ echo started
 sleep 60
 )~",
                 "  infer:\n    output_volumes: {out: {mount_path: /out, type: directory}}\n");
-  TaskRun run{
-      .task = "infer", .mounts = {{"out", dir_ / "out"}}, .limits = {.wall_time = std::chrono::seconds(1)}};
+  TaskRun run{.task = "infer",
+              .mounts = {{"out", dir_ / "out"}},
+              .limits = {.wall_time = std::chrono::seconds(1)}};
   TaskOutcome outcome = RunOk(config, run);
   EXPECT_TRUE(outcome.timed_out);
   EXPECT_FALSE(outcome.ok());
