@@ -268,9 +268,9 @@ struct OpenPaths {
 };
 
 // The hardened bwrap command line of one run, runnable outside SandboxRunner::Run. The
-// descriptors BuildCommand names are closed when it returns, so equivalents are opened
-// here (a seccomp program, --ro-bind-data payloads), and staged sources ("/tmp/<n>" when
-// root) are replaced by the host paths they stand for.
+// descriptors BuildCommand names are closed when it returns, so an equivalent seccomp
+// program is opened here, and staged sources ("/tmp/<n>" when root) are replaced by the
+// host paths they stand for.
 struct HardenedCommand {
   std::vector<std::string> argv;
   std::vector<int> fds;
@@ -294,8 +294,11 @@ bool BuildHardened(BenchContext& ctx, const fs::path& data, const fs::path& out,
     std::fprintf(stderr, "BuildCommand: %s\n", std::string(argv.status().message()).c_str());
     return false;
   }
-  // ResolveMounts orders inputs before outputs: the staged sources are data, then out.
-  const std::vector<fs::path> staged = {data, out};
+  // Staged in the order Plan opens them: the synthetic /etc, then the mounts (ResolveMounts
+  // orders inputs before outputs).
+  auto etc = medperf::SyntheticEtc(ctx.runner.image_cache_dir(), ctx.runner.identity());
+  if (!etc.ok()) return false;
+  const std::vector<fs::path> staged = {*etc, data, out};
   std::vector<std::string>& a = h->argv;
   a = *argv;
   for (size_t i = 0; i + 1 < a.size(); ++i) {
@@ -305,14 +308,6 @@ bool BuildHardened(BenchContext& ctx, const fs::path& data, const fs::path& out,
       if (!fd.ok()) return false;
       h->fds.push_back(*fd);
       a[i + 1] = std::to_string(*fd);
-    } else if (a[i] == "--ro-bind-data") {
-      int fd = ::memfd_create("bench-etc", MFD_CLOEXEC);
-      if (fd < 0) return false;
-      h->fds.push_back(fd);
-      std::string content = "medperf:x:1000:1000::/tmp:/usr/sbin/nologin\n";
-      if (::write(fd, content.data(), content.size()) < 0) return false;
-      ::lseek(fd, 0, SEEK_SET);
-      a[i + 1] = std::to_string(fd);
     } else if ((a[i] == "--ro-bind" || a[i] == "--bind") && absl::StartsWith(a[i + 1], "/tmp/")) {
       size_t n = 0;
       if (absl::SimpleAtoi(a[i + 1].substr(5), &n) && n < staged.size()) {
@@ -340,43 +335,6 @@ std::vector<std::string> Without(
   }
   out.insert(out.end(), argv.begin() + static_cast<std::ptrdiff_t>(i), argv.end());
   return out;
-}
-
-// The synthetic /etc the runner builds per task, as one directory: the task user's
-// passwd/group and the resolver files written out, the harmless host entries copied
-// (symlinks kept: they point into /usr, which the sandbox shows).
-void PrepareEtcDir(const fs::path& etc, const medperf::TaskIdentity& who) {
-  std::error_code ec;
-  fs::create_directories(etc, ec);
-  auto write = [&](const char* name, const std::string& content) {
-    if (std::FILE* f = std::fopen((etc / name).c_str(), "w")) {
-      std::fputs(content.c_str(), f);
-      std::fclose(f);
-    }
-  };
-  write("passwd", absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:", who.uid, ":",
-                               who.gid, ":MedPerf task:/tmp:/usr/sbin/nologin\n"));
-  write("group", absl::StrCat("root:x:0:\nmedperf:x:", who.gid, ":\n"));
-  write("nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n");
-  write("hosts", "127.0.0.1 localhost medperf\n");
-  write("hostname", "medperf\n");
-  write("resolv.conf", "");
-  for (const char* entry :
-       {"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl/certs", "ssl/openssl.cnf",
-        "ca-certificates", "localtime", "timezone", "mime.types"}) {
-    fs::path from = fs::path("/etc") / entry, to = etc / entry;
-    if (!fs::exists(fs::symlink_status(from, ec))) continue;
-    fs::create_directories(to.parent_path(), ec);
-    fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-  }
-  for (auto it = fs::recursive_directory_iterator(etc, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    // chmod follows links: the copied alternatives point into /usr/bin, whose programs
-    // it would make non-executable. Links keep their targets' modes.
-    if (it->is_symlink(ec)) continue;
-    ::chmod(it->path().c_str(), it->is_directory() ? 0755 : 0644);
-  }
-  ::chmod(etc.c_str(), 0755);
 }
 
 // Times the parts of a hardened start one by one, to show where its overhead goes:
@@ -482,13 +440,18 @@ bool Breakdown(BenchContext ctx, int runs, int warmup) {
       for (int fd : fds) ::close(fd);
     }
   };
+  // The runner's synthetic /etc lives under its image cache, which may be under /tmp,
+  // where the staging tmpfs goes: staged like the rest.
+  auto etc_dir = medperf::SyntheticEtc(ctx.runner.image_cache_dir(), who);
+  if (!etc_dir.ok()) return false;
+  const fs::path etc = *etc_dir;
   auto stage = [&](medperf::SupervisedCommand& c, Staged& s, const fs::path& data,
                    const fs::path& out) {
     int i = 0;
-    for (const fs::path& p : {data, out}) {
+    for (const fs::path& p : {etc, data, out}) {
       int fd = ::open(p.c_str(), O_PATH | O_CLOEXEC);
       s.fds.push_back(fd);
-      c.stage.push_back({fd, absl::StrCat("/tmp/", i++), true});
+      c.stage.push_back({fd, p.string(), false, absl::StrCat("/tmp/", i++), true, p == out});
     }
     c.stage_root = "/tmp";
   };
@@ -510,8 +473,9 @@ bool Breakdown(BenchContext ctx, int runs, int warmup) {
         stage(c, s, open.data, out);
         // The command names the staged copies, as the runner's does.
         for (size_t i = 0; i + 1 < c.argv.size(); ++i) {
-          if (c.argv[i + 1] == open.data.string()) c.argv[i + 1] = "/tmp/0";
-          if (c.argv[i + 1] == out.string()) c.argv[i + 1] = "/tmp/1";
+          if (c.argv[i + 1] == etc.string()) c.argv[i + 1] = "/tmp/0";
+          if (c.argv[i + 1] == open.data.string()) c.argv[i + 1] = "/tmp/1";
+          if (c.argv[i + 1] == out.string()) c.argv[i + 1] = "/tmp/2";
         }
       }
       absl::StatusOr<std::unique_ptr<medperf::TaskCgroup>> g;
@@ -556,7 +520,7 @@ bool Breakdown(BenchContext ctx, int runs, int warmup) {
                      }});
   }
   if (root) {
-    steps.push_back({"direct + staging 2 binds in a private mount namespace", [&] {
+    steps.push_back({"direct + staging 3 binds in a private mount namespace", [&] {
                        Staged s;
                        fs::path out = open.FreshOutput(who);
                        return supervised([&](auto& c) {
@@ -587,33 +551,15 @@ bool Breakdown(BenchContext ctx, int runs, int warmup) {
                                                              });
                                             },
                                             false, false, false)});
-  steps.push_back(
-      {"  minus synthetic /etc (ro-bind-data, /etc entries)",
-       hardened(
-           [](const std::vector<std::string>& a) {
-             return Without(a, [](const auto& v, size_t i) -> size_t {
-               bool triple = v[i] == "--ro-bind-data" || v[i] == "--ro-bind" || v[i] == "--symlink";
-               return triple && i + 2 < v.size() && absl::StartsWith(v[i + 2], "/etc") ? 3 : 0;
-             });
-           },
-           false, false, false)});
-  // A proposal, measured: the synthetic /etc prepared once as a directory and bound
-  // with one mount instead of one mount per file.
-  const fs::path etc = open.dir / "etc";
-  PrepareEtcDir(etc, who);
-  steps.push_back(
-      {"  with /etc as ONE bind of a prepared directory (proposal)",
-       hardened(
-           [etc](const std::vector<std::string>& a) {
-             std::vector<std::string> out = Without(a, [](const auto& v, size_t i) -> size_t {
-               bool triple = v[i] == "--ro-bind-data" || v[i] == "--ro-bind" || v[i] == "--symlink";
-               return triple && i + 2 < v.size() && absl::StartsWith(v[i + 2], "/etc") ? 3 : 0;
-             });
-             auto at = std::find(out.begin(), out.end(), "--proc");
-             out.insert(at, {"--ro-bind", etc.string(), "/etc"});
-             return out;
-           },
-           false, false, false)});
+  steps.push_back({"  minus the synthetic /etc (one bind of a prepared folder)",
+                   hardened(
+                       [](const std::vector<std::string>& a) {
+                         return Without(a, [](const auto& v, size_t i) -> size_t {
+                           return v[i] == "--ro-bind" && i + 2 < v.size() && v[i + 2] == "/etc" ? 3
+                                                                                                : 0;
+                         });
+                       },
+                       false, false, false)});
   steps.push_back({"  minus --size on /tmp", hardened(
                                                  [](const std::vector<std::string>& a) {
                                                    return Without(
@@ -624,12 +570,12 @@ bool Breakdown(BenchContext ctx, int runs, int warmup) {
                                                  false, false, false)});
   steps.push_back({"hardened argv + rlimits", hardened(nullptr, false, false, true)});
   if (medperf::DetectLimitEnforcement().cgroup_version != "") {
-    steps.push_back(
-        {"hardened argv + rlimits + task cgroup", hardened(nullptr, true, false, true)});
+    steps.push_back({"hardened argv + rlimits + cgroup joined before exec",
+                     hardened(nullptr, true, false, true)});
   }
   if (root) {
     steps.push_back({"hardened argv + rlimits + staging", hardened(nullptr, false, true, true)});
-    steps.push_back({"hardened argv + rlimits + cgroup + staging (= Run)",
+    steps.push_back({"hardened argv + rlimits + staging + cgroup joined before exec",
                      hardened(nullptr, true, true, true)});
   }
   steps.push_back(
@@ -661,11 +607,6 @@ int Sandbox(int runs, const std::string& docker_image_arg, bool breakdown,
             const std::string& only) {
   if (runs < 1) runs = 1;
   const int warmup = std::max(2, runs / 10);
-  auto runner = medperf::SandboxRunner::Create();
-  if (!runner.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(runner.status().message()).c_str());
-    return 1;
-  }
   auto config = medperf::ParseContainerConfig(kNoopConfig, "bench no-op container");
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
@@ -680,6 +621,15 @@ int Sandbox(int runs, const std::string& docker_image_arg, bool breakdown,
     return 1;
   }
   const fs::path work = templ;
+  // The runner's image cache (and synthetic /etc) in the private work dir, as the
+  // daemon's is in its state dir.
+  medperf::SandboxOptions options;
+  options.image_cache_dir = work / "images";
+  auto runner = medperf::SandboxRunner::Create(options);
+  if (!runner.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(runner.status().message()).c_str());
+    return 1;
+  }
   const fs::path data = work / "data";
   fs::create_directories(data);
   std::FILE* f = std::fopen((data / "case1.csv").c_str(), "w");
@@ -730,6 +680,12 @@ int Sandbox(int runs, const std::string& docker_image_arg, bool breakdown,
   variants.push_back({"unhardened (plain bwrap)", [&] {
                         medperf::SupervisedCommand c;
                         c.argv = UnhardenedArgv(bwrap, data, fresh_output());
+                        if (::geteuid() != 0 && (*runner)->identity().switch_user) {
+                          // A service user's capabilities, which bwrap refuses, dropped.
+                          c.switch_user = true;
+                          c.uid = ::getuid();
+                          c.gid = ::getgid();
+                        }
                         c.log_file = log_file("unhardened");
                         auto o = medperf::RunSupervised(c);
                         return o.ok() && o->ok();

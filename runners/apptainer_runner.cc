@@ -253,7 +253,7 @@ absl::StatusOr<TaskOutcome> ApptainerRunner::Run(const ContainerConfig& config,
       }
       fds.fds.push_back(fd);
       std::string target = absl::StrCat(kStageRoot, "/", leaf);
-      stage.push_back({fd, target, is_dir});
+      stage.push_back({fd, host.string(), no_follow, target, is_dir, false});
       return fs::path(target);
     };
     int i = 0;

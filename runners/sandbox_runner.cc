@@ -1,17 +1,22 @@
 #include "runners/sandbox_runner.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
@@ -50,6 +55,39 @@ const std::vector<std::string>& HostEtcEntries() {
   return entries;
 }
 
+// The host pid of bwrap's sandbox process, from bwrap's --info-fd JSON ("child-pid");
+// 0 when bwrap closed the pipe first (it failed; its output says why).
+// Errors: DeadlineExceededError after 30 s without an answer.
+absl::StatusOr<int64_t> ReadSandboxPid(int fd) {
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  constexpr char kKey[] = "\"child-pid\":";
+  while (true) {
+    size_t at = text.find(kKey);
+    if (at != std::string::npos) {
+      size_t begin = text.find_first_of("0123456789", at);
+      size_t end = begin == std::string::npos ? begin : text.find_first_not_of("0123456789", begin);
+      int64_t pid = 0;
+      if (end != std::string::npos && absl::SimpleAtoi(text.substr(begin, end - begin), &pid)) {
+        return pid;
+      }
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || text.size() > 4096) break;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    char buffer[512];
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  return absl::DeadlineExceededError("bwrap did not report its sandbox process within 30 s");
+}
+
 // Owns the file descriptors a bwrap invocation hands over.
 struct FdList {
   std::vector<int> fds;
@@ -60,23 +98,6 @@ struct FdList {
     for (int fd : fds) ::close(fd);
   }
 };
-
-// A memfd holding `content`, at offset 0 (for bwrap --ro-bind-data).
-absl::StatusOr<int> DataFd(const std::string& content) {
-  int fd = ::memfd_create("medperf-etc", MFD_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("memfd_create: ", std::strerror(errno)));
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t w = ::write(fd, content.data() + off, content.size() - off);
-    if (w <= 0) {
-      ::close(fd);
-      return absl::InternalError("cannot write sandbox /etc data");
-    }
-    off += static_cast<size_t>(w);
-  }
-  ::lseek(fd, 0, SEEK_SET);
-  return fd;
-}
 
 // Where staged sources appear to bwrap (a tmpfs mounted in the child's own mount
 // namespace, so nothing shows on the host).
@@ -140,6 +161,79 @@ absl::StatusOr<fs::path> ImageFile(const ContainerConfig& config, const fs::path
 }
 
 }  // namespace
+
+absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdentity& who) {
+  std::string passwd =
+      absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:", who.uid, ":", who.gid,
+                   ":MedPerf task:/tmp:/usr/sbin/nologin\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  std::string group = absl::StrCat("root:x:0:\nmedperf:x:", who.gid, ":\nnogroup:x:65534:\n");
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"passwd", passwd},
+      {"group", group},
+      {"nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"},
+      {"hosts", "127.0.0.1 localhost medperf\n::1 localhost\n"},
+      {"hostname", "medperf\n"},
+      {"resolv.conf", ""}};
+  std::string key = passwd + group;
+  for (const auto& entry : HostEtcEntries()) {
+    struct stat st;
+    if (::lstat(entry.c_str(), &st) != 0) continue;
+    absl::StrAppend(&key, entry, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                    st.st_mtim.tv_nsec, ":", st.st_mode, ";");
+  }
+  const fs::path base = cache_dir / "sandbox-etc";
+  const fs::path dir = base / Sha256Hex(key).substr(0, 16);
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return dir;
+  // Built aside and renamed into place: concurrent tasks never see half a folder.
+  static std::atomic<uint64_t> counter{0};
+  const fs::path tmp = base / absl::StrCat(".build-", ::getpid(), "-", counter.fetch_add(1));
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot create the sandbox's /etc under '",
+                                            base.string(), "': ", ec.message()));
+  }
+  auto fail = [&](const std::string& what) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    return absl::InternalError(absl::StrCat("cannot build the sandbox's /etc: ", what));
+  };
+  for (const auto& [name, content] : files) {
+    std::ofstream out(tmp / name, std::ios::binary);
+    out << content;
+    if (!out.good()) return fail(name);
+  }
+  for (const auto& entry : HostEtcEntries()) {
+    fs::path target = tmp / fs::path(entry).lexically_relative("/etc");
+    auto st = fs::symlink_status(entry, ec);
+    if (!fs::exists(st) && !fs::is_symlink(st)) continue;
+    fs::create_directories(target.parent_path(), ec);
+    fs::copy(entry, target, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) return fail(absl::StrCat(entry, ": ", ec.message()));
+  }
+  // Readable by the task user whatever the daemon's umask; never through a link.
+  ::chmod(tmp.c_str(), 0755);
+  for (auto it = fs::recursive_directory_iterator(tmp, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    auto st = it->symlink_status(ec);
+    if (fs::is_symlink(st)) continue;
+    ::chmod(it->path().c_str(), fs::is_directory(st) ? 0755 : 0644);
+  }
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+    fs::remove_all(tmp, ec);  // another task built it meanwhile
+    if (!fs::is_directory(dir, ec)) return fail(dir.string());
+  }
+  auto now = fs::file_time_type::clock::now();
+  for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    std::error_code e2;
+    if (it->path() != dir && now - fs::last_write_time(it->path(), e2) > std::chrono::hours(1)) {
+      fs::remove_all(it->path(), e2);
+    }
+  }
+  return dir;
+}
 
 absl::StatusOr<std::unique_ptr<SandboxRunner>> SandboxRunner::Create(SandboxOptions options) {
   std::string bwrap = FindExecutable(options.bwrap.empty() ? "bwrap" : options.bwrap);
@@ -213,13 +307,14 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
   const TaskSpec& task = *config.FindTask(run.task);
   auto inv = std::make_unique<Invocation>();
   const TaskIdentity& who = options_.identity;
-  // A root daemon drops to the task user before starting bwrap; that user may not be
-  // able to traverse to the sources (the state directory is private), so the daemon
-  // opens each source and binds it under a private staging tmpfs first.
-  const bool stage = who.switch_user && ::geteuid() == 0;
+  // A daemon that switches to the task user before starting bwrap (as root, or holding
+  // CAP_SETUID/CAP_SETGID in its own user namespace) stages every source: that user may
+  // not be able to traverse to them (the state directory is private), so the daemon
+  // opens each one and the child binds it under a private staging tmpfs first.
+  const bool stage = who.switch_user;
   int stage_count = 0;
-  auto source = [&](const fs::path& host, bool is_dir,
-                    bool no_follow) -> absl::StatusOr<std::string> {
+  auto source = [&](const fs::path& host, bool is_dir, bool no_follow,
+                    bool output = false) -> absl::StatusOr<std::string> {
     if (!stage) return host.string();
     int fd = ::open(host.c_str(), O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0));
     if (fd < 0) {
@@ -228,7 +323,7 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     }
     inv->fds.fds.push_back(fd);
     std::string target = absl::StrCat(kStageRoot, "/", stage_count++);
-    inv->stage.push_back({fd, target, is_dir});
+    inv->stage.push_back({fd, host.string(), no_follow, target, is_dir, output});
     return target;
   };
 
@@ -286,31 +381,9 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     }
     // The synthetic /etc: the task's own user and group, name resolution from files
     // only, and the harmless host files programs expect.
-    std::string passwd =
-        absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:", who.uid, ":", who.gid,
-                     ":MedPerf task:/tmp:/usr/sbin/nologin\n"
-                     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-    std::string group = absl::StrCat("root:x:0:\nmedperf:x:", who.gid, ":\nnogroup:x:65534:\n");
-    for (const auto& [file, content] : std::vector<std::pair<std::string, std::string>>{
-             {"/etc/passwd", passwd},
-             {"/etc/group", group},
-             {"/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"},
-             {"/etc/hosts", "127.0.0.1 localhost medperf\n::1 localhost\n"},
-             {"/etc/hostname", "medperf\n"},
-             {"/etc/resolv.conf", ""}}) {
-      ASSIGN_OR_RETURN(int fd, DataFd(content));
-      inv->fds.fds.push_back(fd);
-      argv.insert(argv.end(), {"--ro-bind-data", std::to_string(fd), file});
-    }
-    for (const auto& entry : HostEtcEntries()) {
-      std::error_code ec;
-      auto st = fs::symlink_status(entry, ec);
-      if (fs::is_symlink(st)) {
-        argv.insert(argv.end(), {"--symlink", fs::read_symlink(entry, ec).string(), entry});
-      } else if (fs::exists(st)) {
-        argv.insert(argv.end(), {"--ro-bind", entry, entry});
-      }
-    }
+    ASSIGN_OR_RETURN(fs::path etc, SyntheticEtc(options_.image_cache_dir, who));
+    ASSIGN_OR_RETURN(std::string etc_src, source(etc, true, true));
+    argv.insert(argv.end(), {"--ro-bind", etc_src, "/etc"});
     proc_and_tmp();
     // Only the registered executable itself: its hash covers everything the task can
     // run from the container (files beside it are not visible).
@@ -368,16 +441,9 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
   }
   for (const auto& m : mounts) {
     bool is_dir = m.type == VolumeType::kDirectory;
-    if (!m.read_only) {
-      inv->outputs.push_back(m.host_path);
-      // Outputs belong to the task user, so it can write them and nothing else.
-      if (who.switch_user && ::lchown(m.host_path.c_str(), who.uid, who.gid) != 0) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("cannot give output '", m.name, "' (", m.host_path.string(),
-                         ") to the task user: ", std::strerror(errno)));
-      }
-    }
-    ASSIGN_OR_RETURN(std::string src, source(m.host_path, is_dir, !m.read_only));
+    // Outputs are given to the task user by the child, as it stages them.
+    if (!m.read_only) inv->outputs.push_back(m.host_path);
+    ASSIGN_OR_RETURN(std::string src, source(m.host_path, is_dir, !m.read_only, !m.read_only));
     argv.insert(argv.end(), {m.read_only ? "--ro-bind" : "--bind", src, m.mount_path});
   }
   for (const auto& [k, v] : task.environment) env.push_back(absl::StrCat(k, "=", v));
@@ -435,6 +501,7 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
   command.stage = inv->stage;
   command.stage_root = kStageRoot;
   command.switch_user = options_.identity.switch_user;
+  command.private_user_namespace = options_.identity.switch_user && ::geteuid() != 0;
   command.uid = options_.identity.uid;
   command.gid = options_.identity.gid;
   command.no_core_dumps = true;
@@ -445,7 +512,53 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
   if (limits.output_bytes > 0 && limits.tmp_bytes > 0) command.rlimit_fsize = largest_file;
   ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cgroup, TaskCgroup::Create(limits));
   const LimitEnforcement& enforcement = DetectLimitEnforcement();
-  if (cgroup) command.cgroup_procs_fds = cgroup->procs_fds();
+  // A root daemon moves bwrap's sandbox process into the task's cgroup while bwrap sets
+  // the sandbox up (--block-fd holds it there, before seccomp and the task): joining a
+  // v1 cgroup waits for an RCU grace period (~10 ms), which then overlaps bwrap's own
+  // mounts instead of adding to them (docs/performance.md). A non-root daemon may not
+  // move another user's process (v1), so there the child joins before exec.
+  FdList handover;
+  if (cgroup && ::geteuid() == 0) {
+    int info[2], block[2];
+    if (::pipe2(info, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+    handover.fds = {info[0], info[1]};
+    if (::pipe2(block, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+    handover.fds.insert(handover.fds.end(), {block[0], block[1]});
+    command.argv.insert(command.argv.begin() + 1, {"--info-fd", std::to_string(info[1]),
+                                                   "--block-fd", std::to_string(block[0])});
+    command.keep_fds.insert(command.keep_fds.end(), {info[1], block[0]});
+    command.on_started = [&handover, &cgroup](int) -> absl::Status {
+      // Only bwrap may hold the write end of the info pipe and the read end of the block
+      // pipe, so that a bwrap that fails early shows as EOF here.
+      for (int i : {1, 2}) {
+        ::close(handover.fds[i]);
+        handover.fds[i] = -1;
+      }
+      ASSIGN_OR_RETURN(int64_t pid, ReadSandboxPid(handover.fds[0]));
+      if (pid <= 0) return absl::OkStatus();  // bwrap failed; its output says why
+      std::string text = std::to_string(pid);
+      for (int fd : cgroup->procs_fds()) {
+        if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+          return absl::InternalError(absl::StrCat(
+              "cannot move the sandbox into the task's cgroup: ", std::strerror(errno)));
+        }
+      }
+      // A bwrap that died meanwhile must not take this process down with SIGPIPE.
+      sigset_t pipe_set, old_set;
+      sigemptyset(&pipe_set);
+      sigaddset(&pipe_set, SIGPIPE);
+      ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+      ssize_t w = ::write(handover.fds[3], "g", 1);
+      if (w < 0 && errno == EPIPE) {
+        struct timespec zero = {0, 0};
+        ::sigtimedwait(&pipe_set, nullptr, &zero);
+      }
+      ::pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+      return absl::OkStatus();  // if bwrap is gone, its output says why
+    };
+  } else if (cgroup) {
+    command.cgroup_procs_fds = cgroup->procs_fds();
+  }
   if (!cgroup || !enforcement.memory) command.rlimit_as_bytes = limits.memory_bytes;
   if ((!cgroup || !enforcement.pids) && command.uid != 0)
     command.rlimit_nproc = limits.max_processes;
@@ -471,7 +584,10 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
                                     "' ignored, running on CPU");
     if (run.on_output) run.on_output(note);
   }
-  ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
+  absl::StatusOr<TaskOutcome> ran = RunSupervised(command);
+  // Whatever happened, the daemon must be able to read and remove the outputs again.
+  RETURN_IF_ERROR(TakeBackOutputs(options_.identity, inv->outputs));
+  ASSIGN_OR_RETURN(TaskOutcome outcome, std::move(ran));
   if (outcome.limit_hit.empty() && !outcome.ok() && !outcome.cancelled && !outcome.timed_out) {
     // bwrap, as the sandbox's init, reports a task killed by signal N as exit 128+N.
     int signal = outcome.signal != 0                                  ? outcome.signal
@@ -498,6 +614,26 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
       outcome.limit_detail =
           absl::StrCat("it tried to run more than ", key, "processes = ", limits.max_processes,
                        " processes/threads");
+    }
+  }
+  if (outcome.limit_hit.empty() && !outcome.ok() && !outcome.cancelled && !outcome.timed_out &&
+      run.on_output) {
+    // An rlimit fails the call (malloc, fork) instead of killing the task, so only the
+    // task's own errors can tell; say which limits those would be.
+    std::vector<std::string> soft;
+    if (command.rlimit_as_bytes > 0) {
+      soft.push_back(absl::StrCat(key, "memory = ", Bytes(limits.memory_bytes),
+                                  " (ENOMEM, MemoryError, bad_alloc)"));
+    }
+    if (command.rlimit_nproc > 0) {
+      soft.push_back(absl::StrCat(key, "processes = ", limits.max_processes,
+                                  " (EAGAIN from fork or thread creation)"));
+    }
+    if (!soft.empty()) {
+      run.on_output(absl::StrCat(
+          "[medperf] note: this host enforces ", absl::StrJoin(soft, " and "),
+          " with rlimits (no cgroup is delegated to medperfd): a task that failed with those "
+          "errors hit the limit"));
     }
   }
   if (outcome.timed_out) {

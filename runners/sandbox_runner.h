@@ -27,13 +27,28 @@
 namespace medperf {
 
 struct SandboxOptions {
-  std::string bwrap;                      // empty = found on PATH
-  std::filesystem::path image_cache_dir;  // unpacked image roots (DockerArchive)
+  std::string bwrap;  // empty = found on PATH
+  // Unpacked image roots (DockerArchive) and the synthetic /etc (SyntheticEtc).
+  std::filesystem::path image_cache_dir;
   ExtractLimits image_limits;
   // Default (uid 0, no switch): the daemon's own user when unprivileged, the task user
   // (ResolveTaskIdentity("")) when root; a task never runs as uid 0.
   TaskIdentity identity;
 };
+
+// The synthetic /etc a LocalProcess task sees, as one prepared folder under
+// `cache_dir`/sandbox-etc/ (bound with one mount: bwrap's cost is per mount, and one
+// per file was a tenth of a task's start): passwd and group naming `who` as "medperf",
+// name-service files resolving from files only, and copies of the harmless host
+// entries (ld.so.cache and ld.so.conf*, alternatives, CA certificates, openssl.cnf,
+// localtime, timezone, mime.types; links are copied as links). Folders, files: 0755,
+// 0644 whatever the umask. Its name is derived from `who` and the size, mtime and inode
+// of each host entry (a folder's mtime moves when an entry is added or replaced), so a
+// new CA bundle or ld.so.cache reaches the next task; superseded folders are removed an
+// hour later (a running task may still use one). Safe to call concurrently.
+// Errors: InternalError naming the folder or the host entry that could not be copied.
+absl::StatusOr<std::filesystem::path> SyntheticEtc(const std::filesystem::path& cache_dir,
+                                                   const TaskIdentity& who);
 
 class SandboxRunner : public Runner {
  public:
@@ -54,6 +69,7 @@ class SandboxRunner : public Runner {
                                                         const TaskRun& run);
 
   const TaskIdentity& identity() const { return options_.identity; }
+  const std::filesystem::path& image_cache_dir() const { return options_.image_cache_dir; }
 
   const std::string& bwrap() const { return bwrap_; }
 

@@ -54,11 +54,35 @@ struct Child {
   int out_fd = -1;
 };
 
-// Writes a constant message and exits; async-signal-safe, for failures in the child.
-[[noreturn]] void ChildFail(int err_fd, int err) {
-  ssize_t ignored = ::write(err_fd, &err, sizeof(err));
+// What a child reports when confinement fails: the errno and the step (a string
+// literal, so its address means the same in the parent, a copy of the same image).
+struct ChildError {
+  int err = 0;
+  const char* step = nullptr;
+};
+
+// Reports a failed step and exits; async-signal-safe, for failures in the child.
+[[noreturn]] void ChildFail(int err_fd, int err, const char* step) {
+  ChildError e{err, step};
+  ssize_t ignored = ::write(err_fd, &e, sizeof(e));
   (void)ignored;
   ::_exit(127);
+}
+
+absl::Status WriteIdMap(pid_t pid, const char* file, uint32_t own, uint32_t task) {
+  std::string path = absl::StrCat("/proc/", pid, "/", file);
+  std::string map = absl::StrCat("0 ", own, " 1\n", task, " ", task, " 1\n");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, map.data(), map.size()) != static_cast<ssize_t>(map.size())) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot map the task user into the task's user namespace (writing ", path,
+        " needs CAP_SETUID and CAP_SETGID; see docs/security.md, \"Who runs a task\"): ",
+        std::strerror(e)));
+  }
+  ::close(fd);
+  return absl::OkStatus();
 }
 
 // Forks and execs with the output pipe; only async-signal-safe calls after fork.
@@ -79,15 +103,32 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
     cenv.push_back(nullptr);
   }
   char** envp = command.inherit_env ? environ : cenv.data();
-  std::vector<int> tree_fds(command.stage.size(), -1);  // filled in the child
   const bool stage = !command.stage.empty();
+  const bool userns = command.private_user_namespace;
   const char* stage_root = command.stage_root.c_str();
+  // Each source as the caller opened it: the child re-opens the path inside its own
+  // mount namespace (a mount of another namespace cannot be cloned) and must find the
+  // same file there.
+  std::vector<struct stat> sources(command.stage.size());
+  for (size_t i = 0; i < command.stage.size(); ++i) {
+    if (::fstat(command.stage[i].source_fd, &sources[i]) != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot stat '", command.stage[i].source_path, "': ", std::strerror(errno)));
+    }
+  }
+  const uid_t own_uid = ::geteuid();
+  const gid_t own_gid = ::getegid();
 
-  int out[2], err_pipe[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out[0]);
-    ::close(out[1]);
+  int out[2], err_pipe[2], ready[2] = {-1, -1}, go[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {out[0], out[1], err_pipe[0], err_pipe[1], ready[0], ready[1], go[0], go[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  out[0] = out[1] = err_pipe[0] = err_pipe[1] = -1;
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      (userns && (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0))) {
+    close_all();
     return absl::InternalError("pipe failed");
   }
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -95,7 +136,8 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
   pid_t pid = ::fork();
   if (pid < 0) {
     int e = errno;
-    for (int fd : {out[0], out[1], err_pipe[0], err_pipe[1], devnull}) ::close(fd);
+    close_all();
+    if (devnull >= 0) ::close(devnull);
     return absl::InternalError(absl::StrCat("fork failed: ", std::strerror(e)));
   }
   if (pid == 0) {
@@ -113,35 +155,56 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
     ::dup2(out[1], 2);
     // Join the task's cgroups first, so everything after (the engine included) counts.
     for (int fd : command.cgroup_procs_fds) {
-      if (::write(fd, "0", 1) != 1) ChildFail(ef, errno);
+      if (::write(fd, "0", 1) != 1) ChildFail(ef, errno, "joining the task's cgroup");
+    }
+    if (userns) {
+      if (::unshare(CLONE_NEWUSER) != 0) ChildFail(ef, errno, "creating a user namespace");
+      char c = 'u';
+      if (::write(ready[1], &c, 1) != 1) ::_exit(127);
+      if (::read(go[0], &c, 1) != 1) ::_exit(127);  // the parent failed and said why
     }
     if (stage) {
-      // Clone each source as a detached mount while it still belongs to our namespace
-      // (a mount of another namespace cannot be bound), then attach the clones under a
-      // private tmpfs in a namespace of our own.
-      for (size_t i = 0; i < command.stage.size(); ++i) {
-        tree_fds[i] =
-            ::open_tree(command.stage[i].source_fd, "",
-                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-        if (tree_fds[i] < 0) ChildFail(ef, errno);
+      // Bind each source under a private tmpfs, in a mount namespace of our own: clone
+      // it as a detached mount, then attach the clones once the tmpfs is there.
+      if (::unshare(CLONE_NEWNS) != 0) ChildFail(ef, errno, "creating a mount namespace");
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        ChildFail(ef, errno, "making mounts private");
       }
-      if (::unshare(CLONE_NEWNS) != 0) ChildFail(ef, errno);
-      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ChildFail(ef, errno);
+      int tree_fds[256];
+      if (command.stage.size() > 256) ChildFail(ef, E2BIG, "staging more than 256 mounts");
+      for (size_t i = 0; i < command.stage.size(); ++i) {
+        const auto& m = command.stage[i];
+        int fd = ::open(m.source_path.c_str(), O_PATH | O_CLOEXEC | (m.no_follow ? O_NOFOLLOW : 0));
+        struct stat st;
+        if (fd < 0 || ::fstat(fd, &st) != 0) ChildFail(ef, errno, "re-opening a mount source");
+        if (st.st_dev != sources[i].st_dev || st.st_ino != sources[i].st_ino) {
+          ChildFail(ef, ESTALE, "re-opening a mount source (it was replaced meanwhile)");
+        }
+        tree_fds[i] =
+            ::open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+        if (tree_fds[i] < 0) ChildFail(ef, errno, "cloning a mount source");
+        // Outputs belong to the task user, so it can write them and nothing else.
+        if (m.give_to_task && ::fchownat(fd, "", command.uid, command.gid,
+                                         AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+          ChildFail(ef, errno, "giving an output to the task user");
+        }
+        ::close(fd);
+      }
       if (::mount("tmpfs", stage_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) {
-        ChildFail(ef, errno);
+        ChildFail(ef, errno, "mounting the staging tmpfs");
       }
       for (size_t i = 0; i < command.stage.size(); ++i) {
         const auto& m = command.stage[i];
         if (m.is_dir) {
-          if (::mkdir(m.target.c_str(), 0755) != 0) ChildFail(ef, errno);
+          if (::mkdir(m.target.c_str(), 0755) != 0) ChildFail(ef, errno, "staging a folder");
         } else {
           int fd = ::open(m.target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-          if (fd < 0) ChildFail(ef, errno);
+          if (fd < 0) ChildFail(ef, errno, "staging a file");
           ::close(fd);
         }
         if (::move_mount(tree_fds[i], "", AT_FDCWD, m.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) !=
             0) {
-          ChildFail(ef, errno);
+          ChildFail(ef, errno, "attaching a staged mount");
         }
         ::close(tree_fds[i]);
         ::close(m.source_fd);
@@ -168,38 +231,60 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
       ::setrlimit(RLIMIT_CORE, &rl);
     }
     if (command.switch_user) {
-      if (::setgroups(0, nullptr) != 0) ChildFail(ef, errno);
-      if (::setresgid(command.gid, command.gid, command.gid) != 0) ChildFail(ef, errno);
-      if (::setresuid(command.uid, command.uid, command.uid) != 0) ChildFail(ef, errno);
+      if (::setgroups(0, nullptr) != 0) ChildFail(ef, errno, "clearing supplementary groups");
+      if (::setresgid(command.gid, command.gid, command.gid) != 0) {
+        ChildFail(ef, errno, "switching to the task group");
+      }
+      if (::setresuid(command.uid, command.uid, command.uid) != 0) {
+        ChildFail(ef, errno, "switching to the task user");
+      }
       // A non-root daemon holding CAP_SETUID keeps its capabilities across setresuid();
       // the engine and the task must get none (bwrap also refuses to run with them).
       ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
       struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
       struct __user_cap_data_struct data[2] = {};
-      if (::syscall(SYS_capset, &header, data) != 0) ChildFail(ef, errno);
+      if (::syscall(SYS_capset, &header, data) != 0) ChildFail(ef, errno, "dropping capabilities");
       // Changing credentials clears the parent-death signal; set it again.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
     }
     for (int fd : command.keep_fds) ::fcntl(fd, F_SETFD, 0);
     ::execve(program.c_str(), cargv.data(), envp);
-    ChildFail(ef, errno);
+    ChildFail(ef, errno, "exec");
   }
   ::setpgid(pid, pid);  // both sides, so killpg works whichever runs first
-  ::close(out[1]);
-  ::close(err_pipe[1]);
+  for (int* fd : {&out[1], &err_pipe[1], &ready[1], &go[0]}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
   if (devnull >= 0) ::close(devnull);
-  int child_errno = 0;
+  absl::Status mapped = absl::OkStatus();
+  if (userns) {
+    char c;
+    ssize_t r;
+    do {
+      r = ::read(ready[0], &c, 1);
+    } while (r < 0 && errno == EINTR);
+    if (r == 1) {
+      mapped = WriteIdMap(pid, "uid_map", own_uid, command.uid);
+      if (mapped.ok()) mapped = WriteIdMap(pid, "gid_map", own_gid, command.gid);
+      if (mapped.ok() && ::write(go[1], &c, 1) != 1) mapped = absl::InternalError("pipe failed");
+    }
+    ::close(ready[0]);
+    ::close(go[1]);  // the child reads EOF and exits if we did not say go
+  }
+  ChildError child_error;
   ssize_t n;
   do {
-    n = ::read(err_pipe[0], &child_errno, sizeof(child_errno));
+    n = ::read(err_pipe[0], &child_error, sizeof(child_error));
   } while (n < 0 && errno == EINTR);
   ::close(err_pipe[0]);
-  if (n == sizeof(child_errno)) {
+  if (!mapped.ok() || n == sizeof(child_error)) {
     ::close(out[0]);
     ::waitpid(pid, nullptr, 0);
-    return absl::InternalError(absl::StrCat(
-        "cannot start '", program, "' (confinement or exec failed): ", std::strerror(child_errno)));
+    if (!mapped.ok()) return mapped;
+    return absl::InternalError(absl::StrCat("cannot start '", program, "': ", child_error.step,
+                                            " failed: ", std::strerror(child_error.err)));
   }
   return Child{pid, out[0]};
 }
@@ -278,6 +363,17 @@ absl::StatusOr<TaskOutcome> RunSupervised(const SupervisedCommand& command) {
   if (!child.ok()) {
     if (log_fd >= 0) ::close(log_fd);
     return child.status();
+  }
+  if (command.on_started) {
+    absl::Status started = command.on_started(child->pid);
+    if (!started.ok()) {
+      ::kill(-child->pid, SIGKILL);
+      ::kill(child->pid, SIGKILL);
+      ::close(child->out_fd);
+      ::waitpid(child->pid, nullptr, 0);
+      if (log_fd >= 0) ::close(log_fd);
+      return started;
+    }
   }
   TaskOutcome outcome;
   outcome.log_file = command.log_file;

@@ -36,19 +36,30 @@ struct SupervisedCommand {
   // privileges to the engine or the task.
   bool switch_user = false;
   uint32_t uid = 0, gid = 0;
-  // Root only: binds made in a private mount namespace before the switch, so the
+  // A daemon that is not root but holds CAP_SETUID and CAP_SETGID (the packaged unit's
+  // `medperf` user) may not mount in the initial namespaces. The child then first
+  // enters a new user namespace in which this process maps the daemon's own uid/gid to
+  // 0 and `uid`/`gid` to themselves (writing /proc/<child>/{uid,gid}_map needs those
+  // two capabilities, nothing else); there it may stage mounts and chown outputs, with
+  // power over the files of these two users only. Without switch_user the command runs
+  // as that namespace's root (used to take a task's outputs back).
+  bool private_user_namespace = false;
+  // With switch_user: binds made in a private mount namespace before the switch, so the
   // unprivileged engine can reach inputs under paths only the daemon may traverse.
   // Each source is opened by the daemon and bound at `target` (under a fresh tmpfs
   // mounted at `stage_root`).
   struct StageMount {
-    int source_fd = -1;  // O_PATH, opened by the caller; bound via /proc/self/fd
-    std::string target;  // absolute, under stage_root
+    int source_fd = -1;       // O_PATH, opened by the caller
+    std::string source_path;  // the path source_fd was opened from (absolute)
+    bool no_follow = false;   // source_fd was opened with O_NOFOLLOW
+    std::string target;       // absolute, under stage_root
     bool is_dir = true;
+    bool give_to_task = false;  // an output: chowned to uid:gid before the switch
   };
   std::string stage_root;
   std::vector<StageMount> stage;
   // File descriptors the child keeps open across exec (opened O_CLOEXEC by the caller,
-  // e.g. a seccomp program or --ro-bind-data payloads); the caller closes them after.
+  // e.g. a seccomp program or bwrap's --info-fd/--block-fd pipes); the caller closes them.
   std::vector<int> keep_fds;
   // Open cgroup.procs files the child joins (by writing "0") before exec.
   std::vector<int> cgroup_procs_fds;
@@ -64,6 +75,10 @@ struct SupervisedCommand {
   // Extra teardown when we kill the command (e.g. `docker kill <name>`), run before
   // the process group gets SIGKILL.
   std::function<void()> on_kill;
+  // Called in the supervising thread right after the command started (its host pid),
+  // before any output is read. An error kills the command's process group and is what
+  // RunSupervised returns.
+  std::function<absl::Status(int pid)> on_started;
 };
 
 // Runs to completion. Errors only when the command cannot be started.

@@ -16,6 +16,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/status_macros.h"
+#include "runners/subprocess.h"
 
 namespace medperf {
 namespace {
@@ -168,6 +170,32 @@ absl::Status CheckReadableBy(const TaskIdentity& identity,
       "'; containers run as that user, never as root. Grant it read access, e.g. "
       "`setfacl -R -m u:",
       who, ":rX ", path.string(), "` or `chmod -R o+rX ", path.string(), "`"));
+}
+
+absl::Status TakeBackOutputs(const TaskIdentity& identity,
+                             const std::vector<std::filesystem::path>& outputs) {
+  if (!identity.switch_user || ::geteuid() == 0 || outputs.empty()) return absl::OkStatus();
+  SupervisedCommand command;
+  command.argv = {"/bin/sh", "-c", "chown -R -P -h 0:0 -- \"$@\" && chmod -R u+rwX -- \"$@\"",
+                  "medperf-take-back"};
+  for (const auto& p : outputs) command.argv.push_back(p.string());
+  command.inherit_env = false;
+  command.env = {"PATH=/usr/bin:/bin"};
+  command.private_user_namespace = true;
+  command.uid = identity.uid;
+  command.gid = identity.gid;
+  command.time_limit = std::chrono::minutes(5);
+  std::string said;
+  command.on_output = [&](std::string_view line) {
+    if (said.size() < 2000) said.append(line).append("\n");
+  };
+  ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
+  if (!outcome.ok()) {
+    return absl::InternalError(absl::StrCat("cannot take the task's outputs back from uid ",
+                                            identity.uid, " (", outputs.front().string(),
+                                            "...): ", said.empty() ? "chown failed" : said));
+  }
+  return absl::OkStatus();
 }
 
 std::string DescribeTaskIdentity(const TaskIdentity& identity) {

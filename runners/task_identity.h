@@ -36,6 +36,19 @@ absl::Status CheckReadableBy(const TaskIdentity& identity,
                              const std::vector<std::filesystem::path>& inputs,
                              size_t max_entries = 200);
 
+// Takes a finished task's outputs (folders or files the daemon created and the task
+// filled) back from the task user. A daemon without root (the packaged unit's `medperf`
+// holding only CAP_SETUID and CAP_SETGID) could otherwise neither read what the task
+// left unreadable nor delete it. Runs `chown -R` (never following a link) to the
+// daemon's uid/gid and `chmod -R u+rwX` in a user namespace that maps the daemon to 0
+// and the task user to itself, so it has power over these two users' files only.
+// Does nothing when identity.switch_user is false or this process is root (root reads
+// and deletes anything).
+// Errors: InternalError with chown's or chmod's message (the outputs stay the task
+// user's; the task's result is then not used).
+absl::Status TakeBackOutputs(const TaskIdentity& identity,
+                             const std::vector<std::filesystem::path>& outputs);
+
 // One line for status output: "uid 64999 (medperf-task), switched from root".
 std::string DescribeTaskIdentity(const TaskIdentity& identity);
 

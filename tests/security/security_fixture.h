@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -218,6 +220,7 @@ class SiteDaemon {
                                      socket().string(),
                                      "--log-level=debug"};
     argv.insert(argv.end(), args_.begin(), args_.end());
+    argv.insert(argv.begin(), launcher_.begin(), launcher_.end());
     std::filesystem::create_directories(root_);
     process_.reset();
     process_ = std::make_unique<Process>(argv, root_ / "medperfd.log", env_);
@@ -242,6 +245,8 @@ class SiteDaemon {
     return process_ ? process_->Stop(sig, timeout) : -1;
   }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
+  // A command medperfd is started through (e.g. setpriv, to run it as another user).
+  void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
   std::string Log() const { return sec::Slurp(root_ / "medperfd.log"); }
   std::filesystem::path root() const { return root_; }
   std::filesystem::path state_dir() const { return root_ / "state"; }
@@ -251,8 +256,111 @@ class SiteDaemon {
   std::filesystem::path root_;
   std::vector<std::string> args_;
   std::vector<std::string> env_;
+  std::vector<std::string> launcher_;
   std::unique_ptr<Process> process_;
 };
+
+// The packaged unit's way of running medperfd (packaging/medperfd.service): an
+// unprivileged service user holding only CAP_SETUID and CAP_SETGID (ambient), with
+// no_new_privs. Tests take a uid no package allocates for it.
+inline constexpr uint32_t kServiceUid = 64998;
+
+inline std::vector<std::string> ServiceUserLauncher() {
+  std::string id = std::to_string(kServiceUid);
+  return {"/usr/bin/setpriv",
+          "--reuid=" + id,
+          "--regid=" + id,
+          "--clear-groups",
+          "--inh-caps=-all,+setuid,+setgid",
+          "--ambient-caps=+setuid,+setgid",
+          "--bounding-set=-all,+setuid,+setgid",
+          "--no-new-privs",
+          "--"};
+}
+
+// What systemd's Delegate=yes gives the packaged unit, for the service user: a cgroup of
+// its own in each limit hierarchy (v1: memory, pids, cpu; v2: one group), owned by it,
+// which medperfd joins through Launcher(). Removed (after killing what is left) on
+// destruction. Empty Launcher() and a reason in why() where this host allows none.
+class DelegatedCgroup {
+ public:
+  DelegatedCgroup() {
+    std::string name = "medperf-svc-test-" + std::to_string(::getpid()) + "-" + sec::RandomHex(4);
+    bool v2 = std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers");
+    std::map<std::string, std::string> own;  // controller ("" on v2) -> own group path
+    std::stringstream ss(sec::Slurp("/proc/self/cgroup"));
+    for (std::string line; std::getline(ss, line);) {
+      auto a = line.find(':'), b = line.find(':', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::stringstream cs(line.substr(a + 1, b - a - 1));
+      for (std::string c; std::getline(cs, c, ',');) own[c] = line.substr(b + 1);
+      if (a + 1 == b) own[""] = line.substr(b + 1);
+    }
+    for (const std::string c :
+         v2 ? std::vector<std::string>{""} : std::vector<std::string>{"memory", "pids", "cpu"}) {
+      if (!own.count(c)) {
+        why_ = "no " + c + " cgroup hierarchy";
+        return;
+      }
+      std::string base = "/sys/fs/cgroup/" + c + own[c];
+      while (base.size() > 1 && base.back() == '/') base.pop_back();
+      std::string dir = base + "/" + name;
+      if (::mkdir(dir.c_str(), 0755) != 0) {
+        why_ = "cannot create " + dir + ": " + std::strerror(errno);
+        return;
+      }
+      dirs_.push_back(dir);
+      for (const char* f :
+           {"", "/cgroup.procs", "/tasks", "/cgroup.subtree_control", "/cgroup.threads"}) {
+        ::chown((dir + f).c_str(), kServiceUid, kServiceUid);  // absent files: no matter
+      }
+    }
+  }
+  ~DelegatedCgroup() {
+    for (const std::string& dir : dirs_) {
+      // Deepest first: the daemon's task groups, then the delegated group itself.
+      std::vector<std::filesystem::path> groups;
+      std::error_code ec;
+      for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+           !ec && it != std::filesystem::end(it); it.increment(ec)) {
+        if (it->is_directory(ec)) groups.push_back(it->path());
+      }
+      groups.push_back(dir);
+      std::sort(groups.begin(), groups.end(),
+                [](const auto& a, const auto& b) { return a.string().size() > b.string().size(); });
+      for (const auto& g : groups) {
+        std::stringstream procs(sec::Slurp(g / "cgroup.procs"));
+        for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+        for (int i = 0; i < 100 && ::rmdir(g.c_str()) != 0 && errno == EBUSY; ++i) {
+          ::usleep(20000);
+        }
+      }
+    }
+  }
+  // Prefix for ServiceUserLauncher(): joins every group, then runs the rest.
+  std::vector<std::string> Launcher() const {
+    if (!why_.empty()) return {};
+    std::string script = "for g in";
+    for (const std::string& d : dirs_) script += " '" + d + "'";
+    script += "; do echo $$ > \"$g/cgroup.procs\" || exit 1; done; exec \"$@\"";
+    return {"/bin/sh", "-c", script, "delegate"};
+  }
+  const std::string& why() const { return why_; }
+
+ private:
+  std::vector<std::string> dirs_;
+  std::string why_;
+};
+
+// Gives `root` and everything under it to the service user (never through a link).
+inline void GiveToServiceUser(const std::filesystem::path& root) {
+  std::error_code ec;
+  ::lchown(root.c_str(), kServiceUid, kServiceUid);
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::end(it); it.increment(ec)) {
+    ::lchown(it->path().c_str(), kServiceUid, kServiceUid);
+  }
+}
 
 // What every world shares: the temp dir, the secrets only the daemon may know, the
 // hostile container folders and the checks run after every attack.
