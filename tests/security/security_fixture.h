@@ -296,7 +296,7 @@ class DelegatedCgroup {
       for (std::string c; std::getline(cs, c, ',');) own[c] = line.substr(b + 1);
       if (a + 1 == b) own[""] = line.substr(b + 1);
     }
-    for (const std::string c :
+    for (const std::string& c :
          v2 ? std::vector<std::string>{""} : std::vector<std::string>{"memory", "pids", "cpu"}) {
       if (!own.count(c)) {
         why_ = "no " + c + " cgroup hierarchy";
