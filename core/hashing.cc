@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "core/absl_view.h"
 #include "core/tree_walk.h"
 
 namespace medperf {
@@ -28,9 +29,6 @@ std::string ToHex(const unsigned char* digest, unsigned int size) {
   }
   return out;
 }
-
-// Debian's Abseil has its own string_view type.
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 absl::Status ErrnoStatus(int err, absl::string_view what, const std::filesystem::path& path) {
   std::string message = absl::StrCat(what, " '", path.string(), "': ", std::strerror(err));
@@ -250,6 +248,14 @@ bool IsSha256Hex(std::string_view text) {
   return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+std::string ComparableSha256(std::string_view hash) {
+  std::string h(hash);
+  std::transform(h.begin(), h.end(), h.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (h.compare(0, 7, "sha256:") == 0) h.erase(0, 7);
+  return h;
 }
 
 absl::StatusOr<std::string> NormalizeSha256(std::string_view text) {

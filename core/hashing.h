@@ -80,4 +80,9 @@ bool IsSha256Hex(std::string_view text);
 // Accepts "<hex>" or "sha256:<hex>" in any case; returns the lowercase hex.
 absl::StatusOr<std::string> NormalizeSha256(std::string_view text);
 
+// The form two hashes are compared in: lowercase, without a "sha256:" prefix. Unlike
+// NormalizeSha256 it accepts anything (a server may hold a malformed or legacy hash,
+// which then simply compares unequal).
+std::string ComparableSha256(std::string_view hash);
+
 }  // namespace medperf

@@ -14,13 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "core/absl_view.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 
 namespace medperf {
 namespace {
-
-absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::string PercentEncode(std::string_view s) {
   std::string out;

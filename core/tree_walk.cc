@@ -10,12 +10,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/absl_view.h"
 
 namespace medperf {
 namespace {
-
-// Debian's Abseil has its own string_view type.
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }

@@ -1,5 +1,7 @@
 #include "ctl/cli.h"
 
+#include "ctl/client.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -235,6 +237,14 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   if (parsed->help) {
     PrintCommandHelp(*parsed->command, out);
     return 0;
+  }
+  if (!parsed->global.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(parsed->global.token_file);
+    if (!token.ok()) {
+      err << "medperfctl: " << token.status().message() << "\n";
+      return 1;
+    }
+    parsed->global.token = *std::move(token);
   }
   Output output(out, err);
   CommandContext ctx{parsed->global, parsed->args, output, in};

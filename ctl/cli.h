@@ -48,6 +48,7 @@ struct GlobalOptions {
   bool json = false;
   bool yes = false;
   std::string token_file;  // act as another MedPerf user for this call
+  std::string token;       // read from token_file by RunCli before any command runs
 };
 
 class Output;

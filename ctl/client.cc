@@ -11,7 +11,8 @@
 
 namespace medperf::ctl {
 
-DaemonClient::DaemonClient(const GlobalOptions& global) : socket_(global.socket) {
+DaemonClient::DaemonClient(const GlobalOptions& global)
+    : socket_(global.socket), token_(global.token) {
   grpc::ChannelArguments args;
   // A local daemon answers at once or not at all: do not wait minutes to reconnect.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -20,27 +21,22 @@ DaemonClient::DaemonClient(const GlobalOptions& global) : socket_(global.socket)
   auto channel =
       grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
   stub_ = medperf::v1::Control::NewStub(channel);
-  if (!global.token_file.empty()) {
-    struct stat st {};
-    std::ifstream in(global.token_file);
-    if (!in || stat(global.token_file.c_str(), &st) != 0) {
-      token_error_ = absl::StrCat("cannot read token file ", global.token_file);
-    } else if (st.st_mode & 0077) {
-      token_error_ = absl::StrCat("token file ", global.token_file, " is readable by others (mode ",
-                                  absl::StrCat(absl::Hex(st.st_mode & 0777)), "); run: chmod 600 ",
-                                  global.token_file);
-    } else {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      token_ = std::string(absl::StripAsciiWhitespace(ss.str()));
-    }
-  }
 }
 
-bool DaemonClient::token_error(Output& out) const {
-  if (token_error_.empty()) return false;
-  out.err() << "medperfctl: " << token_error_ << "\n";
-  return true;
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  struct stat st {};
+  std::ifstream in(path);
+  if (!in || stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read token file ", path));
+  }
+  if (st.st_mode & 0077) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("token file ", path, " is readable by others (mode ",
+                     absl::Hex(st.st_mode & 0777), "); run: chmod 600 ", path));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(ss.str()));
 }
 
 std::unique_ptr<grpc::ClientContext> DaemonClient::Context(bool streaming) {

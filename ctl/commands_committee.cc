@@ -81,7 +81,6 @@ int TestRun(CommandContext& ctx) {
   req.set_no_cache(a.Has("no_cache"));
   req.set_skip_demo_data_preparation(a.Has("skip_demo_data_preparation"));
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   Json result;
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::RunTest, req, &result)) return rc;
   if (ctx.global.json) {
@@ -122,7 +121,6 @@ int ContainerSubmit(CommandContext& ctx) {
   req.set_image_hash(a.Get("image_hash"));
   req.set_operational(a.Has("operational"));
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   Json result;
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::SubmitContainer, req, &result)) {
     return rc;
@@ -145,7 +143,6 @@ int ContainerSubmit(CommandContext& ctx) {
 
 int ListContainers(CommandContext& ctx) {
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::ListRequest req;
   req.set_mine(ctx.args.Has("mine"));
   for (const char* filter : {"name", "owner", "state"}) {
@@ -183,7 +180,6 @@ int ViewContainer(CommandContext& ctx) {
   auto id = tmp.GetId("container id");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::GetRequest req;
   req.set_id(*id);
   v1::Entity resp;
@@ -206,7 +202,6 @@ int ModelAssociate(CommandContext& ctx, bool ids_are_containers) {
   auto model = ctx.args.GetId("model_uid");
   if (!model.ok()) return UsageError(ctx.out, model.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::AssociateModelRequest req;
   req.set_benchmark(*benchmark);
   req.set_model(*model);
@@ -277,7 +272,6 @@ int BenchmarkSubmit(CommandContext& ctx) {
   req.set_skip_compatibility_test(a.Has("skip_compatibility_tests"));
   req.set_skip_demo_data_preparation(a.Has("skip_demo_data_preparation"));
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   Json result;
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::SubmitBenchmark, req, &result)) {
     return rc;
@@ -304,7 +298,6 @@ int BenchmarkDecide(CommandContext& ctx, bool approve) {
   auto id = ctx.args.GetId("benchmark");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::SetBenchmarkApprovalRequest req;
   req.set_benchmark(*id);
   req.set_approve(approve);

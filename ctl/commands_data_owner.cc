@@ -102,7 +102,6 @@ using GetRpc = grpc::Status (v1::Control::Stub::*)(grpc::ClientContext*, const v
 int ListEntities(CommandContext& ctx, ListRpc rpc,
                  const std::vector<std::pair<std::string, std::string>>& columns) {
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::ListRequest req;
   req.set_mine(ctx.args.Has("mine"));
   for (const char* filter : {"name", "owner", "state"}) {
@@ -119,7 +118,6 @@ int ViewEntity(CommandContext& ctx, GetRpc rpc, const std::string& what) {
   auto id = ctx.args.PositionalId(0, what + " id");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::GetRequest req;
   req.set_id(*id);
   v1::Entity resp;
@@ -147,7 +145,6 @@ int DatasetSubmit(CommandContext& ctx) {
     req.set_data_preparation_container(*p);
   }
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   Json preview;
   req.set_dry_run(true);
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::SubmitDataset, req, &preview)) return rc;
@@ -178,7 +175,6 @@ int DatasetPrepare(CommandContext& ctx) {
   auto id = Id(ctx.args, "data_uid");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::PrepareDatasetRequest req;
   req.set_dataset(*id);
   Json result;
@@ -197,7 +193,6 @@ int DatasetSetOperational(CommandContext& ctx) {
   auto id = Id(ctx.args, "data_uid");
   if (!id.ok()) return UsageError(ctx.out, id.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::SetDatasetOperationalRequest req;
   req.set_dataset(*id);
   req.set_dry_run(true);
@@ -233,7 +228,6 @@ int DatasetAssociate(CommandContext& ctx) {
   auto benchmark = Id(ctx.args, "benchmark_uid");
   if (!benchmark.ok()) return UsageError(ctx.out, benchmark.status());
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::AssociateDatasetRequest req;
   req.set_dataset(*dataset);
   req.set_benchmark(*benchmark);
@@ -279,7 +273,6 @@ int BenchmarkRun(CommandContext& ctx) {
     }
   }
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   Json summary;
   if (int rc = StreamCall(ctx, client, &v1::Control::Stub::RunBenchmark, req, &summary)) return rc;
   if (ctx.global.json) {
@@ -305,7 +298,6 @@ int BenchmarkRun(CommandContext& ctx) {
 
 int AssociationList(CommandContext& ctx) {
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::ListAssociationsRequest req;
   if (ctx.args.Has("benchmark")) {
     auto b = Id(ctx.args, "benchmark");
@@ -359,7 +351,6 @@ int AssociationDecide(CommandContext& ctx, bool approve) {
     req.set_model(*m);
   }
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::Association resp;
   grpc::Status st = client.stub().SetAssociationApproval(client.Context().get(), req, &resp);
   if (!st.ok()) return client.Fail(ctx.out, st);
@@ -385,7 +376,6 @@ int AssociationPriority(CommandContext& ctx) {
   req.set_model(*model);
   req.set_priority(static_cast<int32_t>(*priority));
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::Association resp;
   grpc::Status st = client.stub().SetAssociationPriority(client.Context().get(), req, &resp);
   if (!st.ok()) return client.Fail(ctx.out, st);
@@ -473,7 +463,6 @@ int ResultSubmit(CommandContext& ctx) {
   auto uid = ResultUid(ctx);
   if (!uid) return 2;
   DaemonClient client(ctx.global);
-  if (client.token_error(ctx.out)) return 1;
   v1::SubmitResultRequest req;
   req.set_uid(*uid);
   req.set_dry_run(true);

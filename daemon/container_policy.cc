@@ -11,13 +11,6 @@
 namespace medperf::daemon {
 namespace {
 
-// Hashes compare without the "sha256:" prefix and without regard to case.
-std::string Comparable(std::string_view hash) {
-  std::string h = absl::AsciiStrToLower(std::string(hash));
-  if (absl::StartsWith(h, "sha256:")) h = h.substr(7);
-  return h;
-}
-
 std::string Label(const Container& c) {
   return absl::StrCat("container ", c.id.value(), " (", c.name, ")");
 }
@@ -29,7 +22,7 @@ constexpr char kWhereConfigLives[] =
     "`medperfd --user`; see docs/security.md)";
 
 std::string EntryYaml(int64_t id, std::string_view hash) {
-  return absl::StrCat("    - container: ", id, "\n      image_hash: sha256:", Comparable(hash),
+  return absl::StrCat("    - container: ", id, "\n      image_hash: sha256:", ComparableSha256(hash),
                       "\n");
 }
 
@@ -98,7 +91,7 @@ absl::Status CheckRunnable(const Container& container, const ContainerConfig& co
   const std::string label = Label(container);
   // Nothing to pin the executable to: an entry could not tell this one from a swapped one.
   if (!absl::StartsWith(absl::AsciiStrToLower(container.image_hash), "sha256:") ||
-      !IsSha256Hex(Comparable(container.image_hash))) {
+      !IsSha256Hex(ComparableSha256(container.image_hash))) {
     return absl::FailedPreconditionError(absl::StrCat(
         label, " is a LocalProcess container (it runs the host executable ", config.image,
         "), but the server registers no sha256 image_hash for it (image_hash '",
@@ -127,7 +120,7 @@ absl::Status CheckRunnable(const Container& container, const ContainerConfig& co
 
   std::vector<const AllowedLocalProcess*> entries = EntriesFor(sandbox, container.id.value());
   for (const AllowedLocalProcess* e : entries) {
-    if (Comparable(e->image_hash) == Comparable(container.image_hash)) return absl::OkStatus();
+    if (ComparableSha256(e->image_hash) == ComparableSha256(container.image_hash)) return absl::OkStatus();
   }
   if (entries.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -164,7 +157,7 @@ absl::Status CheckLocalImageHash(const Container& container, const ContainerConf
   if (config.type != ContainerType::kLocalProcess) return absl::OkStatus();
   std::vector<const AllowedLocalProcess*> entries = EntriesFor(sandbox, container.id.value());
   for (const AllowedLocalProcess* e : entries) {
-    if (Comparable(e->image_hash) == Comparable(local_hash)) return absl::OkStatus();
+    if (ComparableSha256(e->image_hash) == ComparableSha256(local_hash)) return absl::OkStatus();
   }
   std::vector<std::string> listed;
   for (const AllowedLocalProcess* e : entries) listed.push_back(e->image_hash);

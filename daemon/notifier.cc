@@ -104,6 +104,12 @@ HookRun RunHook(const std::string& command, const std::string& input,
   sigaddset(&pipe_set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 
+  auto keep_output = [&](const char* buf, ssize_t got) {
+    if (run.output.size() < kMaxOutput) {
+      run.output.append(buf,
+                        std::min<size_t>(static_cast<size_t>(got), kMaxOutput - run.output.size()));
+    }
+  };
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   bool exited = false;
@@ -131,10 +137,7 @@ HookRun RunHook(const std::string& command, const std::string& input,
         char buf[1024];
         ssize_t got = ::read(out_fd, buf, sizeof(buf));
         if (got > 0) {
-          if (run.output.size() < kMaxOutput) {
-            run.output.append(
-                buf, std::min<size_t>(static_cast<size_t>(got), kMaxOutput - run.output.size()));
-          }
+          keep_output(buf, got);
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           CloseFd(out_fd);
         }
@@ -147,6 +150,15 @@ HookRun RunHook(const std::string& command, const std::string& input,
         }
       }
     }
+  }
+  if (exited && out_fd >= 0) {
+    // What the hook wrote just before exiting is still in the pipe (the loop stops as
+    // soon as waitpid sees the exit). Take what is there without waiting for EOF: a
+    // child it left in the background may hold the pipe open.
+    ::fcntl(out_fd, F_SETFL, O_NONBLOCK);
+    char buf[1024];
+    ssize_t got;
+    while ((got = ::read(out_fd, buf, sizeof(buf))) > 0) keep_output(buf, got);
   }
   if (!exited) {
     run.timed_out = true;

@@ -10,7 +10,7 @@
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
-#include "daemon/compatibility_test.h"
+#include "daemon/compatibility_check.h"
 #include "daemon/container_policy.h"
 #include "daemon/control_service.h"
 
@@ -29,25 +29,6 @@ grpc::Status Invalid(const std::string& message) {
 bool IsUrl(const std::string& s) {
   return absl::StrContains(s, "://") || absl::StartsWith(s, "direct:") ||
          absl::StartsWith(s, "synapse:");
-}
-
-std::string Comparable(std::string hash) {
-  hash = absl::AsciiStrToLower(hash);
-  if (absl::StartsWith(hash, "sha256:")) hash = hash.substr(7);
-  return hash;
-}
-
-absl::StatusOr<std::string> ReadSmallFile(const fs::path& path, const std::string& what) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", what, ": ", ec.message()));
-  if (size > (1u << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is ", size, " bytes (limit 1 MiB)"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // The summary every compatibility-test answer carries.
@@ -115,7 +96,7 @@ absl::StatusOr<Json> SubmitContainerBody(Site& site, JobContext& job, const std:
   std::string config_what = r.legacy_mlcube() ? "mlcube file" : "container config file";
   job.Progress("fetch", absl::StrCat("fetching the ", config_what, " ", r.container_config_file()));
   ASSIGN_OR_RETURN(Asset config_asset, site.assets().Fetch(config_what, r.container_config_file()));
-  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(config_asset.path, config_what));
+  ASSIGN_OR_RETURN(std::string text, ReadFileBounded(config_asset.path, config_what, 1 << 20));
   bool legacy = r.legacy_mlcube() || LooksLikeLegacyMlcube(text);
   if (legacy) {
     ASSIGN_OR_RETURN(c.container_config, LegacyToContainerConfig(text, r.container_config_file()));
@@ -132,7 +113,7 @@ absl::StatusOr<Json> SubmitContainerBody(Site& site, JobContext& job, const std:
   if (!r.parameters_file().empty()) {
     job.Progress("fetch", absl::StrCat("fetching the parameters file ", r.parameters_file()));
     ASSIGN_OR_RETURN(Asset params, site.assets().Fetch("parameters file", r.parameters_file()));
-    ASSIGN_OR_RETURN(std::string ptext, ReadSmallFile(params.path, "the parameters file"));
+    ASSIGN_OR_RETURN(std::string ptext, ReadFileBounded(params.path, "the parameters file", 1 << 20));
     ASSIGN_OR_RETURN(c.parameters_config, YamlToJson(ptext, r.parameters_file()));
     // An empty parameters file is {} for the real client too.
     if (c.parameters_config.is_null()) c.parameters_config = Json::object();
@@ -177,7 +158,7 @@ absl::StatusOr<Json> SubmitContainerBody(Site& site, JobContext& job, const std:
     return runner->ImageHash(config, local.image_file);
   }();
   if (image_hash.ok()) {
-    if (!r.image_hash().empty() && Comparable(r.image_hash()) != Comparable(*image_hash)) {
+    if (!r.image_hash().empty() && ComparableSha256(r.image_hash()) != ComparableSha256(*image_hash)) {
       return absl::FailedPreconditionError(absl::StrCat("image hash mismatch: --image-hash is ",
                                                         r.image_hash(), " but the image hashes to ",
                                                         *image_hash));
@@ -332,7 +313,7 @@ grpc::Status ControlService::SubmitContainer(grpc::ServerContext* context,
       return Invalid(absl::StrCat("'", *p, "' must be a URL or an absolute path"));
     }
   }
-  if (!req->additional_hash().empty() && !IsSha256Hex(Comparable(req->additional_hash()))) {
+  if (!req->additional_hash().empty() && !IsSha256Hex(ComparableSha256(req->additional_hash()))) {
     return Invalid("--additional-hash must be a SHA-256 hex digest");
   }
   Site& site = ctx_.site;

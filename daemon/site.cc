@@ -35,12 +35,6 @@ absl::Status WriteFileAtomically(const fs::path& path, const std::string& conten
   return absl::OkStatus();
 }
 
-std::string ComparableHash(std::string hash) {
-  hash = absl::AsciiStrToLower(hash);
-  if (absl::StartsWith(hash, "sha256:")) hash = hash.substr(7);
-  return hash;
-}
-
 }  // namespace
 
 Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
@@ -161,7 +155,7 @@ absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) 
   ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
   RETURN_IF_ERROR(CheckLocalImageHash(container, local.config, config_.sandbox, local.image_hash));
   if (!container.image_hash.empty() &&
-      ComparableHash(container.image_hash) != ComparableHash(local.image_hash)) {
+      ComparableSha256(container.image_hash) != ComparableSha256(local.image_hash)) {
     return absl::FailedPreconditionError(
         absl::StrCat(label, ": image hash mismatch: the server registered ", container.image_hash,
                      " but the image here hashes to ", local.image_hash,

@@ -12,14 +12,11 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 
 namespace medperf {
-namespace {
-// Debian's Abseil has its own string_view type.
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
-}  // namespace
 namespace fs = std::filesystem;
 namespace {
 

@@ -10,14 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/absl_view.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 
 namespace medperf {
-namespace {
-// Debian's Abseil has its own string_view type.
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
-}  // namespace
 namespace fs = std::filesystem;
 
 std::string_view ContainerTypeName(ContainerType type) {

@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/tree_walk.h"
@@ -28,7 +29,6 @@
 namespace medperf {
 namespace fs = std::filesystem;
 namespace {
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 bool AllDigits(absl::string_view s) {
   return !s.empty() &&

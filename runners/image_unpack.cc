@@ -1,5 +1,6 @@
 #include "runners/image_unpack.h"
 
+#include "core/absl_view.h"
 #include "core/yaml_json.h"
 
 #include <archive.h>
@@ -23,10 +24,6 @@
 #include "core/status_macros.h"
 
 namespace medperf {
-namespace {
-// Debian's Abseil has its own string_view type.
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
-}  // namespace
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -53,17 +50,10 @@ absl::StatusOr<std::string> CachedFileSha256(const fs::path& path) {
 
 namespace {
 
-absl::StatusOr<std::string> ReadSmallFile(const fs::path& path, size_t max = 16 << 20) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("missing '", path.filename().string(), "'"));
-  if (size > max)
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", path.filename().string(), "' is too large"));
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// A metadata file of the unpacked tarball (manifest, index, config): written by whoever
+// built the image, so read without following links and with a size cap.
+absl::StatusOr<std::string> ReadSmallFile(const fs::path& path) {
+  return ReadFileBounded(path, absl::StrCat("'", path.filename().string(), "'"), 16 << 20);
 }
 
 // A path named inside the image tarball (manifest Layers, blobs): relative, no "..",

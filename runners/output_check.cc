@@ -6,15 +6,13 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "core/absl_view.h"
 #include "core/tree_walk.h"
 
 namespace medperf {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Debian's Abseil has its own string_view type.
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 std::string OutputName(const fs::path& output) {
   return absl::StrCat("task output '", output.filename().string(), "' (", output.string(), ")");

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "runners/image_unpack.h"
@@ -30,8 +31,6 @@
 namespace medperf {
 namespace fs = std::filesystem;
 namespace {
-
-inline absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -43,6 +43,10 @@ absl::Status Serve(const ServeOptions& options) {
   const int threads = options.threads;
   server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server->set_payload_max_length(options.max_body_bytes);
+  // httplib writes a response's headers and body separately; with Nagle's algorithm on,
+  // the body waits for the client's delayed ACK, about 40 ms per request on a kept-alive
+  // connection (issue 19; bench/server_bench.sh measures it).
+  server->set_tcp_nodelay(true);
   server->set_read_timeout(30, 0);
   server->set_write_timeout(30, 0);
 

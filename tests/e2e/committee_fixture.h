@@ -17,6 +17,7 @@
 
 #include "tests/e2e/allow_list.h"
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/server_process.h"
 #include "tests/e2e/static_file_server.h"
 #include "tests/support/test_support.h"
 
@@ -54,15 +55,9 @@ class CommitteeWorld : public ::testing::Test {
     // The seeded example containers run host executables: the site allow-lists them.
     if (demo != "benchmark") allowed_ = ReadAllowList(dir_ / "seed-allow-list.yaml");
     tokens_ = nlohmann::json::parse(ReadFile(dir_ / "tokens.json"));
-    int port = FreePort();
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{BinaryPath("server/medperf-server").string(), "serve", "--db", db,
-                                 "--port", std::to_string(port)},
-        dir_ / "server.log");
-    ASSERT_TRUE(WaitFor([&] {
-      return ReadFile(dir_ / "server.log").find("listening on") != std::string::npos;
-    })) << ReadFile(dir_ / "server.log");
-    server_url_ = "http://127.0.0.1:" + std::to_string(port);
+    server_ = std::make_unique<ServerProcess>(db, dir_ / "server.log");
+    ASSERT_TRUE(server_->Start());
+    server_url_ = server_->url();
 
     // The "hosted" files: copies, so the URLs serve what a committee would upload.
     fs::create_directories(www());
@@ -153,7 +148,7 @@ class CommitteeWorld : public ::testing::Test {
   std::vector<AllowedContainer> allowed_;  // the daemon's sandbox.allow_local_process
   nlohmann::json tokens_;
   std::string server_url_;
-  std::unique_ptr<Process> server_;
+  std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<StaticFileServer> files_;
   std::unique_ptr<DaemonProcess> daemon_;
 };

@@ -12,6 +12,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/server_process.h"
 
 namespace medperf::testing {
 namespace {
@@ -36,16 +37,12 @@ TEST(LoadTest, ConcurrentCtlClientsSeeNoErrors) {
                            .get<std::string>() +
                        "\n");
   ASSERT_EQ(::chmod(token.c_str(), 0600), 0);
-  const int port = FreePort();
-  Process srv({server, "serve", "--db", db, "--port", std::to_string(port)}, dir / "server.log");
-  ASSERT_TRUE(WaitFor([&] {
-    return ReadFile(dir / "server.log").find("listening on") != std::string::npos;
-  })) << ReadFile(dir / "server.log");
+  ServerProcess srv(db, dir / "server.log");
+  ASSERT_TRUE(srv.Start());
   WriteFile(dir / "medperfd.yaml", "poll:\n  enabled: false\n");
   fs::create_directories(dir / "site");
-  DaemonProcess daemon(
-      dir / "site", {"--config", (dir / "medperfd.yaml").string(), "--server-url",
-                     "http://127.0.0.1:" + std::to_string(port), "--token-file", token.string()});
+  DaemonProcess daemon(dir / "site", {"--config", (dir / "medperfd.yaml").string(), "--server-url",
+                                      srv.url(), "--token-file", token.string()});
   ASSERT_TRUE(daemon.Start());
 
   // The daemon works while it is queried: register and prepare the sample dataset.

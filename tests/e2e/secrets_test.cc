@@ -11,6 +11,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/server_process.h"
 
 namespace medperf::testing {
 namespace {
@@ -62,15 +63,8 @@ class SecretsTest : public ::testing::Test {
     RunResult r = RunProcess(seed);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     tokens_ = nlohmann::json::parse(ReadFile(dir_ / "tokens.json"));
-    port_ = FreePort();
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{BinaryPath("server/medperf-server").string(), "serve", "--db", db_,
-                                 "--port", std::to_string(port_)},
-        dir_ / "server.log");
-    ASSERT_TRUE(WaitFor(
-        [&] { return ReadFile(dir_ / "server.log").find("listening on") != std::string::npos; },
-        std::chrono::seconds(10)))
-        << ReadFile(dir_ / "server.log");
+    server_ = std::make_unique<ServerProcess>(db_, dir_ / "server.log");
+    ASSERT_TRUE(server_->Start());
     // Token files live outside the daemons' roots, as in a real installation.
     fs::create_directories(dir_ / "secrets");
     WritePrivate(dir_ / "secrets" / "do.token", Token("testdo@example.com"));
@@ -78,7 +72,7 @@ class SecretsTest : public ::testing::Test {
   }
 
   std::string Token(const std::string& email) const { return tokens_.at(email); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return server_->url(); }
 
   // Asserts that none of `secrets` appears in the daemon's log, its root (state dir and
   // everything else it wrote) or in `outputs` (what the ctl printed, watch --json included).
@@ -93,9 +87,8 @@ class SecretsTest : public ::testing::Test {
 
   TempDir dir_;
   std::string db_;
-  int port_ = 0;
   nlohmann::json tokens_;
-  std::unique_ptr<Process> server_;
+  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(SecretsTest, TokensNeverReachLogsEventsOrState) {

@@ -20,6 +20,7 @@
 #include "tests/e2e/allow_list.h"
 #include "tests/e2e/daemon_fixture.h"
 #include "tests/e2e/recording_proxy.h"
+#include "tests/e2e/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::testing {
@@ -51,14 +52,9 @@ class SiteFixture : public ::testing::Test {
       WriteFile(file, token + "\n");
       chmod(file.c_str(), 0600);
     }
-    port_ = FreePort();
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{server, "serve", "--db", db_, "--port", std::to_string(port_)},
-        dir_ / "server.log");
-    ASSERT_TRUE(WaitFor([&] {
-      return ReadFile(dir_ / "server.log").find("listening on") != std::string::npos;
-    })) << ReadFile(dir_ / "server.log");
-    proxy_ = std::make_unique<RecordingProxy>("127.0.0.1", port_);
+    server_ = std::make_unique<ServerProcess>(db_, dir_ / "server.log");
+    ASSERT_TRUE(server_->Start());
+    proxy_ = std::make_unique<RecordingProxy>("127.0.0.1", server_->port());
 
     WriteDaemonConfig();
     daemon_ = std::make_unique<DaemonProcess>(
@@ -101,7 +97,7 @@ class SiteFixture : public ::testing::Test {
 
   RestClient As(const std::string& who) const {
     RestClientOptions o;
-    o.server_url = "http://127.0.0.1:" + std::to_string(port_);
+    o.server_url = server_->url();
     o.token = tokens_.at(who);
     o.max_attempts = 1;
     auto c = RestClient::Create(o);
@@ -176,10 +172,9 @@ class SiteFixture : public ::testing::Test {
   TempDir dir_;
   std::filesystem::path examples_;
   std::string db_;
-  int port_ = 0;
   std::map<std::string, std::string> tokens_;
   std::vector<AllowedContainer> allowed_;  // the daemon's sandbox.allow_local_process
-  std::unique_ptr<Process> server_;
+  std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<RecordingProxy> proxy_;
   std::unique_ptr<DaemonProcess> daemon_;
 };

@@ -22,6 +22,7 @@
 #include "core/yaml_json.h"
 #include "tests/e2e/allow_list.h"
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::testing {
@@ -48,7 +49,7 @@ class UnattendedSite {
   }
 
   std::filesystem::path assets() const { return BuildDir() / "examples" / "chestxray"; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return server_->url(); }
   const std::filesystem::path& root() const { return root_; }
   DaemonProcess& daemon() { return *daemon_; }
   std::filesystem::path hook_file() const { return root_ / "hook-events.jsonl"; }
@@ -65,35 +66,17 @@ class UnattendedSite {
     tokens_ = nlohmann::json::parse(ReadFile(root_ / "tokens.json"));
     WriteToken(root_ / "do.token", tokens_[kUaDo]);
     WriteToken(root_ / "bo.token", tokens_[kUaBo]);
-    port_ = FreePort();
+    server_ = std::make_unique<ServerProcess>(db_, root_ / "server.log");
     return StartServer();
   }
 
   // `extra_args` go to `medperf-server serve`, e.g. {"--faults", "rate=0.3,kinds=500"}.
+  // A restart keeps the port, so the daemon reaches the server again at url().
   ::testing::AssertionResult StartServer(const std::vector<std::string>& extra_args = {}) {
-    server_.reset();
-    std::vector<std::string> argv = {BinaryPath("server/medperf-server").string(),
-                                     "serve",
-                                     "--db",
-                                     db_.string(),
-                                     "--port",
-                                     std::to_string(port_)};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    server_ = std::make_unique<Process>(argv, root_ / "server.log");
-    bool up = WaitFor(
-        [&] { return ReadFile(root_ / "server.log").find("listening on") != std::string::npos; },
-        std::chrono::seconds(10));
-    if (!up) return ::testing::AssertionFailure() << ReadFile(root_ / "server.log");
-    return ::testing::AssertionSuccess();
+    return server_->Start(extra_args);
   }
 
-  void StopServer() {
-    if (server_) server_->Stop(SIGKILL);
-    server_.reset();
-    // The next start appends to the same log; forget the old "listening on".
-    std::filesystem::rename(root_ / "server.log",
-                            root_ / ("server.log." + std::to_string(++server_runs_)));
-  }
+  void StopServer() { server_->Stop(SIGKILL); }
 
   // The site's allow-list: the seeded containers, and the ids the next kMaxAddedModels
   // containers will get with the one executable every AddModel model runs. An unattended
@@ -316,10 +299,8 @@ class UnattendedSite {
   std::filesystem::path root_;
   std::filesystem::path db_;
   std::vector<AllowedContainer> seeded_;  // the seed's allow-list
-  int port_ = 0;
-  int server_runs_ = 0;
   nlohmann::json tokens_;
-  std::unique_ptr<Process> server_;
+  std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<DaemonProcess> daemon_;
 };
 

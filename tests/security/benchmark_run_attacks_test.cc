@@ -19,6 +19,7 @@
 #include "core/yaml_json.h"
 #include "tests/e2e/allow_list.h"
 #include "tests/e2e/recording_proxy.h"
+#include "tests/e2e/server_process.h"
 #include "tests/security/security_fixture.h"
 
 namespace medperf::testing {
@@ -79,15 +80,9 @@ class ServerSecurityTest : public HostileBase, public ::testing::Test {
       WriteFile(f, tokens_.at(std::string(who) + "@example.com").get<std::string>() + "\n");
       ::chmod(f.c_str(), 0600);
     }
-    port_ = FreePort();
-    server_ =
-        std::make_unique<Process>(std::vector<std::string>{server, "serve", "--db", db_.string(),
-                                                           "--port", std::to_string(port_)},
-                                  dir_ / "server.log");
-    ASSERT_TRUE(WaitFor([&] {
-      return ReadFile(dir_ / "server.log").find("listening on") != std::string::npos;
-    })) << ReadFile(dir_ / "server.log");
-    proxy_ = std::make_unique<RecordingProxy>("127.0.0.1", port_);
+    server_ = std::make_unique<ServerProcess>(db_, dir_ / "server.log");
+    ASSERT_TRUE(server_->Start());
+    proxy_ = std::make_unique<RecordingProxy>("127.0.0.1", server_->port());
     WriteDaemonConfig();
     daemon_ = std::make_unique<SiteDaemon>(
         dir_ / "site",
@@ -120,7 +115,7 @@ class ServerSecurityTest : public HostileBase, public ::testing::Test {
 
   RestClient As(const std::string& who) const {
     RestClientOptions o;
-    o.server_url = "http://127.0.0.1:" + std::to_string(port_);
+    o.server_url = server_->url();
     o.token = tokens_.at(who + "@example.com").get<std::string>();
     o.max_attempts = 1;
     auto c = RestClient::Create(o);
@@ -237,11 +232,10 @@ class ServerSecurityTest : public HostileBase, public ::testing::Test {
 
   fs::path examples_;
   fs::path db_;
-  int port_ = 0;
   Json tokens_;
   std::vector<AllowedContainer> allowed_;
   std::string outputs_;
-  std::unique_ptr<Process> server_;
+  std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<RecordingProxy> proxy_;
   std::unique_ptr<SiteDaemon> daemon_;
 };

@@ -1,4 +1,4 @@
-#include "daemon/compatibility_test.h"
+#include "daemon/compatibility_check.h"
 
 #include <deque>
 #include <fstream>
