@@ -235,7 +235,14 @@ std::function<std::pair<std::string, std::string>()> OutputCapTick(
     // Every other tick: walking a large output tree costs more than the check is worth.
     if (++ticks % 2 != 0) return {};
     absl::StatusOr<uint64_t> used = OutputBytes(outputs);
-    if (used.ok() && *used > output_bytes) {
+    if (!used.ok()) {
+      // An output the daemon cannot measure (nested past the walk's depth, made
+      // unreadable) cannot be held to its cap: it counts as over it.
+      return {"output", absl::StrCat("its outputs could not be measured against limits.", task,
+                                     ".output = ", DescribeBytes(output_bytes), ": ",
+                                     used.status().message())};
+    }
+    if (*used > output_bytes) {
       return {"output", absl::StrCat("its outputs reached ", DescribeBytes(*used), ", over limits.",
                                      task, ".output = ", DescribeBytes(output_bytes))};
     }

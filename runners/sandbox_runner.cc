@@ -161,6 +161,35 @@ absl::StatusOr<fs::path> ImageFile(const ContainerConfig& config, const fs::path
 
 }  // namespace
 
+namespace {
+
+// Copies a host /etc entry as a task saw it through a read-only bind (the task user is
+// "other" to it): links as links; files and folders others may read, with their modes
+// (never more); anything else, such as a private key, left out.
+absl::Status CopyWorldReadable(const fs::path& from, const fs::path& to) {
+  struct stat st;
+  if (::lstat(from.c_str(), &st) != 0) return absl::OkStatus();  // not on this host
+  std::error_code ec;
+  if (S_ISLNK(st.st_mode)) {
+    fs::copy_symlink(from, to, ec);
+  } else if (S_ISDIR(st.st_mode)) {
+    if ((st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH)) return absl::OkStatus();
+    if (::mkdir(to.c_str(), 0755) != 0) ec.assign(errno, std::generic_category());
+    for (auto it = fs::directory_iterator(from, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      RETURN_IF_ERROR(CopyWorldReadable(it->path(), to / it->path().filename()));
+    }
+    if (!ec) ::chmod(to.c_str(), st.st_mode & 0755);
+  } else if (S_ISREG(st.st_mode)) {
+    if ((st.st_mode & S_IROTH) == 0) return absl::OkStatus();
+    fs::copy_file(from, to, ec);
+    if (!ec) ::chmod(to.c_str(), st.st_mode & 0755);
+  }
+  if (ec) return absl::InternalError(absl::StrCat(from.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdentity& who) {
   std::string passwd =
       absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:", who.uid, ":", who.gid,
@@ -174,16 +203,27 @@ absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdent
       {"hosts", "127.0.0.1 localhost medperf\n::1 localhost\n"},
       {"hostname", "medperf\n"},
       {"resolv.conf", ""}};
+  // Every entry below the host ones counts, so an edit in place (a CA bundle rewritten,
+  // a changed mode) is seen too; a few hundred lstat() calls.
   std::string key = passwd + group;
-  for (const auto& entry : HostEtcEntries()) {
+  auto add_to_key = [&key](const fs::path& p) {
     struct stat st;
-    if (::lstat(entry.c_str(), &st) != 0) continue;
-    absl::StrAppend(&key, entry, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+    if (::lstat(p.c_str(), &st) != 0) return;
+    absl::StrAppend(&key, p.string(), ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
                     st.st_mtim.tv_nsec, ":", st.st_mode, ";");
+  };
+  std::error_code ec;
+  for (const auto& entry : HostEtcEntries()) {
+    add_to_key(entry);
+    if (!fs::is_directory(fs::symlink_status(entry, ec))) continue;
+    for (auto it = fs::recursive_directory_iterator(
+             entry, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::end(it); it.increment(ec)) {
+      add_to_key(it->path());
+    }
   }
   const fs::path base = cache_dir / "sandbox-etc";
   const fs::path dir = base / Sha256Hex(key).substr(0, 16);
-  std::error_code ec;
   if (fs::is_directory(dir, ec)) return dir;
   // Built aside and renamed into place: concurrent tasks never see half a folder.
   static std::atomic<uint64_t> counter{0};
@@ -194,40 +234,37 @@ absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdent
     return absl::InternalError(absl::StrCat("cannot create the sandbox's /etc under '",
                                             base.string(), "': ", ec.message()));
   }
-  auto fail = [&](const std::string& what) {
+  auto fail = [&](const fs::path& what) {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);
-    return absl::InternalError(absl::StrCat("cannot build the sandbox's /etc: ", what));
+    return absl::InternalError(absl::StrCat("cannot build the sandbox's /etc: ", what.string()));
   };
   for (const auto& [name, content] : files) {
     std::ofstream out(tmp / name, std::ios::binary);
     out << content;
-    if (!out.good()) return fail(name);
+    if (!out.good()) return fail(tmp / name);
   }
+  for (const auto& [name, content] : files) ::chmod((tmp / name).c_str(), 0644);
+  ::chmod(tmp.c_str(), 0755);
   for (const auto& entry : HostEtcEntries()) {
     fs::path target = tmp / fs::path(entry).lexically_relative("/etc");
-    auto st = fs::symlink_status(entry, ec);
-    if (!fs::exists(st) && !fs::is_symlink(st)) continue;
-    fs::create_directories(target.parent_path(), ec);
-    fs::copy(entry, target, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) return fail(absl::StrCat(entry, ": ", ec.message()));
-  }
-  // Readable by the task user whatever the daemon's umask; never through a link.
-  ::chmod(tmp.c_str(), 0755);
-  for (auto it = fs::recursive_directory_iterator(tmp, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    auto st = it->symlink_status(ec);
-    if (fs::is_symlink(st)) continue;
-    ::chmod(it->path().c_str(), fs::is_directory(st) ? 0755 : 0644);
+    if (target.parent_path() != tmp && !fs::exists(target.parent_path(), ec)) {
+      if (::mkdir(target.parent_path().c_str(), 0755) != 0) return fail(target.parent_path());
+      ::chmod(target.parent_path().c_str(), 0755);
+    }
+    absl::Status copied = CopyWorldReadable(entry, target);
+    if (!copied.ok()) return fail(std::string(copied.message()));
   }
   if (::rename(tmp.c_str(), dir.c_str()) != 0) {
     fs::remove_all(tmp, ec);  // another task built it meanwhile
-    if (!fs::is_directory(dir, ec)) return fail(dir.string());
+    if (!fs::is_directory(dir, ec)) return fail(dir);
   }
   auto now = fs::file_time_type::clock::now();
   for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::end(it); it.increment(ec)) {
     std::error_code e2;
-    if (it->path() != dir && now - fs::last_write_time(it->path(), e2) > std::chrono::hours(1)) {
+    // A week after it was built: a task started before the host changed may still use it.
+    if (it->path() != dir &&
+        now - fs::last_write_time(it->path(), e2) > std::chrono::hours(24 * 7)) {
       fs::remove_all(it->path(), e2);
     }
   }
@@ -569,7 +606,19 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
     command.on_tick = [&, ticks = 0]() mutable -> std::pair<std::string, std::string> {
       if (++ticks % 2 != 0) return {};
       absl::StatusOr<uint64_t> used = OutputBytes(inv->outputs);
-      if (used.ok() && *used > limits.output_bytes) {
+      if (!used.ok() && used.status().code() == absl::StatusCode::kPermissionDenied) {
+        // A service-user daemon cannot read folders the task made private (mkdtemp does
+        // that); it measures them in a user namespace where it may.
+        used = MeasureOutputs(options_.identity, inv->outputs);
+      }
+      if (!used.ok()) {
+        // An output the daemon cannot measure cannot be held to its cap (e.g. nested
+        // past the walk's depth): it counts as over it.
+        return {"output", absl::StrCat("its outputs could not be measured against ", key,
+                                       "output = ", Bytes(limits.output_bytes), ": ",
+                                       used.status().message())};
+      }
+      if (*used > limits.output_bytes) {
         return {"output", absl::StrCat("its outputs reached ", Bytes(*used), ", over ", key,
                                        "output = ", Bytes(limits.output_bytes))};
       }

@@ -39,13 +39,14 @@ struct SandboxOptions {
 // The synthetic /etc a LocalProcess task sees, as one prepared folder under
 // `cache_dir`/sandbox-etc/ (bound with one mount: bwrap's cost is per mount, and one
 // per file was a tenth of a task's start): passwd and group naming `who` as "medperf",
-// name-service files resolving from files only, and copies of the harmless host
+// name-service files resolving from files only (0644), and copies of the harmless host
 // entries (ld.so.cache and ld.so.conf*, alternatives, CA certificates, openssl.cnf,
-// localtime, timezone, mime.types; links are copied as links). Folders, files: 0755,
-// 0644 whatever the umask. Its name is derived from `who` and the size, mtime and inode
-// of each host entry (a folder's mtime moves when an entry is added or replaced), so a
-// new CA bundle or ld.so.cache reaches the next task; superseded folders are removed an
-// hour later (a running task may still use one). Safe to call concurrently.
+// localtime, timezone, mime.types) as the task saw them through a read-only bind: links
+// as links, files and folders others may read with their own modes, nothing else (a
+// private key in /etc/ssl/certs stays out). Its name is derived from `who` and the
+// inode, size, mtime and mode of every host entry copied, so a new CA bundle or
+// ld.so.cache reaches the next task; superseded folders are removed a week after they
+// were built (a running task may still use one). Safe to call concurrently.
 // Errors: InternalError naming the folder or the host entry that could not be copied.
 absl::StatusOr<std::filesystem::path> SyntheticEtc(const std::filesystem::path& cache_dir,
                                                    const TaskIdentity& who);

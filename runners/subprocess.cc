@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -248,6 +249,9 @@ absl::StatusOr<Child> Spawn(const SupervisedCommand& command) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
     }
+    // Only the descriptors meant for it reach the command: anything the daemon itself
+    // inherited without close-on-exec (from a shell, a service manager) stays behind.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     for (int fd : command.keep_fds) ::fcntl(fd, F_SETFD, 0);
     ::execve(program.c_str(), cargv.data(), envp);
     ChildFail(ef, errno, "exec");

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/absl_view.h"
 #include "core/status_macros.h"
 #include "runners/subprocess.h"
 
@@ -176,8 +177,9 @@ absl::Status TakeBackOutputs(const TaskIdentity& identity,
                              const std::vector<std::filesystem::path>& outputs) {
   if (!identity.switch_user || ::geteuid() == 0 || outputs.empty()) return absl::OkStatus();
   SupervisedCommand command;
-  command.argv = {"/bin/sh", "-c", "chown -R -P -h 0:0 -- \"$@\" && chmod -R u+rwX -- \"$@\"",
-                  "medperf-take-back"};
+  // chown and chmod exec'd directly (no shell between): each gets the parent-death
+  // signal, so neither outlives a killed daemon.
+  command.argv = {"chown", "-R", "-P", "-h", "0:0", "--"};
   for (const auto& p : outputs) command.argv.push_back(p.string());
   command.inherit_env = false;
   command.env = {"PATH=/usr/bin:/bin"};
@@ -190,12 +192,49 @@ absl::Status TakeBackOutputs(const TaskIdentity& identity,
     if (said.size() < 2000) said.append(line).append("\n");
   };
   ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
+  if (outcome.ok()) {
+    // Readable by later tasks too (prepared data, predictions): they run as the task
+    // user, which is "other" to the daemon's files and reaches them through binds.
+    command.argv = {"chmod", "-R", "u+rwX,go+rX", "--"};
+    for (const auto& p : outputs) command.argv.push_back(p.string());
+    ASSIGN_OR_RETURN(outcome, RunSupervised(command));
+  }
   if (!outcome.ok()) {
     return absl::InternalError(absl::StrCat("cannot take the task's outputs back from uid ",
                                             identity.uid, " (", outputs.front().string(),
                                             "...): ", said.empty() ? "chown failed" : said));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> MeasureOutputs(const TaskIdentity& identity,
+                                        const std::vector<std::filesystem::path>& outputs) {
+  if (!identity.switch_user || ::geteuid() == 0) {
+    return absl::FailedPreconditionError("only a service-user daemon measures outputs this way");
+  }
+  SupervisedCommand command;
+  command.argv = {"du", "-s", "-b", "--"};
+  for (const auto& p : outputs) command.argv.push_back(p.string());
+  command.inherit_env = false;
+  command.env = {"PATH=/usr/bin:/bin", "LC_ALL=C"};
+  command.private_user_namespace = true;
+  command.uid = identity.uid;
+  command.gid = identity.gid;
+  command.time_limit = std::chrono::seconds(60);
+  uint64_t total = 0;
+  std::string said;
+  command.on_output = [&](std::string_view line) {
+    uint64_t n = 0;
+    std::string_view digits = line.substr(0, line.find('\t'));
+    if (!digits.empty() && absl::SimpleAtoi(AV(digits), &n)) {
+      total += n;
+    } else if (said.size() < 2000) {
+      said.append(line).append("\n");
+    }
+  };
+  ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
+  if (!outcome.ok()) return absl::InternalError(absl::StrCat("du failed: ", said));
+  return total;
 }
 
 std::string DescribeTaskIdentity(const TaskIdentity& identity) {

@@ -40,14 +40,24 @@ absl::Status CheckReadableBy(const TaskIdentity& identity,
 // filled) back from the task user. A daemon without root (the packaged unit's `medperf`
 // holding only CAP_SETUID and CAP_SETGID) could otherwise neither read what the task
 // left unreadable nor delete it. Runs `chown -R` (never following a link) to the
-// daemon's uid/gid and `chmod -R u+rwX` in a user namespace that maps the daemon to 0
-// and the task user to itself, so it has power over these two users' files only.
+// daemon's uid/gid and `chmod -R u+rwX,go+rX` (later tasks, as the task user, read
+// prepared data and predictions) in a user namespace that maps the daemon to 0 and the
+// task user to itself, so it has power over these two users' files only.
 // Does nothing when identity.switch_user is false or this process is root (root reads
 // and deletes anything).
 // Errors: InternalError with chown's or chmod's message (the outputs stay the task
 // user's; the task's result is then not used).
 absl::Status TakeBackOutputs(const TaskIdentity& identity,
                              const std::vector<std::filesystem::path>& outputs);
+
+// Bytes in `outputs` (du's apparent size: files and folders), measured like
+// TakeBackOutputs works: in a user namespace mapping the daemon to 0 and the task user
+// to itself, so folders the task made private count too. For a daemon that is neither
+// root nor switching users, nothing needs this: OutputBytes reads everything.
+// Errors: FailedPreconditionError when this process does not switch users as a
+// non-root daemon; InternalError with du's message.
+absl::StatusOr<uint64_t> MeasureOutputs(const TaskIdentity& identity,
+                                        const std::vector<std::filesystem::path>& outputs);
 
 // One line for status output: "uid 64999 (medperf-task), switched from root".
 std::string DescribeTaskIdentity(const TaskIdentity& identity);

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -618,6 +621,47 @@ TEST(TaskIdentityTest, RootIsNeverATaskUser) {
   EXPECT_EQ(ResolveTaskIdentity("0:5").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ResolveTaskIdentity("no-such-user-xyz").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The synthetic /etc shows a task what a read-only bind of the host's entries showed it
+// (the task user is "other"): a private key among the CA certificates stays out, the
+// rest keeps its modes. Tried in a private mount namespace whose /etc/ssl/certs is a
+// tmpfs holding one public and one private file, so the host's /etc is never touched.
+TEST(SyntheticEtcTest, OnlyWhatOthersMayReadIsCopied) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private mount namespace over /etc";
+  if (!fs::is_directory("/etc/ssl/certs")) GTEST_SKIP() << "no /etc/ssl/certs on this host";
+  testing::TempDir dir;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", "/etc/ssl/certs", "tmpfs", 0, "mode=0755") != 0) {
+      ::_exit(10);
+    }
+    std::ofstream("/etc/ssl/certs/public.pem") << "public\n";
+    std::ofstream("/etc/ssl/certs/private.key") << "secret\n";
+    ::chmod("/etc/ssl/certs/public.pem", 0644);
+    ::chmod("/etc/ssl/certs/private.key", 0600);
+    TaskIdentity who{.uid = kFallbackTaskUid, .gid = kFallbackTaskUid, .switch_user = true};
+    auto etc = SyntheticEtc(dir.path(), who);
+    if (!etc.ok()) ::_exit(11);
+    struct stat st;
+    if (::stat((*etc / "ssl/certs/public.pem").c_str(), &st) != 0)
+      code = 12;
+    else if ((st.st_mode & 07777) != 0644)
+      code = 13;
+    if (fs::exists(*etc / "ssl/certs/private.key")) code = 14;
+    if (::stat((*etc / "passwd").c_str(), &st) != 0 || (st.st_mode & 0444) != 0444) code = 15;
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  // 10: namespace set-up failed, 11: SyntheticEtc failed, 12/13: the public file is missing
+  // or changed mode, 14: the private key was copied, 15: passwd unreadable.
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

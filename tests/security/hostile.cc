@@ -13,7 +13,7 @@
 //
 // Modes: procsys secrets privs wait_host write_inputs link_environ link_mem link_token
 // link_hostname link_root hardlink fifo socket forkbomb memhog flood_file flood_files
-// flood_files_fast tmp_flood log_flood hang bomb deep huge trigger:<mode>.
+// flood_files_fast flood_hidden flood_deep tmp_flood log_flood hang bomb deep huge trigger:<mode>.
 // An evaluator also applies the modes named in <predictions>/trigger (so a model can
 // make the benchmark's evaluator misbehave only for its own run).
 #include <fcntl.h>
@@ -574,12 +574,12 @@ void FloodFile(const Args& args, Report& report) {
   if (fd >= 0) ::close(fd);
 }
 
-// Many 1 MiB files (each under any per-file cap); `pause` between them.
-void FloodFiles(const Args& args, Report& report, int count, std::chrono::milliseconds pause) {
+// Many 1 MiB files (each under any per-file cap) in `dir`; `pause` between them.
+void FloodFiles(const fs::path& dir, Report& report, int count, std::chrono::milliseconds pause) {
   std::string chunk(size_t{1} << 20, 'g');
   int written = 0;
   for (; written < count; ++written) {
-    fs::path file = fs::path(args.Flag("out")) / ("flood_" + std::to_string(written) + ".bin");
+    fs::path file = dir / ("flood_" + std::to_string(written) + ".bin");
     if (WriteFileAt(file, chunk) != "OK") break;
     std::this_thread::sleep_for(pause);
   }
@@ -765,8 +765,25 @@ int main(int argc, char** argv) {
   }
   if (out_is_dir) {
     if (args.Has("flood_file")) FloodFile(args, report);
-    if (args.Has("flood_files")) FloodFiles(args, report, 200, std::chrono::milliseconds(50));
-    if (args.Has("flood_files_fast")) FloodFiles(args, report, 64, std::chrono::milliseconds(0));
+    const fs::path out_dir = args.Flag("out");
+    if (args.Has("flood_files")) FloodFiles(out_dir, report, 200, std::chrono::milliseconds(50));
+    if (args.Has("flood_files_fast")) FloodFiles(out_dir, report, 64, std::chrono::milliseconds(0));
+    // The same flood where the daemon's measuring walk is kept out: a folder only the
+    // task may read (mode 0700), and one nested deeper than the walk goes.
+    if (args.Has("flood_hidden")) {
+      fs::path hidden = out_dir / "private";
+      ::mkdir(hidden.c_str(), 0700);
+      ::chmod(hidden.c_str(), 0700);
+      FloodFiles(hidden, report, 200, std::chrono::milliseconds(50));
+    }
+    if (args.Has("flood_deep")) {
+      fs::path deep = out_dir;
+      for (int i = 0; i < 300; ++i) {
+        deep /= "d";
+        ::mkdir(deep.c_str(), 0755);
+      }
+      FloodFiles(deep, report, 200, std::chrono::milliseconds(50));
+    }
     PlantLinks(args, report);
     if (!leaks.empty()) WriteFileAt(out / "leaks.txt", leaks);
     WriteFileAt(out / "report.txt", report.Text());

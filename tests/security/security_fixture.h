@@ -265,9 +265,23 @@ class SiteDaemon {
 // no_new_privs. Tests take a uid no package allocates for it.
 inline constexpr uint32_t kServiceUid = 64998;
 
+// The UMask= of packaging/medperfd.service ("0022" where the unit sets none).
+inline std::string UnitUmask() {
+  std::stringstream unit(sec::Slurp(SourceDir() / "packaging" / "medperfd.service"));
+  std::string umask = "0022";
+  for (std::string line; std::getline(unit, line);) {
+    if (line.rfind("UMask=", 0) == 0) umask = line.substr(6);
+  }
+  return umask;
+}
+
 inline std::vector<std::string> ServiceUserLauncher() {
   std::string id = std::to_string(kServiceUid);
-  return {"/usr/bin/setpriv",
+  return {"/bin/sh",
+          "-c",
+          "umask " + UnitUmask() + " && exec \"$@\"",
+          "unit-umask",
+          "/usr/bin/setpriv",
           "--reuid=" + id,
           "--regid=" + id,
           "--clear-groups",
