@@ -16,53 +16,7 @@ namespace medperf::daemon {
 
 using Json = nlohmann::json;
 
-bool FollowsBenchmark(const PolicyConfig& policy, BenchmarkId benchmark) {
-  return policy.benchmarks.empty() || policy.benchmarks.count(benchmark.value()) > 0;
-}
-
-bool AllowsModel(const PolicyConfig& policy, ModelId model) {
-  if (policy.deny_models.count(model.value())) return false;
-  return policy.allow_models.empty() || policy.allow_models.count(model.value()) > 0;
-}
-
-bool AutoSubmits(const PolicyConfig& policy, BenchmarkId benchmark) {
-  return policy.submission == SubmissionPolicy::kAuto ||
-         policy.auto_submit_benchmarks.count(benchmark.value()) > 0;
-}
-
 namespace {
-
-// Latest row per key by created_at (ties: the later row in server order wins), and the
-// keys in order of their first row.
-template <typename Row, typename Key>
-std::vector<std::pair<Key, const Row*>> LatestPerKey(const std::vector<Row>& rows,
-                                                     Key (*key)(const Row&)) {
-  std::vector<Key> order;
-  std::map<Key, const Row*> latest;
-  std::map<Key, std::string> first_seen;
-  for (const Row& r : rows) {
-    Key k = key(r);
-    auto it = latest.find(k);
-    if (it == latest.end()) {
-      latest[k] = &r;
-      first_seen[k] = r.created_at;
-      order.push_back(k);
-    } else {
-      if (r.created_at >= it->second->created_at) it->second = &r;
-      if (r.created_at < first_seen[k]) first_seen[k] = r.created_at;
-    }
-  }
-  std::stable_sort(order.begin(), order.end(),
-                   [&](const Key& a, const Key& b) { return first_seen[a] < first_seen[b]; });
-  std::vector<std::pair<Key, const Row*>> out;
-  for (const Key& k : order) out.emplace_back(k, latest[k]);
-  return out;
-}
-
-ModelId ModelOf(const BenchmarkModelAssociation& r) { return r.model; }
-std::pair<BenchmarkId, DatasetId> PairOf(const BenchmarkDatasetAssociation& r) {
-  return {r.benchmark, r.dataset};
-}
 
 // Fetches one entity with `get` and stores the site policy's `judge`ment of it in
 // `*verdict`. A server error is returned: it fails the poll, which is retried like any
@@ -81,23 +35,6 @@ absl::Status Verdict(Get get, Judge judge, absl::Status* verdict) {
 }
 
 }  // namespace
-
-std::vector<ModelId> ApprovedModels(const std::vector<BenchmarkModelAssociation>& rows) {
-  std::vector<ModelId> out;
-  for (const auto& [model, row] : LatestPerKey(rows, &ModelOf)) {
-    if (row->approval_status == ApprovalStatus::kApproved) out.push_back(model);
-  }
-  return out;
-}
-
-std::map<BenchmarkId, std::vector<DatasetId>> ApprovedDatasetsByBenchmark(
-    const std::vector<BenchmarkDatasetAssociation>& rows) {
-  std::map<BenchmarkId, std::vector<DatasetId>> out;
-  for (const auto& [pair, row] : LatestPerKey(rows, &PairOf)) {
-    if (row->approval_status == ApprovalStatus::kApproved) out[pair.first].push_back(pair.second);
-  }
-  return out;
-}
 
 std::chrono::milliseconds NextPollDelay(const PollConfig& poll, int consecutive_failures,
                                         double u) {

@@ -16,31 +16,13 @@
 #include "absl/synchronization/mutex.h"
 #include "core/entities.h"
 #include "core/rest_client.h"
+#include "daemon/associations.h"
 #include "daemon/config.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
 #include "daemon/site.h"
 
 namespace medperf::daemon {
-
-// --- Policy (pure, shared with the execution of run jobs) ---
-
-// Whether the site follows `benchmark` (policy.benchmarks empty = every associated one).
-bool FollowsBenchmark(const PolicyConfig& policy, BenchmarkId benchmark);
-// Whether `model` may run here: not denied, and allowed when an allow list exists.
-bool AllowsModel(const PolicyConfig& policy, ModelId model);
-// Whether results of `benchmark` are submitted without review (`auto`).
-bool AutoSubmits(const PolicyConfig& policy, BenchmarkId benchmark);
-
-// --- Discovery (pure) ---
-
-// The models approved for a benchmark, as the MedPerf client computes them: the latest
-// association row per model (by created_at) must be APPROVED; models in the order of
-// their first association.
-std::vector<ModelId> ApprovedModels(const std::vector<BenchmarkModelAssociation>& rows);
-// The same for datasets: benchmark → datasets whose latest association is APPROVED.
-std::map<BenchmarkId, std::vector<DatasetId>> ApprovedDatasetsByBenchmark(
-    const std::vector<BenchmarkDatasetAssociation>& rows);
 
 // How long to wait before the next poll: `interval` after a success, doubled per
 // consecutive failure up to `max_backoff`, then spread by ±jitter (u in [0, 1)) so a

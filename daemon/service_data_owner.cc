@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "daemon/associations.h"
 #include "daemon/container_policy.h"
 #include "daemon/control_service.h"
 #include "daemon/execution.h"
@@ -368,26 +369,11 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
                            rows.status().message()));
         }
         if (!rows.ok()) return rows.status();
-        // Latest row per model wins; keep approved ones in order of first association.
-        std::map<int64_t, BenchmarkModelAssociation> latest;
-        std::map<int64_t, std::string> first_seen;
-        for (const auto& row : *rows) {
-          int64_t m = row.model.value();
-          if (!latest.count(m) || row.created_at >= latest[m].created_at) latest[m] = row;
-          if (!first_seen.count(m) || row.created_at < first_seen[m])
-            first_seen[m] = row.created_at;
-        }
-        std::vector<std::pair<std::string, int64_t>> ordered;
-        for (const auto& [m, row] : latest) {
-          if (row.approval_status == ApprovalStatus::kApproved)
-            ordered.push_back({first_seen[m], m});
-        }
-        std::sort(ordered.begin(), ordered.end());
         // The reference model first (as the tutorial's summary shows it), then the
         // approved models in the order they joined the benchmark.
         std::vector<ModelId> models = {benchmark.reference_model};
-        for (const auto& [t, m] : ordered) {
-          if (ModelId(m) != benchmark.reference_model) models.push_back(ModelId(m));
+        for (ModelId m : ApprovedModels(*rows)) {
+          if (m != benchmark.reference_model) models.push_back(m);
         }
         if (r.models_size() > 0) {
           std::vector<ModelId> chosen;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "daemon/associations.h"
 #include "daemon/control_service.h"
 
 namespace medperf::daemon {
@@ -42,18 +43,13 @@ v1::Association AssociationProto(const Row& row, const char* kind, int64_t entit
   return a;
 }
 
-// Association rows accumulate; the latest per (entity, benchmark) is the one in force.
-template <typename Row, typename EntityOf>
-std::vector<Row> LatestPerPair(const std::vector<Row>& rows, EntityOf entity_of) {
-  std::map<std::pair<int64_t, int64_t>, Row> latest;
-  for (const Row& r : rows) {
-    auto key = std::make_pair(entity_of(r), r.benchmark.value());
-    auto it = latest.find(key);
-    if (it == latest.end() || r.created_at >= it->second.created_at) latest[key] = r;
-  }
-  std::vector<Row> out;
-  for (auto& [k, r] : latest) out.push_back(r);
-  return out;
+// The associations in force (associations.h), listed by (entity, benchmark).
+template <typename Row, typename KeyOf>
+auto InForceByKey(const std::vector<Row>& rows, KeyOf key_of) {
+  auto in_force = LatestPerKey(rows, key_of);
+  std::sort(in_force.begin(), in_force.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return in_force;
 }
 
 absl::StatusOr<ApprovalStatus> Decision(bool approve) {
@@ -162,18 +158,22 @@ grpc::Status ControlService::ListAssociations(grpc::ServerContext* context,
   if (both || req->datasets()) {
     auto rows = server->ListMyDatasetAssociations();
     if (!rows.ok()) return ToGrpc(rows.status());
-    for (const auto& r : LatestPerPair(*rows, [](const auto& r) { return r.dataset.value(); })) {
-      if (keep(r.benchmark.value(), r.approval_status)) {
-        *resp->add_items() = AssociationProto(r, "dataset", r.dataset.value(), 0);
+    for (const auto& [key, r] : InForceByKey(*rows, [](const auto& r) {
+           return std::make_pair(r.dataset.value(), r.benchmark.value());
+         })) {
+      if (keep(r->benchmark.value(), r->approval_status)) {
+        *resp->add_items() = AssociationProto(*r, "dataset", r->dataset.value(), 0);
       }
     }
   }
   if (both || req->models()) {
     auto rows = server->ListMyModelAssociations();
     if (!rows.ok()) return ToGrpc(rows.status());
-    for (const auto& r : LatestPerPair(*rows, [](const auto& r) { return r.model.value(); })) {
-      if (keep(r.benchmark.value(), r.approval_status)) {
-        *resp->add_items() = AssociationProto(r, "model", r.model.value(), r.priority);
+    for (const auto& [key, r] : InForceByKey(*rows, [](const auto& r) {
+           return std::make_pair(r.model.value(), r.benchmark.value());
+         })) {
+      if (keep(r->benchmark.value(), r->approval_status)) {
+        *resp->add_items() = AssociationProto(*r, "model", r->model.value(), r->priority);
       }
     }
   }
