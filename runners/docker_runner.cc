@@ -22,8 +22,8 @@
 #include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
-#include "core/tree_walk.h"
 #include "runners/image_unpack.h"
+#include "runners/output_check.h"
 #include "runners/subprocess.h"
 
 namespace medperf {
@@ -209,32 +209,19 @@ std::string DescribeBytes(uint64_t bytes) {
   return absl::StrCat(bytes, " bytes");
 }
 
-absl::StatusOr<uint64_t> OutputBytes(const std::vector<ResolvedMount>& mounts) {
-  uint64_t total = 0;
-  TreeWalkOptions options;
-  options.tolerate_changes = true;
-  for (const ResolvedMount& m : mounts) {
-    if (m.read_only) continue;
-    RETURN_IF_ERROR(WalkTree(m.host_path, options, [&](const TreeEntry& e) {
-      if (S_ISREG(e.st.st_mode)) total += static_cast<uint64_t>(e.st.st_size);
-      return absl::OkStatus();
-    }));
-  }
-  return total;
-}
-
-std::function<std::pair<std::string, std::string>()> OutputCapTick(
-    const std::vector<ResolvedMount>& mounts, uint64_t output_bytes, const std::string& task) {
-  std::vector<ResolvedMount> outputs;
-  for (const ResolvedMount& m : mounts) {
-    if (!m.read_only) outputs.push_back(m);
-  }
+std::function<std::pair<std::string, std::string>()> OutputCapTick(std::vector<fs::path> outputs,
+                                                                   uint64_t output_bytes,
+                                                                   const std::string& task,
+                                                                   OutputMeasure unreadable) {
   if (output_bytes == 0 || outputs.empty()) return {};
-  return [outputs = std::move(outputs), output_bytes, task,
+  return [outputs = std::move(outputs), output_bytes, task, unreadable = std::move(unreadable),
           ticks = 0]() mutable -> std::pair<std::string, std::string> {
     // Every other tick: walking a large output tree costs more than the check is worth.
     if (++ticks % 2 != 0) return {};
     absl::StatusOr<uint64_t> used = OutputBytes(outputs);
+    if (!used.ok() && absl::IsPermissionDenied(used.status()) && unreadable) {
+      used = unreadable(outputs);
+    }
     if (!used.ok()) {
       // An output the daemon cannot measure (nested past the walk's depth, made
       // unreadable) cannot be held to its cap: it counts as over it.
@@ -248,6 +235,15 @@ std::function<std::pair<std::string, std::string>()> OutputCapTick(
     }
     return {};
   };
+}
+
+std::function<std::pair<std::string, std::string>()> OutputCapTick(
+    const std::vector<ResolvedMount>& mounts, uint64_t output_bytes, const std::string& task) {
+  std::vector<fs::path> outputs;
+  for (const ResolvedMount& m : mounts) {
+    if (!m.read_only) outputs.push_back(m.host_path);
+  }
+  return OutputCapTick(std::move(outputs), output_bytes, task);
 }
 
 absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec& spec) {

@@ -72,13 +72,20 @@ absl::Status GiveOutputsTo(const std::vector<ResolvedMount>& mounts, const TaskI
 // Renders a byte count as "<n> bytes (<x> GiB|MiB|KiB)" for limit messages.
 std::string DescribeBytes(uint64_t bytes);
 
-// Bytes in the regular files under the output mounts (read_only == false), walked
-// without following links and tolerating a task that is still writing.
-absl::StatusOr<uint64_t> OutputBytes(const std::vector<ResolvedMount>& mounts);
+// How a runner measures outputs the daemon's own walk (OutputBytes) could not read, e.g.
+// MeasureOutputs for a service-user daemon; bytes, or an error.
+using OutputMeasure =
+    std::function<absl::StatusOr<uint64_t>(const std::vector<std::filesystem::path>&)>;
 
 // A SupervisedCommand::on_tick that stops the task once its outputs exceed
-// limits.output_bytes (limit_hit "output", naming limits.<task>.output). Empty function
-// when there is no cap or no output. The mounts are copied.
+// `output_bytes` (limit_hit "output", naming limits.<task>.output), measuring every other
+// tick with OutputBytes (runners/output_check.h). When that walk is refused permission
+// and `unreadable` is given, it measures with `unreadable` instead. Outputs that cannot
+// be measured count as over the cap. Empty function when there is no cap or no output.
+std::function<std::pair<std::string, std::string>()> OutputCapTick(
+    std::vector<std::filesystem::path> outputs, uint64_t output_bytes, const std::string& task,
+    OutputMeasure unreadable = {});
+// The same for the writable mounts (read_only == false) of `mounts`.
 std::function<std::pair<std::string, std::string>()> OutputCapTick(
     const std::vector<ResolvedMount>& mounts, uint64_t output_bytes, const std::string& task);
 

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -21,6 +23,7 @@
 #include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "runners/docker_runner.h"
 #include "runners/image_unpack.h"
 #include "runners/output_check.h"
 #include "runners/seccomp_policy.h"
@@ -190,7 +193,9 @@ absl::Status CopyWorldReadable(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
-absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdentity& who) {
+namespace {
+
+absl::StatusOr<fs::path> BuildSyntheticEtc(const fs::path& cache_dir, const TaskIdentity& who) {
   std::string passwd =
       absl::StrCat("root:x:0:0:root:/root:/usr/sbin/nologin\nmedperf:x:", who.uid, ":", who.gid,
                    ":MedPerf task:/tmp:/usr/sbin/nologin\n"
@@ -268,6 +273,31 @@ absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdent
       fs::remove_all(it->path(), e2);
     }
   }
+  return dir;
+}
+
+}  // namespace
+
+absl::StatusOr<fs::path> SyntheticEtc(const fs::path& cache_dir, const TaskIdentity& who) {
+  // Walking the host entries for the folder's name costs a few milliseconds of CPU, too
+  // much for every task start: the folder found is reused for a minute, so a changed CA
+  // bundle reaches the tasks started a minute later at the latest.
+  static std::mutex mu;
+  static std::map<std::string, std::pair<fs::path, std::chrono::steady_clock::time_point>> found;
+  const std::string key = absl::StrCat(cache_dir.string(), "|", who.uid, ":", who.gid);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = found.find(key);
+    std::error_code ec;
+    if (it != found.end() && now - it->second.second < std::chrono::minutes(1) &&
+        fs::is_directory(it->second.first, ec)) {
+      return it->second.first;
+    }
+  }
+  ASSIGN_OR_RETURN(fs::path dir, BuildSyntheticEtc(cache_dir, who));
+  std::lock_guard<std::mutex> lock(mu);
+  found[key] = {dir, now};
   return dir;
 }
 
@@ -509,16 +539,6 @@ absl::StatusOr<std::vector<std::string>> SandboxRunner::BuildCommand(const Conta
   return inv->argv;
 }
 
-namespace {
-
-std::string Bytes(uint64_t n) {
-  if (n >= (uint64_t{1} << 30) && n % (uint64_t{1} << 30) == 0) return absl::StrCat(n >> 30, "GiB");
-  if (n >= (uint64_t{1} << 20) && n % (uint64_t{1} << 20) == 0) return absl::StrCat(n >> 20, "MiB");
-  return absl::StrCat(n, " bytes");
-}
-
-}  // namespace
-
 absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, const TaskRun& run) {
   ASSIGN_OR_RETURN(std::unique_ptr<Invocation> inv, Plan(config, run));
   const TaskLimits& limits = run.limits;
@@ -602,29 +622,15 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
     command.rlimit_cpu_seconds =
         static_cast<uint64_t>(double(limits.wall_time.count()) * limits.cpus) + 1;
   }
-  if (limits.output_bytes > 0 && !inv->outputs.empty()) {
-    command.on_tick = [&, ticks = 0]() mutable -> std::pair<std::string, std::string> {
-      if (++ticks % 2 != 0) return {};
-      absl::StatusOr<uint64_t> used = OutputBytes(inv->outputs);
-      if (!used.ok() && used.status().code() == absl::StatusCode::kPermissionDenied) {
-        // A service-user daemon cannot read folders the task made private (mkdtemp does
-        // that); it measures them in a user namespace where it may.
-        used = MeasureOutputs(options_.identity, inv->outputs);
-      }
-      if (!used.ok()) {
-        // An output the daemon cannot measure cannot be held to its cap (e.g. nested
-        // past the walk's depth): it counts as over it.
-        return {"output", absl::StrCat("its outputs could not be measured against ", key,
-                                       "output = ", Bytes(limits.output_bytes), ": ",
-                                       used.status().message())};
-      }
-      if (*used > limits.output_bytes) {
-        return {"output", absl::StrCat("its outputs reached ", Bytes(*used), ", over ", key,
-                                       "output = ", Bytes(limits.output_bytes))};
-      }
-      return {};
+  // A service-user daemon cannot read folders the task made private (mkdtemp does that);
+  // it measures those in a user namespace where it may.
+  OutputMeasure unreadable;
+  if (command.private_user_namespace) {
+    unreadable = [who = options_.identity](const std::vector<fs::path>& outputs) {
+      return MeasureOutputs(who, outputs);
     };
   }
+  command.on_tick = OutputCapTick(inv->outputs, limits.output_bytes, run.task, unreadable);
   const TaskSpec& task = *config.FindTask(run.task);
   std::string gpus = run.gpus.empty() ? task.gpus : run.gpus;
   if (!gpus.empty()) {
@@ -643,9 +649,10 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
                                                                       : 0;
     if (signal == SIGXFSZ) {
       outcome.limit_hit = "output";
-      outcome.limit_detail = absl::StrCat(
-          "it wrote a file of more than ", Bytes(largest_file), ", the larger of ", key,
-          "output = ", Bytes(limits.output_bytes), " and ", key, "tmp = ", Bytes(limits.tmp_bytes));
+      outcome.limit_detail =
+          absl::StrCat("it wrote a file of more than ", DescribeBytes(largest_file),
+                       ", the larger of ", key, "output = ", DescribeBytes(limits.output_bytes),
+                       " and ", key, "tmp = ", DescribeBytes(limits.tmp_bytes));
     } else if (signal == SIGXCPU) {
       // RLIMIT_CPU (the fallback without a cpu cgroup) sends SIGXCPU.
       outcome.limit_hit = "cpu";
@@ -655,7 +662,7 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
     if (outcome.limit_hit.empty() && cgroup && cgroup->MemoryLimitHit() && signal == SIGKILL) {
       outcome.limit_hit = "memory";
       outcome.limit_detail =
-          absl::StrCat("it was killed at ", key, "memory = ", Bytes(limits.memory_bytes));
+          absl::StrCat("it was killed at ", key, "memory = ", DescribeBytes(limits.memory_bytes));
     }
     if (outcome.limit_hit.empty() && cgroup && cgroup->ProcessLimitHit()) {
       outcome.limit_hit = "processes";
@@ -670,7 +677,7 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
     // task's own errors can tell; say which limits those would be.
     std::vector<std::string> soft;
     if (command.rlimit_as_bytes > 0) {
-      soft.push_back(absl::StrCat(key, "memory = ", Bytes(limits.memory_bytes),
+      soft.push_back(absl::StrCat(key, "memory = ", DescribeBytes(limits.memory_bytes),
                                   " (ENOMEM, MemoryError, bad_alloc)"));
     }
     if (command.rlimit_nproc > 0) {

@@ -45,8 +45,10 @@ struct SandboxOptions {
 // as links, files and folders others may read with their own modes, nothing else (a
 // private key in /etc/ssl/certs stays out). Its name is derived from `who` and the
 // inode, size, mtime and mode of every host entry copied, so a new CA bundle or
-// ld.so.cache reaches the next task; superseded folders are removed a week after they
-// were built (a running task may still use one). Safe to call concurrently.
+// ld.so.cache reaches the tasks started a minute later at the latest (the walk behind
+// the name is done at most once a minute per cache_dir and identity); superseded
+// folders are removed a week after they were built (a running task may still use one).
+// Safe to call concurrently.
 // Errors: InternalError naming the folder or the host entry that could not be copied.
 absl::StatusOr<std::filesystem::path> SyntheticEtc(const std::filesystem::path& cache_dir,
                                                    const TaskIdentity& who);

@@ -173,36 +173,53 @@ absl::Status CheckReadableBy(const TaskIdentity& identity,
       who, ":rX ", path.string(), "` or `chmod -R o+rX ", path.string(), "`"));
 }
 
-absl::Status TakeBackOutputs(const TaskIdentity& identity,
-                             const std::vector<std::filesystem::path>& outputs) {
-  if (!identity.switch_user || ::geteuid() == 0 || outputs.empty()) return absl::OkStatus();
+namespace {
+
+// Runs `argv` followed by `paths` as root of a user namespace that maps the daemon to 0
+// and the task user to itself (SupervisedCommand::private_user_namespace): power over
+// those two users' files only. Each output line goes to `on_line`.
+absl::StatusOr<TaskOutcome> RunAsNamespaceRoot(const TaskIdentity& identity,
+                                               std::vector<std::string> argv,
+                                               const std::vector<std::filesystem::path>& paths,
+                                               std::chrono::seconds time_limit,
+                                               std::function<void(std::string_view)> on_line) {
   SupervisedCommand command;
-  // chown and chmod exec'd directly (no shell between): each gets the parent-death
-  // signal, so neither outlives a killed daemon.
-  command.argv = {"chown", "-R", "-P", "-h", "0:0", "--"};
-  for (const auto& p : outputs) command.argv.push_back(p.string());
+  command.argv = std::move(argv);
+  command.argv.push_back("--");
+  for (const auto& p : paths) command.argv.push_back(p.string());
   command.inherit_env = false;
-  command.env = {"PATH=/usr/bin:/bin"};
+  command.env = {"PATH=/usr/bin:/bin", "LC_ALL=C"};
   command.private_user_namespace = true;
   command.uid = identity.uid;
   command.gid = identity.gid;
-  command.time_limit = std::chrono::minutes(5);
+  command.time_limit = time_limit;
+  command.on_output = std::move(on_line);
+  return RunSupervised(command);
+}
+
+}  // namespace
+
+absl::Status TakeBackOutputs(const TaskIdentity& identity,
+                             const std::vector<std::filesystem::path>& outputs) {
+  if (!identity.switch_user || ::geteuid() == 0 || outputs.empty()) return absl::OkStatus();
   std::string said;
-  command.on_output = [&](std::string_view line) {
+  auto keep = [&](std::string_view line) {
     if (said.size() < 2000) said.append(line).append("\n");
   };
-  ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
-  if (outcome.ok()) {
-    // Readable by later tasks too (prepared data, predictions): they run as the task
-    // user, which is "other" to the daemon's files and reaches them through binds.
-    command.argv = {"chmod", "-R", "u+rwX,go+rX", "--"};
-    for (const auto& p : outputs) command.argv.push_back(p.string());
-    ASSIGN_OR_RETURN(outcome, RunSupervised(command));
-  }
-  if (!outcome.ok()) {
-    return absl::InternalError(absl::StrCat("cannot take the task's outputs back from uid ",
-                                            identity.uid, " (", outputs.front().string(),
-                                            "...): ", said.empty() ? "chown failed" : said));
+  // chown and chmod exec'd directly (no shell between): each gets the parent-death
+  // signal, so neither outlives a killed daemon. Then readable by later tasks too
+  // (prepared data, predictions): they run as the task user, which is "other" to the
+  // daemon's files and reaches them through binds.
+  const std::vector<std::vector<std::string>> steps = {{"chown", "-R", "-P", "-h", "0:0"},
+                                                       {"chmod", "-R", "u+rwX,go+rX"}};
+  for (const auto& step : steps) {
+    ASSIGN_OR_RETURN(TaskOutcome outcome,
+                     RunAsNamespaceRoot(identity, step, outputs, std::chrono::minutes(5), keep));
+    if (!outcome.ok()) {
+      return absl::InternalError(absl::StrCat("cannot take the task's outputs back from uid ",
+                                              identity.uid, " (", outputs.front().string(),
+                                              "...): ", step.front(), " failed: ", said));
+    }
   }
   return absl::OkStatus();
 }
@@ -212,18 +229,9 @@ absl::StatusOr<uint64_t> MeasureOutputs(const TaskIdentity& identity,
   if (!identity.switch_user || ::geteuid() == 0) {
     return absl::FailedPreconditionError("only a service-user daemon measures outputs this way");
   }
-  SupervisedCommand command;
-  command.argv = {"du", "-s", "-b", "--"};
-  for (const auto& p : outputs) command.argv.push_back(p.string());
-  command.inherit_env = false;
-  command.env = {"PATH=/usr/bin:/bin", "LC_ALL=C"};
-  command.private_user_namespace = true;
-  command.uid = identity.uid;
-  command.gid = identity.gid;
-  command.time_limit = std::chrono::seconds(60);
   uint64_t total = 0;
   std::string said;
-  command.on_output = [&](std::string_view line) {
+  auto add = [&](std::string_view line) {
     uint64_t n = 0;
     std::string_view digits = line.substr(0, line.find('\t'));
     if (!digits.empty() && absl::SimpleAtoi(AV(digits), &n)) {
@@ -232,7 +240,8 @@ absl::StatusOr<uint64_t> MeasureOutputs(const TaskIdentity& identity,
       said.append(line).append("\n");
     }
   };
-  ASSIGN_OR_RETURN(TaskOutcome outcome, RunSupervised(command));
+  ASSIGN_OR_RETURN(TaskOutcome outcome, RunAsNamespaceRoot(identity, {"du", "-s", "-b"}, outputs,
+                                                           std::chrono::seconds(60), add));
   if (!outcome.ok()) return absl::InternalError(absl::StrCat("du failed: ", said));
   return total;
 }
