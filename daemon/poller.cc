@@ -211,6 +211,9 @@ absl::Status Poller::Reconcile(PollOutcome* outcome) {
   for (const auto& d : datasets) {
     if (d.state == "OPERATION" && d.prep_status == "prepared") ready.insert(d.id);
   }
+  // A site with nothing that could run a model has nothing to ask: an idle poll sends no
+  // request at all (docs/daemon.md promises it, and a hospital's proxy log shows it).
+  if (ready.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(RestClient server, Client());
   // One request tells which benchmarks accepted which of our datasets. (The MedPerf API
   // has no ETag / If-Modified-Since, so an idle poll is 1 + one small GET per followed

@@ -170,6 +170,23 @@ TEST(UnattendedTest, ServerDownThenUpIsReportedOnceAndPollingResumes) {
   EXPECT_EQ(WaitForJobEnd(site, *model), "DONE") << site.daemon().Log();
 }
 
+// An idle site (nothing operational and prepared) sends nothing at all: with the server
+// gone, polls every second still find nothing to report, because none is attempted.
+TEST(UnattendedTest, SiteWithoutReadyDatasetsSendsNothing) {
+  TempDir dir;
+  UnattendedSite site(dir.path());
+  ASSERT_TRUE(site.SeedAndServe());
+  site.StopServer();
+  ASSERT_TRUE(site.StartDaemon());
+  std::this_thread::sleep_for(seconds(3));
+  RunResult sync = site.daemon().Ctl({"sync"});
+  EXPECT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_TRUE(site.Events("server.unreachable").empty()) << site.daemon().Log();
+  RunResult status = site.daemon().Ctl({"status"});
+  EXPECT_EQ(status.out.find("poll error:"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("last poll"), std::string::npos) << status.out;
+}
+
 TEST(UnattendedTest, HangingHookNeverBlocksTheDaemon) {
   TempDir dir;
   UnattendedSite site(dir.path());
