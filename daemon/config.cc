@@ -354,6 +354,24 @@ absl::Status ParseNotify(const ConfigReader& r, const YAML::Node& node, const st
       });
 }
 
+absl::Status ParseStorage(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                          StorageConfig& storage) {
+  return r.ForEach(
+      node, path, {"min_free", "reserve", "keep_events_days", "keep_jobs_days", "keep_tests_days"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "min_free" || key == "reserve") {
+          ASSIGN_OR_RETURN(uint64_t bytes, r.Bytes(v, p));
+          (key == "min_free" ? storage.min_free_bytes : storage.reserve_bytes) = bytes;
+          return absl::OkStatus();
+        }
+        ASSIGN_OR_RETURN(int64_t days, r.Int(v, p, 0, 36500));
+        (key == "keep_events_days" ? storage.keep_events_days
+         : key == "keep_jobs_days" ? storage.keep_jobs_days
+                                   : storage.keep_tests_days) = static_cast<int>(days);
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace
 
 absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std::string& source,
@@ -376,7 +394,7 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
     st = r.ForEach(
         root, "",
         {"state_dir", "socket", "socket_group", "log_level", "runner", "server", "poll", "policy",
-         "notify", "limits", "sandbox"},
+         "notify", "limits", "sandbox", "storage"},
         [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
           if (key == "state_dir") {
             ASSIGN_OR_RETURN(std::string s, r.String(v, p));
@@ -409,6 +427,8 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
             return ParseLimits(r, v, p, config.limits);
           } else if (key == "sandbox") {
             return ParseSandbox(r, v, p, config.sandbox);
+          } else if (key == "storage") {
+            return ParseStorage(r, v, p, config.storage);
           }
           return absl::OkStatus();
         });

@@ -72,6 +72,20 @@ struct NotifyConfig {
   std::chrono::seconds timeout{10};
 };
 
+// Disk space in the state directory (docs/operations.md, "Disk space").
+struct StorageConfig {
+  // A long task (prepare, infer, evaluate, ...) starts only with this much free space
+  // on the state directory's filesystem (bytes; 0 = no check).
+  uint64_t min_free_bytes = uint64_t{1} << 30;
+  // Size of `<state_dir>/.space-reserve`, given back when the disk fills so the state
+  // database can still record what happened (bytes; 0 = no reserve).
+  uint64_t reserve_bytes = uint64_t{64} << 20;
+  // Retention, in days (0 = keep forever). Prepared data and results are never pruned.
+  int keep_events_days = 90;
+  int keep_jobs_days = 90;  // finished jobs and their logs
+  int keep_tests_days = 7;  // compatibility-test outputs (state_dir/tests/)
+};
+
 struct DaemonConfig {
   std::filesystem::path state_dir;
   std::filesystem::path socket_path;
@@ -84,6 +98,7 @@ struct DaemonConfig {
   NotifyConfig notify;
   std::map<std::string, TaskLimits> limits;  // every kTaskKinds entry, defaults filled in
   SandboxConfig sandbox;
+  StorageConfig storage;
 };
 
 // Parses a YAML config. Unknown keys and wrong types are errors naming `source`

@@ -8,10 +8,12 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/rest_client.h"
 #include "core/status_macros.h"
 #include "daemon/execution.h"
 #include "daemon/log.h"
+#include "daemon/retention.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -40,6 +42,34 @@ absl::Status PrepareStateDir(const fs::path& dir) {
   return absl::OkStatus();
 }
 
+// SQLite treats a missing or zero-length file as an empty database and would silently
+// create a fresh schema over it, forgetting every prepared dataset and unsubmitted result
+// whose files are still on disk (a truncated copy, a restore that went wrong, a full disk
+// at the wrong moment). Only a state directory without such files may start from nothing.
+absl::Status RefuseLostDatabase(const fs::path& dir) {
+  const fs::path db = dir / "state.db";
+  std::error_code ec;
+  const bool exists = fs::exists(db, ec);
+  if (exists && fs::file_size(db, ec) > 0) return absl::OkStatus();
+  if (exists && ec) return absl::OkStatus();  // unreadable: SQLite's own error is clearer
+  std::vector<std::string> kept;
+  for (const char* sub : {"datasets", "results"}) {
+    size_t n = 0;
+    for (auto it = fs::directory_iterator(dir / sub, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      ++n;
+    }
+    if (n > 0) kept.push_back(absl::StrCat(n, " entr", n == 1 ? "y" : "ies", " in ", sub, "/"));
+  }
+  if (kept.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the state database ", db.string(), exists ? " is empty (0 bytes)" : " is missing",
+      " but the state directory still holds ", absl::StrJoin(kept, " and "),
+      ": refusing to start with a fresh database that would forget those datasets and "
+      "results. Restore state.db from a backup (docs/operations.md, \"Backup and restore\"), "
+      "or move the whole state directory away to start afresh on purpose"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
@@ -57,6 +87,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
   fs::remove_all(d->config_.state_dir / "tmp", ec);
   fs::create_directories(d->config_.state_dir / "tmp", ec);
 
+  RETURN_IF_ERROR(RefuseLostDatabase(d->config_.state_dir));
   ASSIGN_OR_RETURN(d->store_, storage::Store::Open(d->config_.state_dir / "state.db"));
   ASSIGN_OR_RETURN(int requeued, d->store_->RequeueInterruptedJobs(kMaxRunAttempts));
   d->events_ = std::make_unique<EventBus>(*d->store_);
@@ -84,7 +115,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
           {{"limits", DetectLimitEnforcement().Describe()}});
   d->jobs_ = std::make_unique<JobManager>(
       *d->store_, *d->events_, d->config_.state_dir / "logs", d->config_.policy.max_concurrent_jobs,
-      [site](JobContext& job) { return ExecuteRunJob(*site, job); });
+      [site](JobContext& job) { return ExecuteRunJob(*site, job); },
+      [site] { return site->reserve().Release(); });
   d->poller_ = std::make_unique<Poller>(*d->site_, *d->jobs_);
   d->service_ = std::make_unique<ControlService>(
       ServiceContext{d->config_, *d->store_, *d->events_, std::chrono::steady_clock::now(),
@@ -103,6 +135,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
   d->socket_->Serve(d->server_.get(), d->denying_server_.get());
   d->jobs_->StartWorkers();
   d->poller_->Start();
+  d->housekeeper_ = std::thread([raw = d.get()] { raw->Housekeep(); });
   d->events_
       ->Publish("daemon.started", absl::StrCat("medperfd ", MEDPERF_VERSION, " started"),
                 {{"state_dir", d->config_.state_dir.string()},
@@ -116,6 +149,10 @@ void Daemon::Shutdown(std::chrono::milliseconds grace) {
   stopped_ = true;
   if (socket_) socket_->Stop();
   if (events_) events_->Publish("daemon.stopping", "medperfd is stopping").IgnoreError();
+  if (housekeeper_.joinable()) {
+    stop_housekeeping_.Notify();
+    housekeeper_.join();
+  }
   // No new work from the server while the workers wind down.
   if (poller_) poller_->Shutdown();
   // Jobs stop first (a running run job is requeued for the next start), so the streams
@@ -138,6 +175,28 @@ void Daemon::Shutdown(std::chrono::milliseconds grace) {
   events_.reset();
   store_.reset();
   lock_.reset();
+}
+
+void Daemon::Housekeep() {
+  // Often enough that a day's events age out within hours of their limit; rarely enough
+  // to cost nothing.
+  constexpr absl::Duration kEvery = absl::Hours(6);
+  do {
+    absl::StatusOr<RetentionReport> pruned = ApplyRetention(*site_, absl::Now());
+    if (!pruned.ok()) {
+      LogWarning("retention could not prune everything",
+                 {{"error", std::string(pruned.status().message())}});
+    } else if (pruned->events + pruned->jobs + pruned->tests > 0) {
+      events_
+          ->Publish("storage.pruned", pruned->Summary(),
+                    {{"events", pruned->events},
+                     {"jobs", pruned->jobs},
+                     {"job_logs", pruned->job_logs},
+                     {"tests", pruned->tests},
+                     {"bytes_freed", pruned->bytes_freed}})
+          .IgnoreError();
+    }
+  } while (!stop_housekeeping_.WaitForNotificationWithTimeout(kEvery));
 }
 
 std::string Daemon::StatusLine() const {

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "daemon/config.h"
 #include "daemon/control_service.h"
 #include "daemon/control_socket.h"
@@ -38,6 +40,7 @@ class Daemon {
 
  private:
   explicit Daemon(DaemonConfig config) : config_(std::move(config)) {}
+  void Housekeep();
 
   DaemonConfig config_;
   std::unique_ptr<StateDirLock> lock_;
@@ -51,6 +54,9 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> denying_server_;
   std::unique_ptr<ControlSocket> socket_;
+  // Applies retention (daemon/retention.h) at start and every few hours.
+  std::thread housekeeper_;
+  absl::Notification stop_housekeeping_;
   bool stopped_ = false;
 };
 

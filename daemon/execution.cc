@@ -53,6 +53,37 @@ const std::set<std::string>& TaskOutputs(const std::string& task) {
   return it == outputs.end() ? none : it->second;
 }
 
+namespace {
+
+// A task that failed on a (nearly) full state directory most likely failed because of it:
+// below this many free bytes the failure is reported as out of space.
+constexpr uint64_t kFullDiskBytes = uint64_t{16} << 20;
+
+// After a task failed: when the state directory's filesystem is full, removes the task's
+// partial outputs (they are what filled it, and nothing can use them), gives back the
+// database reserve if still needed, and returns RESOURCE_EXHAUSTED saying so; OK when
+// the disk was not full (the failure is the task's own).
+absl::Status RecoverFromFullDisk(Site& site, const std::string& task,
+                                 const LocalContainer& container,
+                                 const std::vector<fs::path>& outputs, const fs::path& log_file) {
+  absl::StatusOr<uint64_t> free = FreeBytes(site.state_dir());
+  if (!free.ok() || *free >= kFullDiskBytes) return absl::OkStatus();
+  std::error_code ec;
+  for (const fs::path& out : outputs) fs::remove_all(out, ec);
+  site.reserve().ReleaseIfLow(kFullDiskBytes);
+  absl::StatusOr<uint64_t> after = FreeBytes(site.state_dir());
+  return absl::ResourceExhaustedError(
+      absl::StrCat(task, " of ", container.name, " ran out of disk space: the state directory ",
+                   site.state_dir().string(), " had ", HumanBytes(*free),
+                   " free when it failed; its partial outputs were removed (now ",
+                   HumanBytes(after.ok() ? *after : 0),
+                   " free). Free space on that filesystem and run the "
+                   "command again; see the task's log: ",
+                   log_file.string()));
+}
+
+}  // namespace
+
 absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer& container,
                               const std::string& task, std::map<std::string, fs::path> mounts,
                               const fs::path& log_file) {
@@ -75,6 +106,7 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
     mounts["additional_files"] =
         container.additional_files.empty() ? site.EmptyDir() : container.additional_files;
   }
+  RETURN_IF_ERROR(site.CheckFreeSpace(absl::StrCat(task, " of ", container.name)));
   std::error_code ec;
   fs::create_directories(log_file.parent_path(), ec);
 
@@ -106,11 +138,21 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
                log_file.string());
-  ASSIGN_OR_RETURN(TaskOutcome outcome, runner->Run(container.config, run));
+  absl::StatusOr<TaskOutcome> ran = runner->Run(container.config, run);
+  if (!ran.ok()) {
+    // The runner's own set-up (the sandbox's /etc, an unpacked image) may hit a full disk.
+    RETURN_IF_ERROR(RecoverFromFullDisk(site, task, container, output_paths, log_file));
+    return ran.status();
+  }
+  const TaskOutcome& outcome = *ran;
   if (outcome.cancelled || job.cancelled()) {
     return absl::CancelledError(absl::StrCat(task, " of ", container.name, " was cancelled"));
   }
   if (!outcome.ok()) {
+    if (absl::Status full = RecoverFromFullDisk(site, task, container, output_paths, log_file);
+        !full.ok()) {
+      return full;
+    }
     return absl::AbortedError(absl::StrCat(task, " of ", container.name, " ", outcome.Describe(),
                                            "; see its log: ", log_file.string()));
   }
@@ -201,31 +243,51 @@ absl::StatusOr<PreparedData> PrepareData(Site& site, JobContext& job, const Loca
 absl::StatusOr<Evaluation> EvaluateModel(Site& site, JobContext& job, const LocalContainer& model,
                                          const LocalContainer& evaluator, const fs::path& data,
                                          const fs::path& labels, const fs::path& work_dir,
-                                         bool ignore_model_errors) {
+                                         bool ignore_model_errors,
+                                         const ExecutionReporter& report) {
   Evaluation ev;
   ev.log_dir = work_dir / "logs";
   fs::path predictions = work_dir / "predictions";
   RETURN_IF_ERROR(ResetDir(predictions));
+  report("model_report", "pending");
+  report("evaluation_report", "pending");
+  report("model_report", "started");
   absl::Status infer = RunContainerTask(site, job, model, "infer",
                                         {{"data_path", data}, {"output_path", predictions}},
                                         ev.log_dir / "model.log");
+  if (absl::IsCancelled(infer)) {
+    report("model_report", "interrupted");
+    return infer;
+  }
   if (!infer.ok()) {
-    if (!ignore_model_errors || absl::IsCancelled(infer)) return infer;
+    report("model_report", "failed");
+    if (!ignore_model_errors) return infer;
     ev.partial = true;
     ev.model_error = std::string(infer.message());
     job.Progress("infer",
                  absl::StrCat("model failed, evaluating partial predictions: ", infer.message()));
+  } else {
+    report("model_report", "finished");
   }
   job.SetState(storage::JobState::kEvaluating);
   fs::path results = work_dir / "results.yaml";
   std::error_code ec;
   fs::remove(results, ec);
-  RETURN_IF_ERROR(RunContainerTask(site, job, evaluator, "evaluate",
-                                   {{"predictions", predictions},
-                                    {"labels", labels},
-                                    {"output_path", results},
-                                    {"local_outputs_path", work_dir / "local_outputs"}},
-                                   ev.log_dir / absl::StrCat("metrics_", evaluator.name, ".log")));
+  report("evaluation_report", "started");
+  absl::Status evaluate =
+      RunContainerTask(site, job, evaluator, "evaluate",
+                       {{"predictions", predictions},
+                        {"labels", labels},
+                        {"output_path", results},
+                        {"local_outputs_path", work_dir / "local_outputs"}},
+                       ev.log_dir / absl::StrCat("metrics_", evaluator.name, ".log"));
+  if (!evaluate.ok()) {
+    report("evaluation_report", absl::IsCancelled(evaluate) ? "interrupted" : "failed");
+    return evaluate;
+  }
+  // As the MedPerf client: the step finished; an unreadable results file fails the run
+  // afterwards without changing the report.
+  report("evaluation_report", "finished");
   ASSIGN_OR_RETURN(ev.metrics, ReadYamlMapping(results, "the metrics results file"));
   return ev;
 }
@@ -368,11 +430,11 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
 
   fs::path dir = site.ResultDir(uid);
   fs::path dataset_dir = site.DatasetDir(dataset.id);
-  Report(server, execution, "model_report", "started");
   job.SetState(storage::JobState::kRunning);
-  absl::StatusOr<Evaluation> ev =
-      EvaluateModel(site, job, local_model, evaluator, dataset_dir / "data", dataset_dir / "labels",
-                    dir, ignore_model_errors);
+  absl::StatusOr<Evaluation> ev = EvaluateModel(
+      site, job, local_model, evaluator, dataset_dir / "data", dataset_dir / "labels", dir,
+      ignore_model_errors,
+      [&](const char* field, const char* status) { Report(server, execution, field, status); });
 
   storage::ResultRecord result(uid);
   if (auto previous = site.store().GetResult(uid); previous.ok()) result = *previous;
@@ -380,11 +442,7 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   result.log_dir = (dir / "logs").string();
   result.submitted_at.reset();
   if (!ev.ok()) {
-    if (absl::IsCancelled(ev.status())) {
-      Report(server, execution, "model_report", "interrupted");
-      return ev.status();
-    }
-    Report(server, execution, "model_report", "failed");
+    if (absl::IsCancelled(ev.status())) return ev.status();
     result.status = "failed";
     result.error = std::string(ev.status().message());
     result.metrics_json = "{}";
@@ -392,14 +450,12 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
     RETURN_IF_ERROR(site.store().PutResult(result));
     site.events()
         .Publish("result.failed",
-                 absl::StrCat("model ", uid.model().value(), " failed on dataset ",
-                              uid.dataset().value(), ": ", result.error),
+                 absl::StrCat("running model ", uid.model().value(), " on dataset ",
+                              uid.dataset().value(), " failed: ", result.error),
                  {{"uid", uid.str()}, {"error", result.error}, {"log_dir", result.log_dir}})
         .IgnoreError();
     return ev.status();
   }
-  Report(server, execution, "model_report", ev->partial ? "failed" : "finished");
-  Report(server, execution, "evaluation_report", "finished");
   result.status = "executed";
   result.error = ev->model_error;
   result.partial = ev->partial;

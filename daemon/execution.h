@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -46,14 +47,27 @@ struct Evaluation {
   std::filesystem::path log_dir;
 };
 
+// Tells the MedPerf server how an execution's two steps are going: `field` is
+// "model_report" or "evaluation_report", `status` one of "pending", "started",
+// "finished", "failed", "interrupted" (sent as {field: {"execution_status": status}}).
+using ExecutionReporter = std::function<void(const char* field, const char* status)>;
+
 // Runs the model's `infer` on prepared data and the evaluator's `evaluate` on its
-// predictions, in `work_dir` (predictions/, results.yaml, logs/).
+// predictions, in `work_dir` (predictions/, results.yaml, logs/). `report` hears each
+// step's status in the order and with the values the MedPerf client sends them
+// (mlcommons/medperf cli/medperf/commands/execution/container_execution.py): both
+// "pending", then model "started" and "finished"/"failed"/"interrupted", then (unless
+// the model failed without --ignore-model-errors) evaluation "started" and
+// "finished"/"failed"/"interrupted". A model that fails under `ignore_model_errors`
+// is reported "failed" and its partial predictions are still evaluated.
+// Errors: the failing task's status (CANCELLED when the job was cancelled);
+// INVALID_ARGUMENT when the evaluator's results file is missing or not a mapping.
 absl::StatusOr<Evaluation> EvaluateModel(Site& site, JobContext& job, const LocalContainer& model,
                                          const LocalContainer& evaluator,
                                          const std::filesystem::path& data,
                                          const std::filesystem::path& labels,
                                          const std::filesystem::path& work_dir,
-                                         bool ignore_model_errors);
+                                         bool ignore_model_errors, const ExecutionReporter& report);
 
 // Empties `dir` (creating it if needed).
 absl::Status ResetDir(const std::filesystem::path& dir);

@@ -51,12 +51,13 @@ void JobContext::SaveParam(const std::string& key, const nlohmann::json& value) 
 }
 
 JobManager::JobManager(storage::Store& store, EventBus& events, std::filesystem::path log_dir,
-                       int workers, JobBody run_body)
+                       int workers, JobBody run_body, std::function<uint64_t()> make_room)
     : store_(store),
       events_(events),
       log_dir_(std::move(log_dir)),
       workers_(workers),
-      run_body_(std::move(run_body)) {
+      run_body_(std::move(run_body)),
+      make_room_(std::move(make_room)) {
   std::error_code ec;
   std::filesystem::create_directories(log_dir_, ec);
 }
@@ -210,12 +211,16 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
   } else {
     done.state = JobState::kFailed;
     done.error = std::string(result.status().message());
+    // A failure is never recorded without a reason.
+    if (done.error.empty()) done.error = result.status().ToString();
     kind = "job.failed";
     message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") failed: ", done.error);
     ids["error"] = done.error;
   }
   ids["log"] = done.log_path;
-  if (absl::Status st = store_.UpdateJob(done); !st.ok()) {
+  absl::Status recorded = store_.UpdateJob(done);
+  if (!recorded.ok() && make_room_ && make_room_() > 0) recorded = store_.UpdateJob(done);
+  if (absl::Status st = recorded; !st.ok()) {
     LogError("cannot record the end of a job",
              {{"job", done.id.str()}, {"error", std::string(st.message())}});
   }

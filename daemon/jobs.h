@@ -79,9 +79,11 @@ storage::JobRecord InteractiveJob(std::string kind,
 
 class JobManager {
  public:
-  // `run_body` executes one persistent `run` job.
+  // `run_body` executes one persistent `run` job. `make_room` (optional) is called when
+  // the end of a job cannot be recorded, e.g. because the disk is full; it returns the
+  // bytes it freed, and a non-zero answer makes the write be tried once more.
   JobManager(storage::Store& store, EventBus& events, std::filesystem::path log_dir, int workers,
-             JobBody run_body);
+             JobBody run_body, std::function<uint64_t()> make_room = {});
   ~JobManager();
 
   // Starts the workers serving the `run` queue.
@@ -127,6 +129,7 @@ class JobManager {
   std::filesystem::path log_dir_;
   int workers_;
   JobBody run_body_;
+  std::function<uint64_t()> make_room_;
 
   absl::Mutex mu_;
   std::map<int64_t, Live> live_ ABSL_GUARDED_BY(mu_);

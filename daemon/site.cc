@@ -42,7 +42,8 @@ Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
       store_(store),
       events_(events),
       assets_(config.state_dir / "cache",
-              HttpClient(TlsOptions{config.server.ca_bundle.string(), config.server.tls_verify})) {
+              HttpClient(TlsOptions{config.server.ca_bundle.string(), config.server.tls_verify})),
+      reserve_(config.state_dir, config.storage.reserve_bytes) {
   auto engine = ParseEngineChoice(config.runner);
   runner_options_.engine = engine.ok() ? *engine : EngineChoice::kAuto;
   runner_options_.image_cache_dir = config.state_dir / "images";
@@ -226,6 +227,23 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));
   ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
   return local;
+}
+
+}  // namespace medperf::daemon
+
+namespace medperf::daemon {
+
+absl::Status Site::CheckFreeSpace(const std::string& what) {
+  const uint64_t min_free = config_.storage.min_free_bytes;
+  reserve_.Ensure(min_free);
+  if (min_free == 0) return absl::OkStatus();
+  absl::StatusOr<uint64_t> free = FreeBytes(config_.state_dir);
+  if (!free.ok() || *free >= min_free) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "not enough free space to run ", what, ": the state directory ", config_.state_dir.string(),
+      " has ", HumanBytes(*free), " free and storage.min_free asks for ", HumanBytes(min_free),
+      "; free some space on that filesystem (or lower storage.min_free in medperfd's config) "
+      "and run the command again"));
 }
 
 }  // namespace medperf::daemon

@@ -14,6 +14,7 @@
 #include "core/hashing.h"
 #include "core/rest_client.h"
 #include "daemon/config.h"
+#include "daemon/disk_space.h"
 #include "daemon/events.h"
 #include "runners/assets.h"
 #include "runners/container_config.h"
@@ -78,11 +79,18 @@ class Site {
   // An empty folder for inputs a container declares but has nothing for.
   std::filesystem::path EmptyDir() const { return config_.state_dir / "empty"; }
 
+  // The room kept for the state database (storage.reserve).
+  DiskReserve& reserve() { return reserve_; }
+  // Before a long task: RESOURCE_EXHAUSTED naming the state directory, its free space
+  // and storage.min_free when less is free; re-creates the reserve when there is room.
+  absl::Status CheckFreeSpace(const std::string& what);
+
  private:
   const DaemonConfig& config_;
   storage::Store& store_;
   EventBus& events_;
   AssetCache assets_;
+  DiskReserve reserve_;
   RunnerOptions runner_options_;
   absl::StatusOr<TaskIdentity> identity_;
   absl::Mutex hash_mu_;

@@ -482,6 +482,42 @@ absl::StatusOr<int64_t> Store::LastEventId() {
   return row ? s.Int(0) : 0;
 }
 
+absl::StatusOr<int64_t> Store::PruneEvents(std::string_view before) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement s, conn_->Prepare("DELETE FROM events WHERE time < ?"));
+  s.Bind(1, before);
+  RETURN_IF_ERROR(s.Run());
+  return conn_->Changes();
+}
+
+absl::StatusOr<std::vector<JobRecord>> Store::PruneFinishedJobs(std::string_view before) {
+  absl::MutexLock lock(&mu_);
+  Transaction tx(*conn_);
+  RETURN_IF_ERROR(tx.status());
+  // The newest run job of a triple stays whatever its age (see the header).
+  constexpr char kDoomed[] =
+      " FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND updated_at < ?1 AND NOT "
+      "(kind = 'run' AND id = (SELECT max(j.id) FROM jobs j WHERE j.kind = 'run' AND "
+      "j.benchmark_id IS jobs.benchmark_id AND j.model_id IS jobs.model_id AND "
+      "j.dataset_id IS jobs.dataset_id))";
+  std::vector<JobRecord> doomed;
+  {
+    ASSIGN_OR_RETURN(Statement s, conn_->Prepare(absl::StrCat("SELECT ", kJobColumns, kDoomed)));
+    s.Bind(1, before);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(JobRecord j, ReadJob(s));
+      doomed.push_back(std::move(j));
+    }
+  }
+  ASSIGN_OR_RETURN(Statement del, conn_->Prepare(absl::StrCat("DELETE", kDoomed)));
+  del.Bind(1, before);
+  RETURN_IF_ERROR(del.Run());
+  RETURN_IF_ERROR(tx.Commit());
+  return doomed;
+}
+
 absl::Status Store::SetMeta(std::string_view key, std::string_view value) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Statement s,

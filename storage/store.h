@@ -148,6 +148,16 @@ class Store {
   absl::StatusOr<std::vector<EventRecord>> ListEvents(int64_t after_id, int limit);
   absl::StatusOr<int64_t> LastEventId();
 
+  // Retention (docs/operations.md, "Retention"). `before` is a NowTimestamp()-form UTC
+  // time; rows older than it go, each call in one transaction.
+  // Deletes events whose time is before `before`; returns how many.
+  absl::StatusOr<int64_t> PruneEvents(std::string_view before);
+  // Deletes finished (done, failed, cancelled) jobs last updated before `before`, except
+  // the newest `run` job of each (benchmark, model, dataset): it is the record that stops
+  // the poller from re-creating work that failed or was cancelled. Returns the deleted
+  // jobs (their log files are the caller's to remove).
+  absl::StatusOr<std::vector<JobRecord>> PruneFinishedJobs(std::string_view before);
+
   // Small daemon facts (last poll time, ...).
   absl::Status SetMeta(std::string_view key, std::string_view value);
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key);

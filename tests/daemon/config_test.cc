@@ -17,6 +17,15 @@ TEST(ConfigTest, EmptyDocumentKeepsDefaults) {
   EXPECT_EQ(c->policy.max_concurrent_jobs, 1);
   EXPECT_EQ(c->policy.submission, SubmissionPolicy::kManual);
   EXPECT_EQ(c->runner, "auto");
+  EXPECT_EQ(c->storage.min_free_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(c->storage.reserve_bytes, uint64_t{64} << 20);
+}
+
+TEST(ConfigTest, StorageSizesAreRead) {
+  auto c = ParseConfig("storage:\n  min_free: 10GiB\n  reserve: 0\n", "medperfd.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->storage.min_free_bytes, uint64_t{10} << 30);
+  EXPECT_EQ(c->storage.reserve_bytes, 0u);
 }
 
 TEST(ConfigTest, FullConfigIsRead) {
@@ -140,6 +149,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"too_many_jobs", "policy: {max_concurrent_jobs: 1000}\n", "from 1 to 64"},
         BadCase{"relative_state_dir", "state_dir: var/lib\n", "paths must be absolute"},
         BadCase{"mapping_as_string", "socket: {a: b}\n", "socket: expected a string"},
+        BadCase{"bad_storage_size", "storage: {min_free: plenty}\n",
+                "storage.min_free: expected a size in bytes"},
+        BadCase{"unknown_storage_key", "storage: {reserve_bytes: 1}\n",
+                "storage.reserve_bytes: unknown key"},
         BadCase{"non_scalar_key", "? [a, b]\n: c\n", "keys must be plain strings"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -185,5 +185,48 @@ TEST(DaemonCtlTest, RefusesToStartWithAWorldReadableTokenFile) {
   EXPECT_TRUE(daemon.Start());
 }
 
+// A zero-length or missing state.db next to prepared data is a lost database, not a new
+// site: starting would forget every dataset and unsubmitted result still on disk.
+TEST(DaemonCtlTest, RefusesToReplaceAnEmptiedStateDatabase) {
+  TempDir dir;
+  {
+    DaemonProcess daemon(dir.path());
+    ASSERT_TRUE(daemon.Start());
+    ASSERT_EQ(daemon.Stop(SIGTERM), 0) << daemon.Log();
+  }
+  const std::filesystem::path state = dir / "state";
+  auto start = [&] {
+    return RunProcess({BinaryPath("daemon/medperfd").string(), "--state-dir", state.string(),
+                       "--socket", (dir / "d.sock").string()},
+                      std::chrono::seconds(20));
+  };
+  // A new state directory (nothing prepared yet) may start from an empty file.
+  std::filesystem::resize_file(state / "state.db", 0);
+  {
+    DaemonProcess daemon(dir.path());
+    ASSERT_TRUE(daemon.Start());
+    ASSERT_EQ(daemon.Stop(SIGTERM), 0) << daemon.Log();
+  }
+  std::filesystem::create_directories(state / "datasets" / "1" / "data");
+  WriteFile(state / "results" / "b1m4d1.yaml", "AUC: 0.5\n");
+  std::filesystem::resize_file(state / "state.db", 0);
+  std::filesystem::remove(state / "state.db-wal");
+  std::filesystem::remove(state / "state.db-shm");
+
+  RunResult r = start();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("state.db is empty (0 bytes)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 entry in datasets/ and 1 entry in results/"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Backup and restore"), std::string::npos) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(state / "state.db"), 0u) << "nothing written over it";
+  EXPECT_FALSE(std::filesystem::exists(dir / "d.sock"));
+
+  std::filesystem::remove(state / "state.db");
+  r = start();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("state.db is missing"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(state / "state.db"));
+}
+
 }  // namespace
 }  // namespace medperf::testing

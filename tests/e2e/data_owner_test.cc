@@ -2,6 +2,13 @@
 // using the project's example containers in the bubblewrap sandbox; and its error paths.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/ascii.h"
@@ -221,6 +228,101 @@ TEST_F(DataOwnerTest, PreparationFailuresKeepTheLogAndTheDataset) {
   EXPECT_EQ(retry.exit_code, 0) << retry.err;
 }
 
+// The state directory on a small filesystem (a 96 MiB tmpfs) that the preparator fills.
+class DiskFullTest : public SiteFixture {
+ protected:
+  std::string ExtraDaemonConfig() const override {
+    return "storage:\n  min_free: 1\n  reserve: 1MiB\n";
+  }
+};
+
+// Unmounts (lazily: the daemon may still hold files) when the test ends.
+struct TmpfsMount {
+  explicit TmpfsMount(const fs::path& at, const std::string& size) : path(at) {
+    fs::create_directories(at);
+    mounted = mount("tmpfs", at.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  }
+  ~TmpfsMount() {
+    if (mounted) umount2(path.c_str(), MNT_DETACH);
+  }
+  fs::path path;
+  bool mounted = false;
+};
+
+// Leaves exactly `free` bytes (rounded to pages) free on `dir`'s filesystem.
+void FillLeaving(const fs::path& file, uint64_t free) {
+  struct statvfs st {};
+  ASSERT_EQ(statvfs(file.parent_path().c_str(), &st), 0);
+  uint64_t avail = uint64_t{st.f_bavail} * st.f_frsize;
+  ASSERT_GT(avail, free);
+  int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(posix_fallocate(fd, 0, static_cast<off_t>(avail - free)), 0);
+  close(fd);
+}
+
+// A preparation that fills the disk fails with a reason naming the path and free space,
+// leaves job and dataset failed (not running/preparing), removes its partial outputs and
+// keeps the database writable; once there is room, preparing again works.
+TEST_F(DiskFullTest, PreparationThatFillsTheDiskFailsCleanly) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs for the state directory needs root";
+  ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
+  TmpfsMount tmpfs(daemon_->state_dir(), "96m");
+  if (!tmpfs.mounted) GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  ASSERT_TRUE(daemon_->Start());
+  // 3,000 cases: at least 12 MiB prepared (a page per image on tmpfs).
+  fs::path raw = dir_ / "many";
+  RunResult gen = RunProcess({(BuildDir() / "examples/bin/chestxray_datagen").string(),
+                              "--out=" + raw.string(), "--seed=3", "--count=3000"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  RunResult submit =
+      Ctl({"dataset", "submit", "--name", "full", "--data_path", (raw / "images").string(),
+           "--labels_path", (raw / "labels").string(), "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+
+  const fs::path state = daemon_->state_dir();
+  // Room for the 1 MiB database reserve and the task's set-up, not for the prepared data.
+  ASSERT_NO_FATAL_FAILURE(FillLeaving(state / "filler", (1 << 20) + (4 << 20)));
+  RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(prepare.exit_code, 1);
+  EXPECT_NE(prepare.err.find("ran out of disk space"), std::string::npos) << prepare.err;
+  EXPECT_NE(prepare.err.find("the state directory " + state.string()), std::string::npos)
+      << prepare.err;
+  EXPECT_NE(prepare.err.find(" free when it failed"), std::string::npos) << prepare.err;
+  // The partial output is gone; the database still records things.
+  EXPECT_FALSE(fs::exists(state / "datasets/1/data")) << "partial output kept";
+  RunResult jobs = Ctl({"job", "ls", "--all", "--json"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  Json list = Json::parse(jobs.out);
+  ASSERT_FALSE(list["items"].empty());
+  EXPECT_EQ(list["items"][0]["kind"], "prepare");
+  EXPECT_EQ(list["items"][0]["state"], "FAILED");
+  EXPECT_NE(list["items"][0]["error"].get<std::string>().find("ran out of disk space"),
+            std::string::npos);
+  RunResult mine = Ctl({"dataset", "ls", "--mine"});
+  EXPECT_NE(mine.out.find("failed"), std::string::npos) << mine.out;
+  EXPECT_EQ(mine.out.find("preparing"), std::string::npos) << mine.out;
+
+  // Below storage.min_free a task does not even start.
+  fs::remove(state / "filler");
+  ASSERT_NO_FATAL_FAILURE(FillLeaving(state / "filler", 8 << 20));
+  WriteFile(dir_ / "medperfd.yaml", "poll:\n  enabled: false\n" + AllowListYaml(allowed_) +
+                                        "storage:\n  min_free: 16MiB\n  reserve: 1MiB\n");
+  ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
+  ASSERT_TRUE(daemon_->Start());
+  RunResult refused = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("not enough free space to run prepare"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("storage.min_free asks for 16.0 MiB"), std::string::npos)
+      << refused.err;
+
+  // With room again, the same command prepares the dataset.
+  fs::remove(state / "filler");
+  RunResult retry = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(retry.exit_code, 0) << retry.err;
+}
+
 TEST_F(DataOwnerTest, SanityCheckFailureIsReported) {
   RunResult submit = Ctl({"dataset", "submit", "--name", "d", "--data_path", RawData().string(),
                           "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
@@ -263,6 +365,48 @@ TEST_F(DataOwnerTest, FailingModelIsRecordedAndOthersStillRun) {
   RunResult partial = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1", "--models",
                            std::to_string(faulty), "--ignore-model-errors"});
   EXPECT_NE(partial.out.find("Total number of models: 1"), std::string::npos) << partial.out;
+}
+
+// The server hears each step's status as the MedPerf client sends it
+// (cli/medperf/commands/execution/container_execution.py): a model that ran fine stays
+// "finished" when only the evaluator fails, and the evaluation is reported "failed".
+TEST_F(DataOwnerTest, EvaluatorFailureIsReportedAsTheEvaluationsNotTheModels) {
+  ASSERT_NO_FATAL_FAILURE(RegisterPrepareAssociate(RawData(), RawLabels()));
+  // Its predictions have the wrong shape: infer exits 0, the metrics container fails.
+  int64_t model = AddApprovedModel("model_faulty/bad_output", "faulty-bad-output");
+  size_t before = proxy_->requests().size();
+  RunResult run = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1", "--models",
+                       std::to_string(model)});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+
+  std::vector<std::string> reports;
+  auto requests = proxy_->requests();
+  for (size_t i = before; i < requests.size(); ++i) {
+    if (requests[i].method != "PUT" || requests[i].target.find("/results/") == std::string::npos) {
+      continue;
+    }
+    Json body = Json::parse(requests[i].body, nullptr, false);
+    for (const char* field : {"model_report", "evaluation_report"}) {
+      if (body.is_object() && body.contains(field)) {
+        reports.push_back(std::string(field) + "=" +
+                          body[field].value("execution_status", std::string("?")));
+      }
+    }
+  }
+  EXPECT_EQ(reports,
+            (std::vector<std::string>{"model_report=pending", "evaluation_report=pending",
+                                      "model_report=started", "model_report=finished",
+                                      "evaluation_report=started", "evaluation_report=failed"}));
+
+  auto mine = As("testdo").ListMyResults();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  const Result* execution = nullptr;
+  for (const Result& r : *mine) {
+    if (r.model.value() == model) execution = &r;
+  }
+  ASSERT_NE(execution, nullptr);
+  EXPECT_EQ(execution->model_report.value("execution_status", ""), "finished");
+  EXPECT_EQ(execution->evaluation_report.value("execution_status", ""), "failed");
 }
 
 TEST_F(DataOwnerTest, JobsAreListedAndViewable) {

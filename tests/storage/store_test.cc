@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/support/test_support.h"
@@ -124,6 +125,55 @@ TEST_F(StoreTest, OnlyOneUnfinishedRunJobPerTriple) {
   job.state = JobState::kFailed;
   ASSERT_TRUE(store_->UpdateJob(job).ok());
   EXPECT_TRUE(store_->AddJob(RunJob(1, 4, 1)).ok());
+}
+
+// Retention forgets old finished jobs, but never the newest run job of a triple (it
+// stops the poller from re-creating failed or cancelled work) nor unfinished jobs.
+TEST_F(StoreTest, PruningKeepsUnfinishedJobsAndTheNewestRunJobOfEachTriple) {
+  auto finish = [&](JobId id, JobState state) {
+    JobRecord j = *store_->GetJob(id);
+    j.state = state;
+    ASSERT_TRUE(store_->UpdateJob(j).ok());
+  };
+  JobId old_run = *store_->AddJob(RunJob(1, 4, 1));
+  finish(old_run, JobState::kFailed);
+  JobId newest_run = *store_->AddJob(RunJob(1, 4, 1));
+  finish(newest_run, JobState::kCancelled);
+  JobId other_triple = *store_->AddJob(RunJob(1, 5, 1));
+  finish(other_triple, JobState::kDone);
+  JobId queued = *store_->AddJob(RunJob(1, 6, 1));
+  JobRecord prepare;
+  prepare.kind = "prepare";
+  JobId interactive = *store_->AddJob(prepare);
+  finish(interactive, JobState::kDone);
+
+  // Nothing is older than a time in the past.
+  auto none = store_->PruneFinishedJobs("2000-01-01T00:00:00.000000Z");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  auto pruned = store_->PruneFinishedJobs("9999-01-01T00:00:00.000000Z");
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  std::set<int64_t> gone;
+  for (const JobRecord& j : *pruned) gone.insert(j.id.value());
+  EXPECT_EQ(gone, (std::set<int64_t>{old_run.value(), interactive.value()}));
+  EXPECT_FALSE(store_->GetJob(old_run).ok());
+  EXPECT_TRUE(store_->GetJob(newest_run).ok());
+  EXPECT_TRUE(store_->GetJob(other_triple).ok());
+  EXPECT_TRUE(store_->GetJob(queued).ok());
+  EXPECT_EQ(store_->ListRunJobsFor(BenchmarkId(1), ModelId(4), DatasetId(1))->size(), 1u);
+}
+
+TEST_F(StoreTest, PruningEventsRemovesOnlyOlderOnes) {
+  ASSERT_TRUE(store_->AppendEvent("a", "first").ok());
+  ASSERT_TRUE(store_->AppendEvent("b", "second").ok());
+  EXPECT_EQ(*store_->PruneEvents("2000-01-01T00:00:00.000000Z"), 0);
+  EXPECT_EQ(store_->ListEvents(0, 10)->size(), 2u);
+  EXPECT_EQ(*store_->PruneEvents("9999-01-01T00:00:00.000000Z"), 2);
+  EXPECT_TRUE(store_->ListEvents(0, 10)->empty());
+  // Ids keep growing: a watcher resuming after the last id it saw misses nothing.
+  ASSERT_TRUE(store_->AppendEvent("c", "third").ok());
+  EXPECT_EQ(store_->ListEvents(0, 10)->front().id, 3);
 }
 
 TEST_F(StoreTest, ClaimCountsAttemptsAndRequeueRecoversInterruptedJobs) {
