@@ -1,6 +1,7 @@
 #include "server/api_pagination.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -23,6 +24,18 @@ std::string PageUrl(const Ctx& c, std::optional<int64_t> limit, std::optional<in
   if (offset) parts.push_back(absl::StrCat("offset=", *offset));
   return absl::StrCat(c.req.base_url, c.req.path, parts.empty() ? "" : "?",
                       absl::StrJoin(parts, "&"));
+}
+
+// A `limit`/`offset` value: DRF takes any non-negative integer (Python ints do not
+// overflow); digit strings beyond int64 saturate at INT64_MAX, which past the last row
+// gives the same empty page. nullopt for anything else (the caller's default applies).
+std::optional<int64_t> NonNegativeParam(const std::string& s) {
+  int64_t v;
+  if (absl::SimpleAtoi(s, &v)) return v >= 0 ? std::optional<int64_t>(v) : std::nullopt;
+  if (!s.empty() && std::all_of(s.begin(), s.end(), absl::ascii_isdigit)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -53,12 +66,10 @@ Result Page(Ctx& c, const std::string& from_where, const std::vector<Json>& para
             const std::function<Json(const Json&)>& render) {
   int64_t limit = 32, offset = 0;
   if (auto l = QueryParam(c, "limit")) {
-    int64_t v;
-    if (absl::SimpleAtoi(*l, &v) && v > 0) limit = v;
+    if (auto v = NonNegativeParam(*l); v && *v > 0) limit = *v;
   }
   if (auto o = QueryParam(c, "offset")) {
-    int64_t v;
-    if (absl::SimpleAtoi(*o, &v) && v >= 0) offset = v;
+    if (auto v = NonNegativeParam(*o)) offset = *v;
   }
   ASSIGN_OR_RETURN(Json count, c.db->Scalar(absl::StrCat("SELECT COUNT(*) ", from_where), params));
   std::vector<Json> p = params;
@@ -71,7 +82,9 @@ Result Page(Ctx& c, const std::string& from_where, const std::vector<Json>& para
   for (const Json& r : rows) results.push_back(render(r));
   int64_t n = count.get<int64_t>();
   Json next = nullptr, previous = nullptr;
-  if (offset + limit < n) next = PageUrl(c, limit, offset + limit);
+  // offset + limit may overflow (issue 13); n - offset cannot, both being >= 0. Past
+  // this test offset + limit < n, so it fits.
+  if (n - offset > limit) next = PageUrl(c, limit, offset + limit);
   if (offset > 0) {
     previous =
         offset - limit <= 0 ? PageUrl(c, limit, std::nullopt) : PageUrl(c, limit, offset - limit);

@@ -25,8 +25,10 @@ std::string UrlEncode(const std::string& s);
 // `render`, as 200 {"count": N, "next": url|null, "previous": url|null, "results": [...]}.
 // `from_where` starts with "FROM" and its '?' placeholders take `params`. Query
 // parameters `limit` (default 32; bad or non-positive -> 32) and `offset` (default 0; bad
-// or negative -> 0), as in DRF. `next`/`previous` are absolute URLs on the request's
-// base_url and path, keeping the other query parameters.
+// or negative -> 0), as in DRF; digit strings beyond int64 saturate at INT64_MAX (DRF's
+// are unbounded), and no sum overflows: `next` is null past the end and `previous` never
+// negative. `next`/`previous` are absolute URLs on the request's base_url and path,
+// keeping the other query parameters.
 Result Page(Ctx& c, const std::string& from_where, const std::vector<Json>& params,
             const std::string& order, const std::string& columns,
             const std::function<Json(const Json&)>& render);
