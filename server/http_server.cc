@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "server/api.h"
+#include "server/guarded_server.h"
 #include "server/sqlite_db.h"
 
 namespace medperf::server {
@@ -25,18 +26,19 @@ absl::Status Serve(const ServeOptions& options) {
   Api api(db.get(), ApiOptions{options.auto_approve_benchmarks_from});
 
   const bool tls = !options.tls_cert.empty();
-  std::unique_ptr<httplib::Server> server;
-  if (tls) {
-    auto ssl =
-        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
-    if (!ssl->is_valid()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot load TLS certificate ",
-                                                     options.tls_cert.string(), " / key ",
-                                                     options.tls_key.string()));
-    }
-    server = std::move(ssl);
-  } else {
-    server = std::make_unique<httplib::Server>();
+  // Our own connection loop (and TLS) around cpp-httplib's request handling: it bounds
+  // the time to receive each request and the connections per client (issue 13).
+  ConnectionLimits limits;
+  limits.request_read_timeout = options.request_read_timeout;
+  limits.max_connections_per_client = options.max_connections_per_client;
+  limits.io_timeout = std::chrono::seconds(30);
+  auto server = tls ? std::make_unique<GuardedServer>(limits, options.tls_cert.string(),
+                                                      options.tls_key.string())
+                    : std::make_unique<GuardedServer>(limits);
+  if (!server->is_valid()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot load TLS certificate ",
+                                                   options.tls_cert.string(), " / key ",
+                                                   options.tls_key.string()));
   }
   const std::string scheme = tls ? "https" : "http";
   // Each connection holds a worker while kept alive; size the pool for many clients.
@@ -47,8 +49,6 @@ absl::Status Serve(const ServeOptions& options) {
   // the body waits for the client's delayed ACK, about 40 ms per request on a kept-alive
   // connection (issue 19; bench/server_bench.sh measures it).
   server->set_tcp_nodelay(true);
-  server->set_read_timeout(30, 0);
-  server->set_write_timeout(30, 0);
 
   int port = options.port;
   FaultInjector faults(options.faults);
