@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <set>
+
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
@@ -70,6 +72,55 @@ absl::Status RefuseLostDatabase(const fs::path& dir) {
       "or move the whole state directory away to start afresh on purpose"));
 }
 
+// Datasets whose interrupted preparation the server has not heard about yet (a JSON
+// list of ids in the store's meta table, so a restart before it is sent keeps it).
+constexpr char kPendingPreparationReports[] = "pending_preparation_reports";
+
+std::set<int64_t> PendingPreparationReports(storage::Store& store) {
+  std::set<int64_t> ids;
+  absl::StatusOr<std::optional<std::string>> text = store.GetMeta(kPendingPreparationReports);
+  if (!text.ok() || !text->has_value()) return ids;
+  nlohmann::json list = nlohmann::json::parse(**text, nullptr, false);
+  if (!list.is_array()) return ids;
+  for (const auto& v : list) {
+    if (v.is_number_integer()) ids.insert(v.get<int64_t>());
+  }
+  return ids;
+}
+
+absl::Status SetPendingPreparationReports(storage::Store& store, const std::set<int64_t>& ids) {
+  return store.SetMeta(kPendingPreparationReports, nlohmann::json(ids).dump());
+}
+
+absl::Status AddPendingPreparationReports(storage::Store& store,
+                                          const std::vector<DatasetId>& datasets) {
+  std::set<int64_t> ids = PendingPreparationReports(store);
+  for (DatasetId id : datasets) ids.insert(id.value());
+  return SetPendingPreparationReports(store, ids);
+}
+
+// Sends `interrupted` for each pending dataset (the report the MedPerf client sends when
+// a preparation is interrupted, cli/medperf/commands/dataset/prepare.py); those the
+// server did not take stay pending for the next round.
+// Returns whether some are still pending.
+bool SendPendingPreparationReports(Site& site) {
+  std::set<int64_t> pending = PendingPreparationReports(site.store());
+  if (pending.empty()) return false;
+  absl::StatusOr<RestClient> server = site.Server();
+  if (!server.ok()) return true;
+  std::set<int64_t> left;
+  for (int64_t id : pending) {
+    absl::StatusOr<Dataset> sent = server->UpdateDataset(
+        DatasetId(id),
+        {{"report",
+          {{"progress", nlohmann::json::object()}, {"execution_status", "interrupted"}}}});
+    // A dataset the server no longer has (or refuses us) cannot take the report either.
+    if (!sent.ok() && IsServerUnreachable(sent.status())) left.insert(id);
+  }
+  SetPendingPreparationReports(site.store(), left).IgnoreError();
+  return !left.empty();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
@@ -100,6 +151,23 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
                   absl::StrCat(requeued, " interrupted job(s) returned to the queue"),
                   {{"jobs", requeued}})
         .IgnoreError();
+  }
+
+  // A preparation the stop interrupted is not resumed: say so locally now, and tell the
+  // server (its report still says `started`) from the housekeeper, which may wait for it.
+  ASSIGN_OR_RETURN(std::vector<DatasetId> interrupted, d->store_->FailInterruptedPreparations());
+  if (!interrupted.empty()) {
+    RETURN_IF_ERROR(AddPendingPreparationReports(*d->store_, interrupted));
+    for (DatasetId id : interrupted) {
+      d->events_
+          ->Publish("dataset.interrupted",
+                    absl::StrCat("the preparation of dataset ", id.value(),
+                                 " was interrupted when medperfd stopped; run `medperfctl "
+                                 "dataset prepare --data_uid ",
+                                 id.value(), "` again"),
+                    {{"dataset", id.value()}})
+          .IgnoreError();
+    }
   }
 
   d->site_ = std::make_unique<Site>(d->config_, *d->store_, *d->events_);
@@ -178,10 +246,16 @@ void Daemon::Shutdown(std::chrono::milliseconds grace) {
 }
 
 void Daemon::Housekeep() {
-  // Often enough that a day's events age out within hours of their limit; rarely enough
-  // to cost nothing.
-  constexpr absl::Duration kEvery = absl::Hours(6);
+  // Retention often enough that a day's events age out within hours of their limit,
+  // rarely enough to cost nothing; a report the server did not take is retried sooner.
+  constexpr absl::Duration kRetentionEvery = absl::Hours(6);
+  constexpr absl::Duration kReportRetry = absl::Minutes(1);
+  absl::Time last_retention = absl::InfinitePast();
+  bool reports_pending = false;
   do {
+    reports_pending = SendPendingPreparationReports(*site_);
+    if (absl::Now() - last_retention < kRetentionEvery) continue;
+    last_retention = absl::Now();
     absl::StatusOr<RetentionReport> pruned = ApplyRetention(*site_, absl::Now());
     if (!pruned.ok()) {
       LogWarning("retention could not prune everything",
@@ -196,7 +270,8 @@ void Daemon::Housekeep() {
                      {"bytes_freed", pruned->bytes_freed}})
           .IgnoreError();
     }
-  } while (!stop_housekeeping_.WaitForNotificationWithTimeout(kEvery));
+  } while (!stop_housekeeping_.WaitForNotificationWithTimeout(reports_pending ? kReportRetry
+                                                                              : kRetentionEvery));
 }
 
 std::string Daemon::StatusLine() const {

@@ -451,6 +451,41 @@ absl::StatusOr<int> Store::RequeueInterruptedJobs(int max_attempts) {
   return requeued;
 }
 
+absl::StatusOr<std::vector<DatasetId>> Store::FailInterruptedPreparations() {
+  absl::MutexLock lock(&mu_);
+  Transaction tx(*conn_);
+  RETURN_IF_ERROR(tx.status());
+  std::vector<DatasetId> ids;
+  {
+    ASSIGN_OR_RETURN(Statement s,
+                     conn_->Prepare("SELECT id FROM datasets WHERE prep_status = 'preparing'"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ids.emplace_back(s.Int(0));
+    }
+  }
+  std::string now = NowTimestamp();
+  // Whether RequeueInterruptedJobs ran first or not, the job says what to do next.
+  ASSIGN_OR_RETURN(
+      Statement jobs,
+      conn_->Prepare("UPDATE jobs SET state = 'failed', error = 'interrupted: medperfd stopped "
+                     "while preparing dataset ' || dataset_id || '; run `medperfctl dataset "
+                     "prepare --data_uid ' || dataset_id || '` again', updated_at = ? WHERE kind "
+                     "= 'prepare' AND dataset_id IN (SELECT id FROM datasets WHERE prep_status = "
+                     "'preparing') AND (state IN ('queued', 'fetching', 'running', 'evaluating') "
+                     "OR (state = 'failed' AND error LIKE 'interrupted: %'))"));
+  jobs.Bind(1, now);
+  RETURN_IF_ERROR(jobs.Run());
+  ASSIGN_OR_RETURN(Statement datasets,
+                   conn_->Prepare("UPDATE datasets SET prep_status = 'failed', updated_at = ? "
+                                  "WHERE prep_status = 'preparing'"));
+  datasets.Bind(1, now);
+  RETURN_IF_ERROR(datasets.Run());
+  RETURN_IF_ERROR(tx.Commit());
+  return ids;
+}
+
 absl::StatusOr<int64_t> Store::AppendEvent(std::string_view kind, std::string_view message,
                                            std::string_view json) {
   absl::MutexLock lock(&mu_);

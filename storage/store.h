@@ -141,6 +141,10 @@ class Store {
   // work that kills the daemon every time cannot loop forever. Returns how many jobs
   // were requeued.
   absl::StatusOr<int> RequeueInterruptedJobs(int max_attempts = 0);
+  // After a crash, before anything runs: datasets caught `preparing` become `failed`
+  // (nothing resumes an interactive preparation) and their interrupted `prepare` jobs
+  // name the command to run next, in one transaction. Returns those datasets.
+  absl::StatusOr<std::vector<DatasetId>> FailInterruptedPreparations();
 
   // Events, in order of occurrence.
   absl::StatusOr<int64_t> AppendEvent(std::string_view kind, std::string_view message,

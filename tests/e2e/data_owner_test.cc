@@ -323,6 +323,56 @@ TEST_F(DiskFullTest, PreparationThatFillsTheDiskFailsCleanly) {
   EXPECT_EQ(retry.exit_code, 0) << retry.err;
 }
 
+// SIGKILL while the preparator runs: after the restart the job, the local dataset and the
+// server's preparation report all say the preparation was interrupted, and name the
+// command that starts it again.
+TEST_F(DataOwnerTest, PreparationInterruptedByAKillIsReportedEverywhere) {
+  // Enough cases that the preparation is still running when the kill lands.
+  fs::path raw = dir_ / "many";
+  RunResult gen = RunProcess({(BuildDir() / "examples/bin/chestxray_datagen").string(),
+                              "--out=" + raw.string(), "--seed=5", "--count=20000"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  RunResult submit =
+      Ctl({"dataset", "submit", "--name", "big", "--data_path", (raw / "images").string(),
+           "--labels_path", (raw / "labels").string(), "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  Process prepare({BinaryPath("ctl/medperfctl").string(), "--socket", daemon_->socket().string(),
+                   "dataset", "prepare", "--data_uid", "1"},
+                  dir_ / "prepare.out");
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(dir_ / "prepare.out").find("running prepare") != std::string::npos; },
+      std::chrono::seconds(60)))
+      << ReadFile(dir_ / "prepare.out");
+  ASSERT_NE(daemon_->Stop(SIGKILL), -1);
+  prepare.Stop(SIGTERM);
+  ASSERT_TRUE(daemon_->Start());
+
+  RunResult jobs = Ctl({"job", "ls", "--all", "--json"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  Json list = Json::parse(jobs.out);
+  ASSERT_FALSE(list["items"].empty());
+  EXPECT_EQ(list["items"][0]["kind"], "prepare");
+  EXPECT_EQ(list["items"][0]["state"], "FAILED");
+  EXPECT_NE(list["items"][0]["error"].get<std::string>().find(
+                "run `medperfctl dataset prepare --data_uid 1` again"),
+            std::string::npos)
+      << list["items"][0].dump();
+  RunResult mine = Ctl({"dataset", "ls", "--mine"});
+  EXPECT_EQ(mine.out.find("preparing"), std::string::npos) << mine.out;
+  EXPECT_NE(mine.out.find("failed"), std::string::npos) << mine.out;
+  std::string reported;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto remote = As("testdo").GetDataset(DatasetId(1));
+        if (remote.ok()) reported = remote->report.value("execution_status", "");
+        return reported == "interrupted";
+      },
+      std::chrono::seconds(20)))
+      << "server report: " << reported;
+  RunResult watch = Ctl({"watch"});
+  EXPECT_NE(watch.out.find("dataset 1 was interrupted"), std::string::npos) << watch.out;
+}
+
 TEST_F(DataOwnerTest, SanityCheckFailureIsReported) {
   RunResult submit = Ctl({"dataset", "submit", "--name", "d", "--data_path", RawData().string(),
                           "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
