@@ -204,8 +204,9 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
                                            : app.add_flag(Spellings(flags[f]), set[f]));
     options.back()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
-  if (p.command && p.command->max_positional > 0) {
-    // Any number: the count is checked below, with a message naming the extra argument.
+  if (p.command) {
+    // Any number, even for commands that take none: the count is checked after the
+    // required flags (as it always was), with a message naming the extra argument.
     app.add_option("positional", p.args.positional_)->expected(0, -1);
   }
   try {
@@ -217,20 +218,10 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
   if (!p.command || p.help || p.version) return p;
 
   const Command& cmd = *p.command;
-  for (const std::string& extra : app.remaining()) {
-    if (absl::StartsWith(extra, "-") && extra != "-") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown option ", extra, " for '", CommandName(cmd), "'"));
-    }
-  }
-  if (!app.remaining().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", app.remaining().front(),
-                                                   "' for '", CommandName(cmd), "'"));
-  }
-  if (static_cast<int>(p.args.positional_.size()) > cmd.max_positional) {
-    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '",
-                                                   p.args.positional_[cmd.max_positional],
-                                                   "' for '", CommandName(cmd), "'"));
+  // Positional arguments all went to "positional", so only unknown options remain.
+  if (std::vector<std::string> extras = app.remaining(); !extras.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown option ", extras.front(), " for '", CommandName(cmd), "'"));
   }
   for (size_t f = 0; f < flags.size(); ++f) {
     if (options[f]->count() == 0) continue;
@@ -245,6 +236,11 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
       return absl::InvalidArgumentError(
           absl::StrCat("'", CommandName(cmd), "' needs --", f.name, " (", f.help, ")"));
     }
+  }
+  if (static_cast<int>(p.args.positional_.size()) > cmd.max_positional) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '",
+                                                   p.args.positional_[cmd.max_positional],
+                                                   "' for '", CommandName(cmd), "'"));
   }
   return p;
 }
