@@ -1,18 +1,20 @@
 #include "ctl/cli.h"
 
-#include "ctl/client.h"
-
 #include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "ctl/client.h"
 
 namespace medperf::ctl {
 
@@ -51,6 +53,29 @@ absl::StatusOr<int64_t> Args::PositionalId(size_t index, const std::string& what
   return ParseId(positional_[index], what);
 }
 
+absl::Status UsageError(absl::string_view message) { return absl::InvalidArgumentError(message); }
+
+absl::Status Declined(absl::string_view message) { return absl::CancelledError(message); }
+
+absl::Status Failed(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kInvalidArgument &&
+      status.code() != absl::StatusCode::kCancelled) {
+    return status;
+  }
+  return absl::UnknownError(status.message());
+}
+
+CommandContext::CommandContext(const GlobalOptions& global, std::string token, const Args& args,
+                               Output& out, std::istream& in)
+    : global(global), args(args), out(out), in(in), token_(std::move(token)) {}
+
+CommandContext::~CommandContext() = default;
+
+DaemonClient& CommandContext::client() {
+  if (!client_) client_ = std::make_unique<DaemonClient>(global.socket, token_);
+  return *client_;
+}
+
 std::string DefaultSocketPath() {
   if (const char* env = std::getenv("MEDPERFD_SOCKET"); env && *env) return env;
   const std::string system = "/run/medperfd/medperfd.sock";
@@ -65,108 +90,145 @@ std::string DefaultSocketPath() {
 
 namespace {
 
-// "--data-uid" and "--data_uid" are the same flag (the MedPerf CLI mixes both styles).
-std::string Normalize(std::string name) { return absl::StrReplaceAll(name, {{"-", "_"}}); }
+std::string CommandName(const Command& cmd) { return absl::StrJoin(cmd.words, " "); }
 
-const FlagSpec* FindFlag(const Command& cmd, const std::string& name, bool is_short) {
-  for (const FlagSpec& f : cmd.flags) {
-    if (!is_short && Normalize(f.name) == name) return &f;
-    for (const std::string& a : f.aliases) {
-      if (is_short ? a == name : (a.size() > 1 && Normalize(a) == name)) return &f;
-    }
-  }
-  return nullptr;
+// The global options, which may appear anywhere on the command line.
+void AddGlobalOptions(CLI::App& app, ParsedCommandLine& p) {
+  app.add_option("--socket", p.global.socket)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--token-file", p.global.token_file)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_flag("--json", p.global.json);
+  app.add_flag("-y,--yes", p.global.yes);
+  app.add_flag("-h,--help", p.help);
+  app.add_flag("--version", p.version);
 }
 
-std::string CommandName(const Command& cmd) { return absl::StrJoin(cmd.words, " "); }
+// Which arguments are global options; `with_value` when the next argument is its value.
+bool IsGlobalOption(const std::string& a, bool* with_value) {
+  *with_value = a == "--socket" || a == "--token-file";
+  return *with_value || a == "--json" || a == "-y" || a == "--yes" || a == "-h" || a == "--help" ||
+         a == "--version" || absl::StartsWith(a, "--socket=") ||
+         absl::StartsWith(a, "--token-file=");
+}
+
+// CLI11 spellings of a flag: "--data_uid,--data-uid,-d" (the MedPerf CLI mixes both
+// styles, so "--data-uid" and "--data_uid" are the same flag).
+std::string Spellings(const FlagSpec& f) {
+  std::vector<std::string> names;
+  auto add_long = [&](const std::string& n) {
+    for (std::string s :
+         {n, absl::StrReplaceAll(n, {{"_", "-"}}), absl::StrReplaceAll(n, {{"-", "_"}})}) {
+      s = "--" + s;
+      if (std::find(names.begin(), names.end(), s) == names.end()) names.push_back(s);
+    }
+  };
+  add_long(f.name);
+  for (const std::string& a : f.aliases) {
+    if (a.size() == 1) {
+      names.push_back("-" + a);
+    } else {
+      add_long(a);
+    }
+  }
+  return absl::StrJoin(names, ",");
+}
 
 }  // namespace
 
 absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string>& argv) {
   ParsedCommandLine p;
   p.global.socket = DefaultSocketPath();
-  std::vector<std::string> rest;
-  // Global options may appear anywhere.
+
+  // The command is named by the leading words that are not options (global options may
+  // come before and between them): the longest sequence that names a command wins.
+  std::vector<size_t> word_at;
+  bool other = false;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    auto value_of = [&](const std::string& flag) -> absl::StatusOr<std::string> {
-      if (absl::StartsWith(a, flag + "=")) return a.substr(flag.size() + 1);
-      if (i + 1 >= argv.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
-      }
-      return argv[++i];
-    };
-    if (a == "--json") {
-      p.global.json = true;
-    } else if (a == "-y" || a == "--yes") {
-      p.global.yes = true;
-    } else if (a == "--help" || a == "-h") {
-      p.help = true;
-    } else if (a == "--version") {
-      p.version = true;
-    } else if (a == "--socket" || absl::StartsWith(a, "--socket=")) {
-      absl::StatusOr<std::string> v = value_of("--socket");
-      if (!v.ok()) return v.status();
-      p.global.socket = *v;
-    } else if (a == "--token-file" || absl::StartsWith(a, "--token-file=")) {
-      absl::StatusOr<std::string> v = value_of("--token-file");
-      if (!v.ok()) return v.status();
-      p.global.token_file = *v;
+    bool with_value = false;
+    if (IsGlobalOption(a, &with_value)) {
+      if (with_value) ++i;
+    } else if (!other && !absl::StartsWith(a, "-")) {
+      word_at.push_back(i);
     } else {
-      rest.push_back(a);
+      other = true;
     }
   }
-  if (p.version) return p;
-
-  // The longest sequence of leading words that names a command.
-  size_t words = 0;
-  while (words < rest.size() && !absl::StartsWith(rest[words], "-")) ++words;
   for (const Command& cmd : AllCommands()) {
-    if (cmd.words.size() > words) continue;
-    if (!std::equal(cmd.words.begin(), cmd.words.end(), rest.begin())) continue;
-    if (!p.command || cmd.words.size() > p.command->words.size()) p.command = &cmd;
+    if (cmd.words.size() > word_at.size()) continue;
+    bool match = true;
+    for (size_t w = 0; w < cmd.words.size() && match; ++w) match = cmd.words[w] == argv[word_at[w]];
+    if (match && (!p.command || cmd.words.size() > p.command->words.size())) p.command = &cmd;
   }
   if (!p.command) {
-    if (p.help || rest.empty()) return p;
-    std::vector<std::string> typed(rest.begin(), rest.begin() + std::min<size_t>(words, 2));
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown command '", absl::StrJoin(typed, " "), "'"));
+    // No command, so no command options: --help and --version mean themselves wherever
+    // they are (`medperfctl --help frobnicate` shows the usage).
+    for (const std::string& a : argv) {
+      p.version |= a == "--version";
+      p.help |= a == "-h" || a == "--help";
+    }
+    if (p.version || p.help) return p;
+    if (!word_at.empty() || other) {
+      std::vector<std::string> typed;
+      for (size_t w = 0; w < std::min<size_t>(word_at.size(), 2); ++w) {
+        typed.push_back(argv[word_at[w]]);
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown command '", absl::StrJoin(typed, " "), "'"));
+    }
   }
-  if (p.help) return p;
+
+  // Everything but the command's words goes to CLI11, which knows every option of the
+  // command, so an option's value is never mistaken for a global option.
+  const size_t used_words = p.command ? p.command->words.size() : 0;
+  std::vector<std::string> rest;
+  for (size_t i = 0, w = 0; i < argv.size(); ++i) {
+    if (w < used_words && word_at[w] == i) {
+      ++w;
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  CLI::App app("", "medperfctl");
+  app.set_help_flag();
+  app.allow_extras();
+  AddGlobalOptions(app, p);
+  const std::vector<FlagSpec> no_flags;
+  const std::vector<FlagSpec>& flags = p.command ? p.command->flags : no_flags;
+  std::vector<std::string> values(flags.size());
+  std::unique_ptr<bool[]> set(new bool[flags.size() + 1]());
+  std::vector<CLI::Option*> options;
+  for (size_t f = 0; f < flags.size(); ++f) {
+    options.push_back(flags[f].takes_value ? app.add_option(Spellings(flags[f]), values[f])
+                                           : app.add_flag(Spellings(flags[f]), set[f]));
+    options.back()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+  if (p.command) {
+    // Any number, even for commands that take none: the count is checked after the
+    // required flags (as it always was), with a message naming the extra argument.
+    app.add_option("positional", p.args.positional_)->expected(0, -1);
+  }
+  try {
+    std::reverse(rest.begin(), rest.end());  // CLI11 takes its arguments last first
+    app.parse(rest);
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  if (!p.command || p.help || p.version) return p;
 
   const Command& cmd = *p.command;
-  for (size_t i = cmd.words.size(); i < rest.size(); ++i) {
-    const std::string& a = rest[i];
-    if (!absl::StartsWith(a, "-") || a == "-") {
-      p.args.positional_.push_back(a);
-      continue;
-    }
-    bool is_short = !absl::StartsWith(a, "--");
-    std::string name = a.substr(is_short ? 1 : 2);
-    std::optional<std::string> value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    const FlagSpec* flag = FindFlag(cmd, is_short ? name : Normalize(name), is_short);
-    if (!flag) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown option ", a, " for '", CommandName(cmd), "'"));
-    }
-    if (flag->takes_value) {
-      if (!value) {
-        if (i + 1 >= rest.size()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("option --", flag->name, " needs a value"));
-        }
-        value = rest[++i];
-      }
-      p.args.values_[flag->name] = *value;
-    } else {
-      if (value) {
-        return absl::InvalidArgumentError(absl::StrCat("option --", flag->name, " takes no value"));
-      }
-      p.args.values_[flag->name] = "true";
+  // Positional arguments all went to "positional", so only unknown options remain.
+  if (std::vector<std::string> extras = app.remaining(); !extras.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown option ", extras.front(), " for '", CommandName(cmd), "'"));
+  }
+  for (size_t f = 0; f < flags.size(); ++f) {
+    if (options[f]->count() == 0) continue;
+    if (flags[f].takes_value) {
+      p.args.values_[flags[f].name] = values[f];
+    } else if (set[f]) {
+      p.args.values_[flags[f].name] = "true";
     }
   }
   for (const FlagSpec& f : cmd.flags) {
@@ -238,17 +300,31 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     PrintCommandHelp(*parsed->command, out);
     return 0;
   }
+  // Before any command runs: a command must never silently act as the daemon's own
+  // user when it was asked to act as another one.
+  std::string token;
   if (!parsed->global.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadTokenFile(parsed->global.token_file);
-    if (!token.ok()) {
-      err << "medperfctl: " << token.status().message() << "\n";
+    absl::StatusOr<std::string> read = ReadTokenFile(parsed->global.token_file);
+    if (!read.ok()) {
+      err << "medperfctl: " << read.status().message() << "\n";
       return 1;
     }
-    parsed->global.token = *std::move(token);
+    token = *std::move(read);
   }
-  Output output(out, err);
-  CommandContext ctx{parsed->global, parsed->args, output, in};
-  return parsed->command->handler(ctx);
+  Output output(out, err, parsed->global.json);
+  CommandContext ctx(parsed->global, std::move(token), parsed->args, output, in);
+  absl::StatusOr<Reply> reply = parsed->command->handler(ctx);
+  if (!reply.ok()) {
+    const absl::Status& st = reply.status();
+    if (st.code() == absl::StatusCode::kCancelled) {
+      err << st.message() << "\n";
+      return 1;
+    }
+    err << "medperfctl: " << st.message() << "\n";
+    return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  output.Emit(*reply);
+  return reply->exit_code;
 }
 
 }  // namespace medperf::ctl

@@ -1,38 +1,51 @@
-// medperfctl's command table and argument parsing. Commands follow the MedPerf CLI
+// medperfctl's command skeleton and argument parsing. Commands follow the MedPerf CLI
 // (`dataset submit`, `benchmark run`, ...) so its tutorials read naturally.
+//
+// Every command is a Command: its words, flags and a handler that returns a Reply or an
+// error. RunCli alone reads --token-file (before any handler runs), creates the
+// connection to medperfd (only from the token it read), picks JSON or human output
+// (Output::Emit) and turns errors into exit codes, so no command can forget any of it.
+// Tokenising is CLI11's (Debian libcli11-dev); command lookup, required flags and the
+// help texts come from the command table, which also generates `completion bash`.
 #pragma once
 
 #include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ctl/output.h"
 
 namespace medperf::ctl {
 
+class DaemonClient;
+
 struct FlagSpec {
   std::string name;                  // long name without dashes, e.g. "data_uid"
-  std::vector<std::string> aliases;  // other spellings: "d", "data-uid"
+  std::vector<std::string> aliases;  // other spellings: "d", "benchmark_uid"
   bool takes_value = true;
   bool required = false;
   std::string help;
 };
 
-// The parsed arguments of one command.
+// The parsed arguments of one command. Flags are keyed by FlagSpec::name, whichever
+// alias or spelling ("--data-uid", "--data_uid", "-d") was typed.
 class Args {
  public:
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   std::string Get(const std::string& name, const std::string& fallback = "") const;
-  // Integer flags: a clear usage error names the flag when the value is not a number.
+  // Integer flags: InvalidArgumentError (a usage error) naming the flag when the value
+  // is not a whole number.
   absl::StatusOr<int64_t> GetInt(const std::string& name) const;
-  absl::StatusOr<int64_t> GetId(const std::string& name) const;  // positive
+  // Positive ids; InvalidArgumentError naming the flag otherwise.
+  absl::StatusOr<int64_t> GetId(const std::string& name) const;
   // The positional argument at `index` as a positive id; `what` names it in errors
-  // ("job id", "benchmark id").
+  // ("job id", "benchmark id"). InvalidArgumentError when missing or not an id.
   absl::StatusOr<int64_t> PositionalId(size_t index, const std::string& what) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
@@ -40,7 +53,7 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// Parses a positive id; errors name `what`.
+// Parses a positive id; InvalidArgumentError naming `what` otherwise.
 absl::StatusOr<int64_t> ParseId(const std::string& text, const std::string& what);
 
 struct GlobalOptions {
@@ -48,20 +61,40 @@ struct GlobalOptions {
   bool json = false;
   bool yes = false;
   std::string token_file;  // act as another MedPerf user for this call
-  std::string token;       // read from token_file by RunCli before any command runs
 };
 
-class Output;
+// How handlers report failure (RunCli turns the code into the exit code):
+//   InvalidArgumentError -> "medperfctl: <message>", exit 2 (usage error; Args and
+//                           ParseId return this code);
+//   Declined(message)    -> "<message>", exit 1 (the user said no at a prompt);
+//   any other code       -> "medperfctl: <message>", exit 1.
+absl::Status UsageError(absl::string_view message);
+absl::Status Declined(absl::string_view message);
+// `status` with the same message but a code that means "exit 1", for errors of library
+// calls that must not read as usage errors.
+absl::Status Failed(const absl::Status& status);
 
-struct CommandContext {
+class CommandContext {
+ public:
+  CommandContext(const GlobalOptions& global, std::string token, const Args& args, Output& out,
+                 std::istream& in);
+  ~CommandContext();
+
   const GlobalOptions& global;
   const Args& args;
   Output& out;
   std::istream& in;
+
+  // The connection to medperfd, made on first use and carrying the --token-file user's
+  // token. Commands that do not talk to the daemon never open one.
+  DaemonClient& client();
+
+ private:
+  std::string token_;
+  std::unique_ptr<DaemonClient> client_;
 };
 
-// Exit codes: 0 success, 1 error, 2 usage.
-using Handler = std::function<int(CommandContext&)>;
+using Handler = std::function<absl::StatusOr<Reply>(CommandContext&)>;
 
 struct Command {
   std::vector<std::string> words;  // e.g. {"dataset", "submit"}
@@ -72,26 +105,17 @@ struct Command {
   std::string positional_help = {};  // e.g. "<uid>"
 };
 
-class Output {
- public:
-  Output(std::ostream& out, std::ostream& err) : out_(out), err_(err) {}
-  std::ostream& out() { return out_; }
-  std::ostream& err() { return err_; }
-
- private:
-  std::ostream& out_;
-  std::ostream& err_;
-};
-
-// Every command medperfctl knows.
+// Every command medperfctl knows, in help order (grouped as in ctl/commands/).
 const std::vector<Command>& AllCommands();
 
 // Entry point used by main() and by tests: parses argv (without the program name),
-// runs the command and returns the exit code.
+// runs the command and returns the exit code: 0 success, 1 error, 2 usage error.
 int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
            std::istream& in);
 
-// Parsing only (exposed for tests).
+// Parsing only (exposed for tests). Errors: InvalidArgumentError with the message
+// RunCli prints (unknown command or option, missing value or required flag, too many
+// arguments).
 struct ParsedCommandLine {
   GlobalOptions global;
   const Command* command = nullptr;
@@ -101,6 +125,8 @@ struct ParsedCommandLine {
 };
 absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string>& argv);
 
+// $MEDPERFD_SOCKET, else /run/medperfd/medperfd.sock if it exists, else
+// $XDG_RUNTIME_DIR/medperfd.sock if it exists, else the system path.
 std::string DefaultSocketPath();
 
 }  // namespace medperf::ctl

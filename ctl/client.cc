@@ -5,14 +5,15 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace medperf::ctl {
 
-DaemonClient::DaemonClient(const GlobalOptions& global)
-    : socket_(global.socket), token_(global.token) {
+DaemonClient::DaemonClient(std::string socket, std::string token)
+    : socket_(std::move(socket)), token_(std::move(token)) {
   grpc::ChannelArguments args;
   // A local daemon answers at once or not at all: do not wait minutes to reconnect.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -66,9 +67,16 @@ std::string DescribeRpcError(const grpc::Status& status, const std::string& sock
   }
 }
 
-int DaemonClient::Fail(Output& out, const grpc::Status& status) const {
-  out.err() << "medperfctl: " << DescribeRpcError(status, socket_) << "\n";
-  return 1;
+absl::Status DaemonClient::Fail(const grpc::Status& status) const {
+  std::string message = DescribeRpcError(status, socket_);
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return absl::UnavailableError(message);
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::DeadlineExceededError(message);
+    default:
+      return absl::UnknownError(message);
+  }
 }
 
 }  // namespace medperf::ctl

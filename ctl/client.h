@@ -6,23 +6,37 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#include "ctl/cli.h"
 #include "medperf/v1/control.grpc.pb.h"
 
 namespace medperf::ctl {
 
 class DaemonClient {
  public:
-  explicit DaemonClient(const GlobalOptions& global);
+  // Only CommandContext::client() makes one, from the token RunCli read.
+  DaemonClient(std::string socket, std::string token);
 
   medperf::v1::Control::Stub& stub() { return *stub_; }
   // A context for one call; carries the --token-file user's token when given.
   std::unique_ptr<grpc::ClientContext> Context(bool streaming = false);
 
-  // Prints a failed call's error in the user's words and returns exit code 1.
-  int Fail(Output& out, const grpc::Status& status) const;
+  // A failed call's error in the user's words (DescribeRpcError), with a code that
+  // RunCli reports as exit 1: kUnavailable, kDeadlineExceeded or kUnknown.
+  absl::Status Fail(const grpc::Status& status) const;
+
+  // Calls a unary RPC, e.g. Call(&Stub::GetJob, request): the response, or Fail(status).
+  template <typename Req, typename Resp>
+  absl::StatusOr<Resp> Call(grpc::Status (medperf::v1::Control::Stub::*rpc)(grpc::ClientContext*,
+                                                                            const Req&, Resp*),
+                            const Req& request) {
+    Resp response;
+    auto context = Context();
+    grpc::Status st = (stub().*rpc)(context.get(), request, &response);
+    if (!st.ok()) return Fail(st);
+    return response;
+  }
 
  private:
   std::string socket_;

@@ -1,19 +1,22 @@
 #include "ctl/commands.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <filesystem>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
-#include "ctl/render.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace medperf::ctl {
+namespace v1 = medperf::v1;
+using Json = nlohmann::json;
 
 const std::vector<Command>& AllCommands() {
+  // Built on first use (not a static initialiser): `medperfctl --version` never pays.
   static const auto* commands = [] {
     auto* all = new std::vector<Command>();
-    for (auto group : {DaemonCommands, DataOwnerCommands, CommitteeCommands}) {
+    for (auto group : {DaemonCommands, JobCommands, BenchmarkCommands, DatasetCommands,
+                       AssociationCommands, ResultCommands, TestCommands, ContainerCommands}) {
       auto cmds = group();
       all->insert(all->end(), cmds.begin(), cmds.end());
     }
@@ -22,14 +25,34 @@ const std::vector<Command>& AllCommands() {
   return *commands;
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  options.add_whitespace = true;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "{}";
-  return json;
+absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx,
+                                  grpc::ClientReaderInterface<v1::JobProgress>& reader) {
+  v1::JobProgress p;
+  bool announced = false;
+  std::optional<v1::Job> final;
+  while (reader.Read(&p)) {
+    if (!announced) {
+      ctx.out.err() << "job " << p.job_id() << " started (if interrupted, it goes on: "
+                    << "medperfctl job watch " << p.job_id() << ")\n";
+      announced = true;
+    }
+    if (p.final()) {
+      final = p.job();
+      continue;
+    }
+    ctx.out.err() << "  [" << p.step() << "] " << p.message() << "\n";
+  }
+  grpc::Status st = reader.Finish();
+  if (!st.ok()) return ctx.client().Fail(st);
+  if (!final) return absl::UnknownError("the job stream ended without an outcome");
+  if (final->state() != v1::DONE) {
+    std::string why = absl::StrCat("job ", final->id(), " ",
+                                   final->state() == v1::CANCELLED ? "was cancelled" : "failed",
+                                   ": ", final->error());
+    if (!final->log_path().empty()) absl::StrAppend(&why, "\njob log: ", final->log_path());
+    return absl::UnknownError(why);
+  }
+  return *final;
 }
 
 std::string AbsolutePath(const std::string& path) {
@@ -39,20 +62,22 @@ std::string AbsolutePath(const std::string& path) {
   return ec ? path : abs.lexically_normal().string();
 }
 
-int PrintAssociationRequested(CommandContext& ctx, const nlohmann::json& result) {
-  if (ctx.global.json) {
-    ctx.out.out() << result.dump(2) << "\n";
-  } else {
-    ctx.out.out() << "Association requested: status "
-                  << Cell(result["association"]["approval_status"])
-                  << ". Check it with: medperfctl association ls\n";
-  }
-  return 0;
+Reply AssociationRequested(const Json& result) {
+  return JsonReply(result, [result](std::ostream& o) mutable {
+    o << "Association requested: status " << Cell(result["association"]["approval_status"])
+      << ". Check it with: medperfctl association ls\n";
+  });
 }
 
-int UsageError(Output& out, const absl::Status& status) {
-  out.err() << "medperfctl: " << status.message() << "\n";
-  return 2;
+bool IsUrl(const std::string& s) {
+  return absl::StrContains(s, "://") || absl::StartsWith(s, "direct:") ||
+         absl::StartsWith(s, "synapse:");
+}
+
+std::string UrlOrAbsolute(const std::string& s) { return IsUrl(s) ? s : AbsolutePath(s); }
+
+void PrintMetrics(std::ostream& out, const Json& metrics) {
+  PrintKeyValues(out, metrics.is_object() ? metrics : Json::object(), 2);
 }
 
 bool Confirm(CommandContext& ctx, const std::string& question) {
@@ -65,6 +90,58 @@ bool Confirm(CommandContext& ctx, const std::string& question) {
   }
   answer = absl::AsciiStrToLower(absl::StripAsciiWhitespace(answer));
   return answer == "y" || answer == "yes";
+}
+
+v1::ListRequest ListFilters(const Args& args) {
+  v1::ListRequest req;
+  req.set_mine(args.Has("mine"));
+  for (const char* filter : {"name", "owner", "state"}) {
+    if (args.Has(filter)) (*req.mutable_filters())[filter] = args.Get(filter);
+  }
+  return req;
+}
+
+absl::StatusOr<Reply> ListEntities(CommandContext& ctx, ListRpc rpc,
+                                   const std::vector<Column>& columns) {
+  absl::StatusOr<v1::EntityList> list = ctx.client().Call(rpc, ListFilters(ctx.args));
+  if (!list.ok()) return list.status();
+  Json json = Json::array();
+  std::vector<std::string> headers;
+  for (const auto& [h, f] : columns) headers.push_back(h);
+  Table t(headers);
+  for (const auto& e : list->items()) {
+    Json j = ParseJsonOrString(e.json());
+    json.push_back(j);
+    std::vector<std::string> row;
+    for (const auto& [h, f] : columns) {
+      if (f == "local_status") {
+        row.push_back(e.local_status());
+      } else {
+        row.push_back(j.contains(f) ? Cell(j[f]) : "");
+      }
+    }
+    t.AddRow(row);
+  }
+  return TableReply(json.dump(2), std::move(t));
+}
+
+absl::StatusOr<Reply> ViewEntity(CommandContext& ctx, GetRpc rpc, const std::string& what) {
+  absl::StatusOr<int64_t> id = ctx.args.PositionalId(0, what + " id");
+  if (!id.ok()) return id.status();
+  v1::GetRequest req;
+  req.set_id(*id);
+  absl::StatusOr<v1::Entity> e = ctx.client().Call(rpc, req);
+  if (!e.ok()) return e.status();
+  Json j = ParseJsonOrString(e->json());
+  if (!e->local_status().empty()) j["local_status"] = e->local_status();
+  return KeyValueReply(j);
+}
+
+std::vector<FlagSpec> ListFlags() {
+  return {{"mine", {}, false, false, "only your own"},
+          {"name", {}, true, false, "exact name"},
+          {"owner", {}, true, false, "owner's user id"},
+          {"state", {}, true, false, "DEVELOPMENT or OPERATION"}};
 }
 
 }  // namespace medperf::ctl

@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libarchive-dev
   libgtest-dev libgmock-dev libcurl4-openssl-dev nlohmann-json3-dev
-  libcpp-httplib-dev libssl-dev libsystemd-dev bubblewrap libseccomp-dev
+  libcpp-httplib-dev libcli11-dev libssl-dev libsystemd-dev bubblewrap libseccomp-dev
   ca-certificates curl procps
 )
 

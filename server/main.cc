@@ -10,9 +10,10 @@
 
 #include <iostream>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -43,40 +44,33 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
-// Parses "--flag value" and "--flag=value" for the allowed flags.
-bool ParseFlags(const std::vector<std::string>& args, size_t start,
-                const std::set<std::string>& allowed, std::map<std::string, std::string>* out,
-                std::string* error) {
-  for (size_t i = start; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) {
-      *error = "unexpected argument '" + a + "'";
-      return false;
-    }
-    std::string name = a, value;
-    bool has_value = false;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    }
-    if (!allowed.count(name)) {
-      *error = "unknown option " + name;
-      return false;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) {
-        *error = name + " needs a value";
-        return false;
-      }
-      value = args[++i];
-    }
-    (*out)[name] = value;
-  }
-  return true;
-}
+// One subcommand's flags as "--name" -> value, for the flags given (the last one wins).
+using Flags = std::map<std::string, std::string>;
 
-int Serve(const std::map<std::string, std::string>& f) {
+// Declares `names` on `sub`; after parsing, Collect() copies the given ones into Flags.
+class FlagTable {
+ public:
+  void Add(CLI::App* sub, const std::vector<std::string>& names) {
+    for (const std::string& n : names) {
+      CLI::Option* o = sub->add_option(n, values_[sub][n]);
+      o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+      options_[sub][n] = o;
+    }
+  }
+  Flags Collect(CLI::App* sub) {
+    Flags out;
+    for (const auto& [name, option] : options_[sub]) {
+      if (option->count() > 0) out[name] = values_[sub][name];
+    }
+    return out;
+  }
+
+ private:
+  std::map<CLI::App*, std::map<std::string, std::string>> values_;
+  std::map<CLI::App*, std::map<std::string, CLI::Option*>> options_;
+};
+
+int Serve(const Flags& f) {
   medperf::server::ServeOptions o;
   o.db = f.at("--db");
   if (f.count("--host")) o.host = f.at("--host");
@@ -125,7 +119,7 @@ int Serve(const std::map<std::string, std::string>& f) {
   return 0;
 }
 
-int UserAdd(const std::map<std::string, std::string>& f) {
+int UserAdd(const Flags& f) {
   if (!f.count("--email") || !f.count("--role")) return Fail("user add needs --email and --role");
   const std::string& role = f.at("--role");
   if (role != "admin" && role != "user") {
@@ -154,34 +148,40 @@ int main(int argc, char** argv) {
     std::cout << "medperf-server " << MEDPERF_VERSION << " (API v0)\n";
     return 0;
   }
-  std::string cmd = args[1];
-  size_t start = 2;
-  std::set<std::string> allowed;
-  if (cmd == "serve") {
-    allowed = {"--db",
-               "--host",
-               "--port",
-               "--tls-cert",
-               "--auto-approve-benchmarks-from",
-               "--tls-key",
-               "--max-body-bytes",
-               "--faults",
-               "--fault-seed"};
-  } else if (cmd == "user") {
-    if (args.size() < 3 || args[2] != "add")
-      return Fail("expected `user add`\n" + std::string(kUsage));
-    start = 3;
-    allowed = {"--db", "--email", "--role"};
-  } else if (cmd == "seed") {
-    allowed = {"--db", "--demo", "--tokens-out", "--assets", "--allow-list-out"};
-  } else if (cmd == "reset") {
-    allowed = {"--db"};
-  } else {
+  const std::string cmd = args[1];
+  if (cmd != "serve" && cmd != "user" && cmd != "seed" && cmd != "reset") {
     return Fail("unknown command '" + cmd + "'\n" + kUsage);
   }
-  std::map<std::string, std::string> flags;
-  std::string error;
-  if (!ParseFlags(args, start, allowed, &flags, &error)) return Fail(error);
+  CLI::App app("MedPerf REST API v0", "medperf-server");
+  app.set_help_flag();  // before the subcommands, which copy it: help is kUsage above
+  app.require_subcommand(1, 1);
+  app.allow_extras();  // inherited by the subcommands; reported below in our words
+  FlagTable table;
+  CLI::App* serve = app.add_subcommand("serve");
+  table.Add(serve, {"--db", "--host", "--port", "--tls-cert", "--auto-approve-benchmarks-from",
+                    "--tls-key", "--max-body-bytes", "--faults", "--fault-seed"});
+  CLI::App* user_add = app.add_subcommand("user")->require_subcommand(1, 1)->add_subcommand("add");
+  table.Add(user_add, {"--db", "--email", "--role"});
+  CLI::App* seed = app.add_subcommand("seed");
+  table.Add(seed, {"--db", "--demo", "--tokens-out", "--assets", "--allow-list-out"});
+  CLI::App* reset = app.add_subcommand("reset");
+  table.Add(reset, {"--db"});
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RequiredError&) {
+    return Fail("expected `user add`\n" + std::string(kUsage));  // the only required part
+  } catch (const CLI::ParseError& e) {
+    return Fail(e.what());
+  }
+  CLI::App* chosen = cmd == "serve"  ? serve
+                     : cmd == "user" ? user_add
+                     : cmd == "seed" ? seed
+                                     : reset;
+  if (std::vector<std::string> extras = app.remaining(/*recurse=*/true); !extras.empty()) {
+    const std::string& e = extras.front();
+    return Fail(e.rfind("-", 0) == 0 ? "unknown option " + e : "unexpected argument '" + e + "'");
+  }
+  Flags flags = table.Collect(chosen);
   if (!flags.count("--db") || flags["--db"].empty()) return Fail(cmd + " needs --db PATH");
 
   if (cmd == "serve") return Serve(flags);

@@ -1,0 +1,197 @@
+// Daemon-level commands: status, watch, sync, completion.
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "ctl/commands.h"
+
+namespace medperf::ctl {
+namespace v1 = medperf::v1;
+
+namespace {
+
+absl::StatusOr<Reply> Status(CommandContext& ctx) {
+  v1::GetStatusRequest req;
+  req.set_check(ctx.args.Has("check"));
+  absl::StatusOr<v1::StatusResponse> resp = ctx.client().Call(&v1::Control::Stub::GetStatus, req);
+  if (!resp.ok()) return resp.status();
+  Reply reply = ProtoReply(*resp, [r = *resp, check = req.check()](std::ostream& o) {
+    o << "medperfd " << r.version() << " (pid " << r.pid() << "), up " << r.uptime_seconds()
+      << " s\n";
+    o << "state dir:      " << r.state_dir() << "\n";
+    o << "socket:         " << r.socket_path() << "\n";
+    o << "server:         " << (r.server_url().empty() ? "(none configured)" : r.server_url())
+      << "\n";
+    o << "runner:         " << r.runner() << "\n";
+    o << "task user:      " << r.task_user() << "\n";
+    o << "task limits:    " << r.limit_enforcement() << "\n";
+    o << "schema version: " << r.schema_version() << "\n";
+    if (!r.last_poll().empty()) o << "last poll:      " << r.last_poll() << "\n";
+    if (!r.last_poll_error().empty()) o << "poll error:     " << r.last_poll_error() << "\n";
+    std::string counts;
+    for (const char* k : {"datasets", "results", "jobs", "containers", "events"}) {
+      auto it = r.counts().find(k);
+      absl::StrAppend(&counts, counts.empty() ? "" : ", ", k, " ",
+                      it == r.counts().end() ? 0 : it->second);
+    }
+    o << "counts:         " << counts << "\n";
+    if (check) o << "integrity:      " << r.integrity() << "\n";
+  });
+  reply.exit_code = !req.check() || resp->integrity() == "ok" ? 0 : 1;
+  return reply;
+}
+
+absl::StatusOr<Reply> Sync(CommandContext& ctx) {
+  absl::StatusOr<v1::SyncResponse> resp =
+      ctx.client().Call(&v1::Control::Stub::Sync, v1::SyncRequest());
+  if (!resp.ok()) return resp.status();
+  return ProtoReply(*resp, [m = resp->message()](std::ostream& o) { o << m << "\n"; });
+}
+
+// Event kinds are dotted ("job.failed"): --kind job matches every job event.
+bool KindMatches(const std::string& kind, const std::vector<std::string>& wanted) {
+  if (wanted.empty()) return true;
+  for (const std::string& w : wanted) {
+    if (kind == w ||
+        (kind.size() > w.size() && kind.compare(0, w.size(), w) == 0 && kind[w.size()] == '.')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Streams: one reply per event, emitted as it arrives.
+absl::StatusOr<Reply> Watch(CommandContext& ctx) {
+  v1::WatchEventsRequest req;
+  req.set_follow(ctx.args.Has("follow"));
+  if (ctx.args.Has("after")) {
+    absl::StatusOr<int64_t> after = ctx.args.GetInt("after");
+    if (!after.ok()) return after.status();
+    req.set_after_id(*after);
+  }
+  if (ctx.args.Has("limit")) {
+    absl::StatusOr<int64_t> limit = ctx.args.GetId("limit");
+    if (!limit.ok()) return limit.status();
+    req.set_limit(static_cast<int32_t>(*limit));
+  }
+  std::vector<std::string> kinds;
+  if (ctx.args.Has("kind")) kinds = absl::StrSplit(ctx.args.Get("kind"), ',', absl::SkipEmpty());
+  DaemonClient& client = ctx.client();
+  auto context = client.Context(/*streaming=*/true);
+  auto reader = client.stub().WatchEvents(context.get(), req);
+  v1::Event e;
+  while (reader->Read(&e)) {
+    if (!KindMatches(e.kind(), kinds)) continue;
+    nlohmann::json line = {{"id", e.id()},
+                           {"time", e.time()},
+                           {"kind", e.kind()},
+                           {"message", e.message()},
+                           {"fields", ParseJsonOrString(e.json())}};
+    ctx.out.Emit({line.dump(), [&e](std::ostream& o) {
+                    o << e.time() << "  " << e.kind() << "  " << e.message() << "\n";
+                  }});
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return client.Fail(st);
+  return Reply{};
+}
+
+// A bash completion script generated from the command table, so it never drifts from
+// the commands medperfctl really has.
+absl::StatusOr<Reply> Completion(CommandContext& ctx) {
+  std::string shell = ctx.args.positional().empty() ? "bash" : ctx.args.positional()[0];
+  if (shell != "bash") {
+    return UsageError(absl::StrCat("completion for '", shell, "': only bash is supported"));
+  }
+  // For each command path: the words that may follow it, and its flags.
+  std::map<std::string, std::set<std::string>> next_words;
+  std::map<std::string, std::set<std::string>> flags;
+  for (const Command& c : AllCommands()) {
+    for (size_t i = 0; i < c.words.size(); ++i) {
+      std::vector<std::string> prefix(c.words.begin(), c.words.begin() + i);
+      next_words[absl::StrJoin(prefix, " ")].insert(c.words[i]);
+    }
+    std::set<std::string>& f = flags[absl::StrJoin(c.words, " ")];
+    for (const FlagSpec& spec : c.flags) f.insert("--" + spec.name);
+    f.insert("--help");
+  }
+  std::string o =
+      "# bash completion for medperfctl (generated by `medperfctl completion bash`)\n"
+      "_medperfctl() {\n"
+      "  local cur prev path w i\n"
+      "  cur=\"${COMP_WORDS[COMP_CWORD]}\"\n"
+      "  prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n"
+      "  case \"$prev\" in\n"
+      "    --socket|--token-file) COMPREPLY=( $(compgen -f -- \"$cur\") ); return ;;\n"
+      "  esac\n"
+      "  path=\"\"\n"
+      "  for ((i=1; i<COMP_CWORD; i++)); do\n"
+      "    w=\"${COMP_WORDS[i]}\"\n"
+      "    case \"$w\" in\n"
+      "      --socket|--token-file) ((i++)) ;;\n"
+      "      -*) ;;\n"
+      "      *) path=\"${path:+$path }$w\" ;;\n"
+      "    esac\n"
+      "  done\n"
+      "  local words=\"\" opts=\"--json --yes --socket --token-file --help\"\n"
+      "  case \"$path\" in\n";
+  std::set<std::string> paths;
+  for (const auto& [p, _] : next_words) paths.insert(p);
+  for (const auto& [p, _] : flags) paths.insert(p);
+  for (const std::string& p : paths) {
+    absl::StrAppend(&o, "    \"", p, "\") ");
+    if (auto it = next_words.find(p); it != next_words.end()) {
+      absl::StrAppend(&o, "words=\"", absl::StrJoin(it->second, " "), "\"; ");
+    }
+    if (auto it = flags.find(p); it != flags.end()) {
+      absl::StrAppend(&o, "opts=\"$opts ", absl::StrJoin(it->second, " "), "\"; ");
+    }
+    absl::StrAppend(&o, ";;\n");
+  }
+  absl::StrAppend(&o,
+                  "  esac\n"
+                  "  if [[ \"$cur\" == -* ]]; then\n"
+                  "    COMPREPLY=( $(compgen -W \"$opts\" -- \"$cur\") )\n"
+                  "  else\n"
+                  "    COMPREPLY=( $(compgen -W \"$words\" -- \"$cur\") )\n"
+                  "  fi\n"
+                  "}\n"
+                  "complete -o default -F _medperfctl medperfctl\n");
+  return TextReply(std::move(o));
+}
+
+}  // namespace
+
+std::vector<Command> DaemonCommands() {
+  return {
+      {{"status"},
+       "Show the daemon's version, state, server and counts",
+       {{"check", {}, false, false, "also verify the state database (PRAGMA integrity_check)"}},
+       Status},
+      {{"watch"},
+       "Show daemon events (new models, jobs, results); --follow keeps streaming",
+       {{"follow", {"f"}, false, false, "keep streaming new events"},
+        {"after", {}, true, false, "only events with an id above this one"},
+        {"limit", {"n"}, true, false, "how many recent events to show (default 50)"},
+        {"kind",
+         {"k"},
+         true,
+         false,
+         "only these event kinds, comma-separated; a prefix matches a family (job, result)"}},
+       Watch},
+      {{"sync"},
+       "Poll the MedPerf server now for newly approved models (instead of waiting)",
+       {},
+       Sync},
+      {{"completion"},
+       "Print a shell completion script (bash): source <(medperfctl completion bash)",
+       {},
+       Completion,
+       1,
+       "bash"},
+  };
+}
+
+}  // namespace medperf::ctl

@@ -1,0 +1,162 @@
+// dataset ls|view|submit|prepare|set_operational|associate (MedPerf data-owner tutorial).
+#include "absl/strings/str_cat.h"
+#include "ctl/commands.h"
+
+namespace medperf::ctl {
+namespace v1 = medperf::v1;
+using Json = nlohmann::json;
+
+namespace {
+
+absl::StatusOr<Reply> DatasetSubmit(CommandContext& ctx) {
+  v1::SubmitDatasetRequest req;
+  req.set_name(ctx.args.Get("name"));
+  req.set_description(ctx.args.Get("description"));
+  req.set_location(ctx.args.Get("location"));
+  req.set_data_path(AbsolutePath(ctx.args.Get("data_path")));
+  req.set_labels_path(AbsolutePath(ctx.args.Get("labels_path")));
+  if (ctx.args.Has("benchmark")) {
+    absl::StatusOr<int64_t> b = ctx.args.GetId("benchmark");
+    if (!b.ok()) return b.status();
+    req.set_benchmark(*b);
+  }
+  if (ctx.args.Has("data_preparation_container")) {
+    absl::StatusOr<int64_t> p = ctx.args.GetId("data_preparation_container");
+    if (!p.ok()) return p.status();
+    req.set_data_preparation_container(*p);
+  }
+  req.set_dry_run(true);
+  absl::StatusOr<Json> preview = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
+  if (!preview.ok()) return preview.status();
+  ctx.out.Emit({"", [&p = *preview](std::ostream& o) {
+                  o << "The following will be sent to the MedPerf server (the data itself never "
+                       "leaves this machine):\n";
+                  PrintKeyValues(o, p.value("dataset", Json::object()), 2);
+                  o << "Note: " << p.value("note", "") << "\n";
+                }});
+  if (!Confirm(ctx, "Submit this dataset?")) return Declined("Dataset not submitted.");
+  req.set_dry_run(false);
+  absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
+  if (!result.ok()) return result.status();
+  return JsonReply(*result, [r = *result](std::ostream& o) mutable {
+    o << "Dataset registered with server UID " << Cell(r["dataset"]["id"])
+      << ". Next: medperfctl dataset prepare --data_uid " << Cell(r["dataset"]["id"]) << "\n";
+  });
+}
+
+absl::StatusOr<Reply> DatasetPrepare(CommandContext& ctx) {
+  absl::StatusOr<int64_t> id = ctx.args.GetId("data_uid");
+  if (!id.ok()) return id.status();
+  v1::PrepareDatasetRequest req;
+  req.set_dataset(*id);
+  absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::PrepareDataset, req);
+  if (!result.ok()) return result.status();
+  return JsonReply(*result, [id = *id, r = *result](std::ostream& o) {
+    o << "Dataset " << id << " prepared. Statistics (sent to the server only when "
+      << "you run dataset set_operational):\n";
+    PrintKeyValues(o, r.value("statistics", Json::object()), 2);
+  });
+}
+
+absl::StatusOr<Reply> DatasetSetOperational(CommandContext& ctx) {
+  absl::StatusOr<int64_t> id = ctx.args.GetId("data_uid");
+  if (!id.ok()) return id.status();
+  v1::SetDatasetOperationalRequest req;
+  req.set_dataset(*id);
+  req.set_dry_run(true);
+  absl::StatusOr<Json> preview = RunJob(ctx, &v1::Control::Stub::SetDatasetOperational, req);
+  if (!preview.ok()) return preview.status();
+  ctx.out.Emit({"", [&](std::ostream& o) {
+                  o << "Dataset " << *id << " will be updated on the server with:\n";
+                  PrintKeyValues(o, preview->value("update", Json::object()), 2);
+                  o << "Once operational, a dataset can never go back to development.\n";
+                }});
+  if (!Confirm(ctx, "Mark this dataset as operational?")) return Declined("Dataset not changed.");
+  req.set_dry_run(false);
+  absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::SetDatasetOperational, req);
+  if (!result.ok()) return result.status();
+  return JsonReply(*result,
+                   [id = *id](std::ostream& o) { o << "Dataset " << id << " is operational.\n"; });
+}
+
+absl::StatusOr<Reply> DatasetAssociate(CommandContext& ctx) {
+  absl::StatusOr<int64_t> dataset = ctx.args.GetId("data_uid");
+  if (!dataset.ok()) return dataset.status();
+  absl::StatusOr<int64_t> benchmark = ctx.args.GetId("benchmark_uid");
+  if (!benchmark.ok()) return benchmark.status();
+  v1::AssociateDatasetRequest req;
+  req.set_dataset(*dataset);
+  req.set_benchmark(*benchmark);
+  req.set_no_cache(ctx.args.Has("no_cache"));
+  req.set_dry_run(true);
+  absl::StatusOr<Json> preview = RunJob(ctx, &v1::Control::Stub::AssociateDataset, req);
+  if (!preview.ok()) return preview.status();
+  ctx.out.Emit({"", [&](std::ostream& o) {
+                  o << "Compatibility test of the reference model on your dataset (sent with "
+                       "the association request; not part of the benchmark's results):\n";
+                  PrintKeyValues(o, preview->value("test_result", Json::object()), 2);
+                }});
+  if (!Confirm(ctx, absl::StrCat("Request association of dataset ", *dataset, " with benchmark ",
+                                 *benchmark, "?"))) {
+    return Declined("Association not requested.");
+  }
+  req.set_dry_run(false);
+  absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::AssociateDataset, req);
+  if (!result.ok()) return result.status();
+  return AssociationRequested(*result);
+}
+
+}  // namespace
+
+std::vector<Command> DatasetCommands() {
+  return {
+      {{"dataset", "ls"},
+       "List datasets on the server (--mine: yours, with their local preparation status)",
+       ListFlags(),
+       [](CommandContext& c) {
+         return ListEntities(c, &v1::Control::Stub::ListDatasets,
+                             {{"UID", "id"},
+                              {"Name", "name"},
+                              {"Data Preparation Container UID", "data_preparation_mlcube"},
+                              {"State", "state"},
+                              {"Local", "local_status"},
+                              {"Owner", "owner"}});
+       }},
+      {{"dataset", "view"},
+       "Show a dataset",
+       {},
+       [](CommandContext& c) { return ViewEntity(c, &v1::Control::Stub::GetDataset, "dataset"); },
+       1,
+       "<dataset id>"},
+      {{"dataset", "submit"},
+       "Register a dataset: only its hash and description go to the server",
+       {{"name", {"n"}, true, true, "a name for the dataset"},
+        {"description", {}, true, false, "a short description"},
+        {"location", {}, true, false, "where the data comes from, e.g. the hospital"},
+        {"data_path", {"d"}, true, true, "folder of the raw data records"},
+        {"labels_path", {"l"}, true, true, "folder of the raw labels"},
+        {"benchmark", {"b"}, true, false, "benchmark whose preparator will prepare the data"},
+        {"data_preparation_container",
+         {"p", "data_preparation_mlcube"},
+         true,
+         false,
+         "data preparation container id, instead of --benchmark"}},
+       DatasetSubmit},
+      {{"dataset", "prepare"},
+       "Prepare a registered dataset with its benchmark's data preparator",
+       {{"data_uid", {"d"}, true, true, "dataset id"}},
+       DatasetPrepare},
+      {{"dataset", "set_operational"},
+       "Send the prepared data's hash and statistics and mark the dataset operational",
+       {{"data_uid", {"d"}, true, true, "dataset id"}},
+       DatasetSetOperational},
+      {{"dataset", "associate"},
+       "Test the benchmark's reference model on the dataset, then request association",
+       {{"data_uid", {"d"}, true, true, "dataset id"},
+        {"benchmark_uid", {"b", "benchmark"}, true, true, "benchmark id"},
+        {"no_cache", {}, false, false, "run the compatibility test again"}},
+       DatasetAssociate},
+  };
+}
+
+}  // namespace medperf::ctl
