@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -361,14 +362,16 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
   for (const char* kind : kTaskKinds) {
     if (!config.limits.count(kind)) config.limits[kind] = DefaultTaskLimits(kind);
   }
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML (line ",
-                                                   e.mark.line + 1, ", column ", e.mark.column + 1,
-                                                   "): ", e.msg));
+  // The one YAML loader (core/yaml_json.h): bounded, and duplicate keys are errors.
+  absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(yaml_text, source);
+  if (!loaded.ok()) {
+    std::string message(loaded.status().message());
+    const std::string prefix = source + ": invalid YAML: ";
+    if (message.starts_with(prefix))
+      message = source + ": not valid YAML: " + message.substr(prefix.size());
+    return absl::InvalidArgumentError(message);
   }
+  YAML::Node root = *loaded;
   if (root.IsNull()) return config;  // an empty file keeps every default
   ConfigReader r(source);
   absl::Status st;

@@ -15,6 +15,7 @@
 #include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 
 namespace medperf {
 namespace fs = std::filesystem;
@@ -238,12 +239,16 @@ absl::StatusOr<DemoDataset> ParseDemoPaths(const fs::path& root) {
   std::ifstream in(file);
   std::stringstream ss;
   ss << in.rdbuf();
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(ss.str());
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": not valid YAML: ", e.what()));
+  // The one YAML loader (core/yaml_json.h): bounded, and duplicate keys are errors.
+  absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(ss.str(), where);
+  if (!loaded.ok()) {
+    std::string message(loaded.status().message());
+    const std::string prefix = where + ": invalid YAML: ";
+    if (message.starts_with(prefix))
+      message = where + ": not valid YAML: " + message.substr(prefix.size());
+    return absl::InvalidArgumentError(message);
   }
+  YAML::Node doc = *loaded;
   if (!doc.IsMap()) return absl::InvalidArgumentError(absl::StrCat(where, ": expected a mapping"));
   fs::path canonical_root = fs::canonical(root, ec);
   auto resolve = [&](const char* key, bool required) -> absl::StatusOr<std::optional<fs::path>> {

@@ -106,6 +106,8 @@ INSTANTIATE_TEST_SUITE_P(
     Malformed, BadConfigTest,
     ::testing::Values(
         BadCase{"not_yaml", "server: [unclosed", "not valid YAML"},
+        BadCase{"duplicate_key", "poll:\n  enabled: true\npoll:\n  enabled: false\n",
+                "duplicate key \"poll\" at line 3 (first at line 1)"},
         BadCase{"top_level_list", "- a\n- b\n", "expected a mapping"},
         BadCase{"top_level_scalar", "hello", "expected a mapping"},
         BadCase{"unknown_key", "state_dri: /x\n", "state_dri: unknown key"},

@@ -168,6 +168,8 @@ TEST(AssetCacheTest, DemoPathsErrors) {
       {"data_path: [a]\nlabels_path: demo_data/labels\n", "expected a relative path"},
       {"- a\n", "expected a mapping"},
       {"data_path: [\n", "not valid YAML"},
+      {"data_path: demo_data/images\nlabels_path: demo_data/labels\ndata_path: demo_data\n",
+       "duplicate key \"data_path\" at line 3 (first at line 1)"},
       {"data_path: demo_data/images\nlabels_path: demo_data/labels\nmetadata_path: /tmp\n",
        "metadata_path"},
   };
