@@ -264,6 +264,26 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
       });
 }
 
+absl::Status ParseArchives(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                           ExtractLimits& a) {
+  return r.ForEach(
+      node, path, {"max_size", "max_entries", "max_expansion_ratio", "expansion_check_above"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "max_size") {
+          ASSIGN_OR_RETURN(a.max_total_bytes, r.Bytes(v, p));
+        } else if (key == "max_entries") {
+          ASSIGN_OR_RETURN(int64_t n, r.Int(v, p, 1, INT64_MAX));
+          a.max_entries = static_cast<uint64_t>(n);
+        } else if (key == "max_expansion_ratio") {
+          ASSIGN_OR_RETURN(int64_t n, r.Int(v, p, 0, 1'000'000));
+          a.max_expansion_ratio = static_cast<uint64_t>(n);
+        } else if (key == "expansion_check_above") {
+          ASSIGN_OR_RETURN(a.expansion_check_above_bytes, r.Bytes(v, p));
+        }
+        return absl::OkStatus();
+      });
+}
+
 absl::Status ParseLimits(const ConfigReader& r, const YAML::Node& node, const std::string& path,
                          std::map<std::string, TaskLimits>& limits) {
   std::vector<std::string> kinds(std::begin(kTaskKinds), std::end(kTaskKinds));
@@ -379,7 +399,7 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
     st = r.ForEach(
         root, "",
         {"state_dir", "socket", "socket_group", "log_level", "runner", "server", "poll", "policy",
-         "notify", "limits", "sandbox"},
+         "notify", "limits", "sandbox", "archives"},
         [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
           if (key == "state_dir") {
             ASSIGN_OR_RETURN(std::string s, r.String(v, p));
@@ -412,6 +432,8 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
             return ParseLimits(r, v, p, config.limits);
           } else if (key == "sandbox") {
             return ParseSandbox(r, v, p, config.sandbox);
+          } else if (key == "archives") {
+            return ParseArchives(r, v, p, config.archives);
           }
           return absl::OkStatus();
         });

@@ -121,8 +121,8 @@ void RemoveAppleDoubles(const fs::path& root) {
 
 }  // namespace
 
-AssetCache::AssetCache(fs::path root, HttpClient client)
-    : root_(std::move(root)), client_(std::move(client)) {}
+AssetCache::AssetCache(fs::path root, HttpClient client, ExtractLimits extract_limits)
+    : root_(std::move(root)), client_(std::move(client)), extract_limits_(extract_limits) {}
 
 std::optional<fs::path> AssetCache::Lookup(std::string_view sha256) const {
   auto hex = NormalizeSha256(sha256);
@@ -192,7 +192,6 @@ absl::StatusOr<Asset> AssetCache::Fetch(std::string_view name, std::string_view 
 
 absl::StatusOr<fs::path> AssetCache::FetchExtracted(std::string_view name, std::string_view source,
                                                     std::string_view expected_sha256,
-                                                    const ExtractLimits& limits,
                                                     const FetchOptions& options) {
   std::error_code ec;
   if (!expected_sha256.empty()) {
@@ -205,7 +204,7 @@ absl::StatusOr<fs::path> AssetCache::FetchExtracted(std::string_view name, std::
   fs::path dir = root_ / "extracted" / asset.sha256;
   if (fs::is_directory(dir, ec)) return dir;
   fs::create_directories(dir.parent_path(), ec);
-  auto stats = ExtractArchive(asset.path, dir, limits);
+  auto stats = ExtractArchive(asset.path, dir, extract_limits_);
   if (!stats.ok()) {
     if (fs::is_directory(dir, ec)) return dir;  // a concurrent fetch won the race
     return absl::Status(stats.status().code(),
@@ -217,10 +216,8 @@ absl::StatusOr<fs::path> AssetCache::FetchExtracted(std::string_view name, std::
 
 absl::StatusOr<DemoDataset> AssetCache::FetchDemoDataset(std::string_view source,
                                                          std::string_view expected_sha256,
-                                                         const ExtractLimits& limits,
                                                          const FetchOptions& options) {
-  ASSIGN_OR_RETURN(fs::path root,
-                   FetchExtracted("demo dataset", source, expected_sha256, limits, options));
+  ASSIGN_OR_RETURN(fs::path root, FetchExtracted("demo dataset", source, expected_sha256, options));
   ASSIGN_OR_RETURN(DemoDataset demo, ParseDemoPaths(root));
   demo.sha256 = root.filename().string();
   return demo;
