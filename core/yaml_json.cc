@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: the YAML event pass (limits, duplicate keys), the tree
+// conversion, the bounded JSON parser and the emitter share one set of limits, messages
+// and scalar rules, which would otherwise have to become a public internal header.
 #include "core/yaml_json.h"
 
 #include <fcntl.h>

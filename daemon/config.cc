@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: one small parser per config section, all sharing the
+// ConfigReader helpers (typed values, key paths in errors) defined here.
 #include "daemon/config.h"
 
 #include <yaml-cpp/yaml.h>
