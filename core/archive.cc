@@ -82,6 +82,10 @@ class Extractor {
         limits_(limits) {}
 
   absl::StatusOr<ExtractStats> Run() {
+    struct stat archive_st;
+    if (::stat(archive_path_.c_str(), &archive_st) == 0 && S_ISREG(archive_st.st_mode)) {
+      archive_bytes_ = static_cast<uint64_t>(archive_st.st_size);
+    }
     ReadArchive in(archive_read_new());
     archive_read_support_filter_all(in.get());
     archive_read_support_format_tar(in.get());
@@ -119,6 +123,31 @@ class Extractor {
     }
     return absl::InvalidArgumentError(absl::StrCat("archive ", Quote(archive_path_.string()),
                                                    ": entry ", Quote(entry), ": ", AV(why)));
+  }
+
+  // Checks `done` bytes of earlier entries plus `more` of this one against the total cap
+  // and the expansion ratio; `how` is "declared" or "written" for the message.
+  absl::Status CheckSize(std::string_view name, uint64_t done, uint64_t more,
+                         std::string_view how) const {
+    const uint64_t total = more > UINT64_MAX - done ? UINT64_MAX : done + more;
+    if (total > limits_.max_total_bytes) {
+      return Fail(name, absl::StrCat(total, " bytes ", AV(how), " exceed the total size limit of ",
+                                     limits_.max_total_bytes, " bytes per archive"));
+    }
+    if (limits_.max_expansion_ratio == 0 || total <= limits_.expansion_check_above_bytes) {
+      return absl::OkStatus();
+    }
+    const uint64_t allowed = archive_bytes_ > UINT64_MAX / limits_.max_expansion_ratio
+                                 ? UINT64_MAX
+                                 : archive_bytes_ * limits_.max_expansion_ratio;
+    if (total > allowed) {
+      return Fail(name, absl::StrCat(total, " bytes ", AV(how), " from a ", archive_bytes_,
+                                     "-byte archive exceed the expansion limit of ",
+                                     limits_.max_expansion_ratio, ":1 (enforced above ",
+                                     limits_.expansion_check_above_bytes,
+                                     " bytes): refusing a likely decompression bomb"));
+    }
+    return absl::OkStatus();
   }
 
   // Every existing ancestor of `parts` (inside the root) must be a real directory, so
@@ -198,13 +227,9 @@ class Extractor {
     }
 
     int64_t declared = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
-    if (declared < 0 ||
-        static_cast<uint64_t>(declared) >
-            limits_.max_total_bytes - std::min(stats_.bytes, limits_.max_total_bytes)) {
-      return Fail(name, absl::StrCat("declared size ", declared,
-                                     " bytes would exceed the total size limit of ",
-                                     limits_.max_total_bytes, " bytes"));
-    }
+    if (declared < 0) return Fail(name, absl::StrCat("negative declared size ", declared));
+    // A bomb that declares its sizes honestly is refused before anything is written.
+    RETURN_IF_ERROR(CheckSize(name, stats_.bytes, static_cast<uint64_t>(declared), "declared"));
 
     RETURN_IF_ERROR(CheckParents(name, parts, parts.size() - 1));
 
@@ -271,10 +296,7 @@ class Extractor {
         }
         // Sparse holes count too: the size a file would take once copied elsewhere.
         entry_bytes = std::max<uint64_t>(entry_bytes, static_cast<uint64_t>(offset) + size);
-        if (stats_.bytes + entry_bytes > limits_.max_total_bytes) {
-          return Fail(name, absl::StrCat("uncompressed data exceeds the total size limit of ",
-                                         limits_.max_total_bytes, " bytes"));
-        }
+        RETURN_IF_ERROR(CheckSize(name, stats_.bytes, entry_bytes, "written"));
         if (archive_write_data_block(out, buffer, size, offset) < ARCHIVE_WARN) {
           return Fail(name, absl::StrCat("cannot write: ", archive_error_string(out)));
         }
@@ -294,6 +316,7 @@ class Extractor {
   fs::path root_;
   Mode mode_;
   ExtractLimits limits_;
+  uint64_t archive_bytes_ = 0;  // size of the archive file, for the expansion ratio
   ExtractStats stats_;
   std::unordered_set<std::string> verified_dirs_;
   std::unordered_set<std::string> regular_files_;

@@ -199,6 +199,15 @@ Json SanitizeJson(const Json& j) {
   return j;
 }
 
+std::optional<std::string> NonFiniteText(const Json& j) {
+  if (!j.is_string()) return std::nullopt;
+  const std::string& s = j.get_ref<const std::string&>();
+  if (s == "nan") return "nan";
+  if (s == "Infinity") return "inf";
+  if (s == "-Infinity") return "-inf";
+  return std::nullopt;
+}
+
 RestClient::RestClient(RestClientOptions options, std::string base_url, std::string origin,
                        std::string token)
     : options_(std::move(options)),

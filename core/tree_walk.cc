@@ -169,4 +169,20 @@ absl::Status WalkTree(const std::filesystem::path& root, const TreeWalkOptions& 
   return absl::OkStatus();
 }
 
+absl::Status CheckFolderHoldsAFile(const std::filesystem::path& root, std::string_view what) {
+  TreeWalkOptions options;
+  options.follow_root_symlink = true;
+  bool found = false;
+  // A CANCELLED status is the cheapest way to stop WalkTree at the first file.
+  absl::Status walked = WalkTree(root, options, [&](const TreeEntry& e) -> absl::Status {
+    if (e.depth == 0 || S_ISDIR(e.st.st_mode)) return absl::OkStatus();
+    found = true;
+    return absl::CancelledError("found a file");
+  });
+  if (found) return absl::OkStatus();
+  if (!walked.ok()) return walked;
+  return absl::InvalidArgumentError(
+      absl::StrCat(AV(what), " '", root.string(), "' is empty: no file in it or its subfolders"));
+}
+
 }  // namespace medperf

@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: the YAML event pass (limits, duplicate keys), the tree
+// conversion, the bounded JSON parser and the emitter share one set of limits, messages
+// and scalar rules, which would otherwise have to become a public internal header.
 #include "core/yaml_json.h"
 
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include <new>
 #include <regex>
 #include <sstream>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -185,7 +189,7 @@ class Walk {
   size_t bytes_ = 0;
 };
 
-// Thrown by CountingHandler to stop the parser at the first limit hit.
+// Thrown by CountingHandler to stop the parser at the first limit hit or duplicate key.
 struct LimitHit {
   absl::Status status;
 };
@@ -201,12 +205,17 @@ class CountingHandler : public YAML::EventHandler {
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { Leaf(anchor, 0); }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Node(mark, nullptr);
+    Leaf(anchor, 0);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                 const std::string& value) override {
+    Node(mark, &value);
     Leaf(anchor, value.size());
   }
-  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Node(mark, nullptr);
     if (anchor == 0 || anchor > anchors_.size() || !anchors_[anchor - 1].done) {
       // yaml-cpp would build a cyclic node here (an alias inside its own anchor).
       throw LimitHit{absl::InvalidArgumentError(
@@ -217,14 +226,16 @@ class CountingHandler : public YAML::EventHandler {
     Count(size.nodes, size.bytes);
     Add(size);
   }
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
-    Open(anchor);
+    Node(mark, nullptr);
+    Open(anchor, /*map=*/false);
   }
   void OnSequenceEnd() override { Close(); }
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
-    Open(anchor);
+    Node(mark, nullptr);
+    Open(anchor, /*map=*/true);
   }
   void OnMapEnd() override { Close(); }
 
@@ -239,6 +250,9 @@ class CountingHandler : public YAML::EventHandler {
   struct Open_ {
     Size size;
     YAML::anchor_t anchor;
+    bool map = false;
+    bool expect_key = true;                     // in a map: the next node is a key (else its value)
+    std::unordered_map<std::string, int> keys;  // scalar keys met so far -> line (1-based)
   };
   struct Anchor {
     Size size;
@@ -285,15 +299,33 @@ class CountingHandler : public YAML::EventHandler {
     Add(size);
   }
 
-  void Open(YAML::anchor_t anchor) {
+  // Called for every node before it is counted. In a mapping, nodes alternate between key
+  // and value; a scalar key met twice is an error naming both lines: yaml-cpp would keep
+  // one of the two values silently (a second `tasks:` replacing the first).
+  void Node(const YAML::Mark& mark, const std::string* scalar) {
+    if (open_.empty() || !open_.back().map) return;
+    Open_& parent = open_.back();
+    const bool is_key = parent.expect_key;
+    parent.expect_key = !parent.expect_key;
+    if (!is_key || scalar == nullptr) return;  // complex and alias keys are not compared
+    const int line = mark.line + 1;
+    auto [it, inserted] = parent.keys.emplace(*scalar, line);
+    if (!inserted) {
+      throw LimitHit{absl::InvalidArgumentError(absl::StrCat(source_, ": duplicate key \"", *scalar,
+                                                             "\" at line ", line,
+                                                             " (first at line ", it->second, ")"))};
+    }
+  }
+
+  void Open(YAML::anchor_t anchor, bool map) {
     CheckDepth(Depth());
     Count(1, 0);
     Define(anchor, Size{}, false);
-    open_.push_back(Open_{Size{1, 0, 0}, anchor});
+    open_.push_back(Open_{Size{1, 0, 0}, anchor, map, true, {}});
   }
 
   void Close() {
-    Open_ done = open_.back();
+    Open_ done = std::move(open_.back());
     open_.pop_back();
     Define(done.anchor, done.size, true);
     Add(done.size);

@@ -5,7 +5,10 @@
 // from task outputs, from the server or from a container config: size, nesting depth and
 // node count (YAML aliases expanded) are capped, so a hostile document ("billion laughs",
 // [[[[...]]]] nesting, a huge file) fails quickly with a clear error instead of
-// exhausting the daemon's memory or stack.
+// exhausting the daemon's memory or stack. It is also the one place where YAML is parsed
+// (container configs, mlcube.yaml, parameters, results, statistics, paths.yaml, medperfd's
+// own config), so every reader refuses a mapping that repeats a key: yaml-cpp would
+// silently keep one of the two values (a second `tasks:` replacing the first).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -35,7 +38,10 @@ struct DocumentLimits {
 // strings; plain ones become null, booleans, integers or floats when they look like one.
 // An empty document is null.
 // Errors: INVALID_ARGUMENT for a syntax error (names `source` and the line), a non-scalar
-// mapping key or text that is not UTF-8; RESOURCE_EXHAUSTED when a limit is hit
+// mapping key, text that is not UTF-8, or a mapping that repeats a key
+// ("<source>: duplicate key \"tasks\" at line 7 (first at line 2)"; keys are compared as
+// written, so `a` and `'a'` are the same key, `1` and `01` are not); RESOURCE_EXHAUSTED when a
+// limit is hit
 // ("<source> is nested deeper than 64 levels", "<source> expands to more than 1000000
 // nodes (YAML aliases?)", "<source> is N bytes, more than the limit of 16 MiB").
 absl::StatusOr<nlohmann::json> YamlToJson(const std::string& text, const std::string& source,

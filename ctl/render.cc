@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/rest_client.h"
+
 namespace medperf::ctl {
 
 void Table::Print(std::ostream& out) const {
@@ -31,6 +33,7 @@ void Table::Print(std::ostream& out) const {
 
 std::string Cell(const nlohmann::json& value) {
   if (value.is_null()) return "";
+  if (auto text = NonFiniteText(value)) return *text;  // "Infinity" (wire form) → inf
   if (value.is_string()) return value.get<std::string>();
   if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
   return value.dump();

@@ -25,7 +25,8 @@ class Table {
 // Prints a JSON object as indented "key: value" lines (nested objects indented).
 void PrintKeyValues(std::ostream& out, const nlohmann::json& object, int indent = 0);
 
-// A JSON value as a short cell: strings bare, null empty, others as JSON.
+// A JSON value as a short cell: strings bare, null empty, others as JSON; the wire
+// form of NaN/±infinity ("nan", "Infinity", "-Infinity") as nan, inf, -inf.
 std::string Cell(const nlohmann::json& value);
 
 // Parses JSON text that came from medperfd; invalid text becomes a JSON string so

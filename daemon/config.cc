@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: one small parser per config section, all sharing the
+// ConfigReader helpers (typed values, key paths in errors) defined here.
 #include "daemon/config.h"
 
 #include <yaml-cpp/yaml.h>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -263,6 +266,26 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
       });
 }
 
+absl::Status ParseArchives(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                           ExtractLimits& a) {
+  return r.ForEach(
+      node, path, {"max_size", "max_entries", "max_expansion_ratio", "expansion_check_above"},
+      [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
+        if (key == "max_size") {
+          ASSIGN_OR_RETURN(a.max_total_bytes, r.Bytes(v, p));
+        } else if (key == "max_entries") {
+          ASSIGN_OR_RETURN(int64_t n, r.Int(v, p, 1, INT64_MAX));
+          a.max_entries = static_cast<uint64_t>(n);
+        } else if (key == "max_expansion_ratio") {
+          ASSIGN_OR_RETURN(int64_t n, r.Int(v, p, 0, 1'000'000));
+          a.max_expansion_ratio = static_cast<uint64_t>(n);
+        } else if (key == "expansion_check_above") {
+          ASSIGN_OR_RETURN(a.expansion_check_above_bytes, r.Bytes(v, p));
+        }
+        return absl::OkStatus();
+      });
+}
+
 absl::Status ParseLimits(const ConfigReader& r, const YAML::Node& node, const std::string& path,
                          std::map<std::string, TaskLimits>& limits) {
   std::vector<std::string> kinds(std::begin(kTaskKinds), std::end(kTaskKinds));
@@ -379,14 +402,16 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
   for (const char* kind : kTaskKinds) {
     if (!config.limits.count(kind)) config.limits[kind] = DefaultTaskLimits(kind);
   }
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML (line ",
-                                                   e.mark.line + 1, ", column ", e.mark.column + 1,
-                                                   "): ", e.msg));
+  // The one YAML loader (core/yaml_json.h): bounded, and duplicate keys are errors.
+  absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(yaml_text, source);
+  if (!loaded.ok()) {
+    std::string message(loaded.status().message());
+    const std::string prefix = source + ": invalid YAML: ";
+    if (message.starts_with(prefix))
+      message = source + ": not valid YAML: " + message.substr(prefix.size());
+    return absl::InvalidArgumentError(message);
   }
+  YAML::Node root = *loaded;
   if (root.IsNull()) return config;  // an empty file keeps every default
   ConfigReader r(source);
   absl::Status st;
@@ -394,7 +419,7 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
     st = r.ForEach(
         root, "",
         {"state_dir", "socket", "socket_group", "log_level", "runner", "server", "poll", "policy",
-         "notify", "limits", "sandbox", "storage"},
+         "notify", "limits", "sandbox", "storage", "archives"},
         [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
           if (key == "state_dir") {
             ASSIGN_OR_RETURN(std::string s, r.String(v, p));
@@ -429,6 +454,8 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
             return ParseSandbox(r, v, p, config.sandbox);
           } else if (key == "storage") {
             return ParseStorage(r, v, p, config.storage);
+          } else if (key == "archives") {
+            return ParseArchives(r, v, p, config.archives);
           }
           return absl::OkStatus();
         });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/archive.h"
 #include "runners/runner.h"
 
 namespace medperf::daemon {
@@ -99,6 +100,8 @@ struct DaemonConfig {
   std::map<std::string, TaskLimits> limits;  // every kTaskKinds entry, defaults filled in
   SandboxConfig sandbox;
   StorageConfig storage;
+  // `archives:`: caps on extracting additional files and demo datasets (core/archive.h).
+  ExtractLimits archives;
 };
 
 // Parses a YAML config. Unknown keys and wrong types are errors naming `source`

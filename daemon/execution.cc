@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/hashing.h"
+#include "core/rest_client.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 #include "daemon/container_policy.h"
@@ -188,7 +189,10 @@ absl::StatusOr<Json> ReadYamlMapping(const fs::path& path, const std::string& wh
     return absl::InvalidArgumentError(
         absl::StrCat(what, " ", path.string(), " must be a non-empty YAML mapping"));
   }
-  return j;
+  // `.nan`, `.inf` and `-.inf` become the strings the MedPerf client sends ("nan",
+  // "Infinity", "-Infinity"): stored, shown and submitted faithfully, where JSON would
+  // turn all three into null.
+  return SanitizeJson(j);
 }
 
 absl::StatusOr<PreparedData> PrepareData(Site& site, JobContext& job, const LocalContainer& prep,

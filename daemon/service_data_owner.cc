@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "core/tree_walk.h"
 #include "daemon/associations.h"
 #include "daemon/container_policy.h"
 #include "daemon/control_service.h"
@@ -90,6 +91,8 @@ grpc::Status ControlService::SubmitDataset(grpc::ServerContext* context,
        {std::pair{req->data_path(), "data_path"}, std::pair{req->labels_path(), "labels_path"}}) {
     if (absl::Status st = CheckDirectory(path, flag); !st.ok()) return ToGrpc(st);
   }
+  if (absl::Status st = CheckFolderHoldsAFile(req->data_path(), "--data_path"); !st.ok())
+    return ToGrpc(st);
   if ((req->benchmark() > 0) == (req->data_preparation_container() > 0)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "give exactly one of --benchmark or --data_preparation_container");

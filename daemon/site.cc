@@ -42,7 +42,8 @@ Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
       store_(store),
       events_(events),
       assets_(config.state_dir / "cache",
-              HttpClient(TlsOptions{config.server.ca_bundle.string(), config.server.tls_verify})),
+              HttpClient(TlsOptions{config.server.ca_bundle.string(), config.server.tls_verify}),
+              config.archives),
       reserve_(config.state_dir, config.storage.reserve_bytes) {
   auto engine = ParseEngineChoice(config.runner);
   runner_options_.engine = engine.ok() ? *engine : EngineChoice::kAuto;

@@ -15,6 +15,7 @@
 #include "core/absl_view.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
+#include "core/yaml_json.h"
 
 namespace medperf {
 namespace fs = std::filesystem;
@@ -120,8 +121,8 @@ void RemoveAppleDoubles(const fs::path& root) {
 
 }  // namespace
 
-AssetCache::AssetCache(fs::path root, HttpClient client)
-    : root_(std::move(root)), client_(std::move(client)) {}
+AssetCache::AssetCache(fs::path root, HttpClient client, ExtractLimits extract_limits)
+    : root_(std::move(root)), client_(std::move(client)), extract_limits_(extract_limits) {}
 
 std::optional<fs::path> AssetCache::Lookup(std::string_view sha256) const {
   auto hex = NormalizeSha256(sha256);
@@ -191,7 +192,6 @@ absl::StatusOr<Asset> AssetCache::Fetch(std::string_view name, std::string_view 
 
 absl::StatusOr<fs::path> AssetCache::FetchExtracted(std::string_view name, std::string_view source,
                                                     std::string_view expected_sha256,
-                                                    const ExtractLimits& limits,
                                                     const FetchOptions& options) {
   std::error_code ec;
   if (!expected_sha256.empty()) {
@@ -204,7 +204,7 @@ absl::StatusOr<fs::path> AssetCache::FetchExtracted(std::string_view name, std::
   fs::path dir = root_ / "extracted" / asset.sha256;
   if (fs::is_directory(dir, ec)) return dir;
   fs::create_directories(dir.parent_path(), ec);
-  auto stats = ExtractArchive(asset.path, dir, limits);
+  auto stats = ExtractArchive(asset.path, dir, extract_limits_);
   if (!stats.ok()) {
     if (fs::is_directory(dir, ec)) return dir;  // a concurrent fetch won the race
     return absl::Status(stats.status().code(),
@@ -216,10 +216,8 @@ absl::StatusOr<fs::path> AssetCache::FetchExtracted(std::string_view name, std::
 
 absl::StatusOr<DemoDataset> AssetCache::FetchDemoDataset(std::string_view source,
                                                          std::string_view expected_sha256,
-                                                         const ExtractLimits& limits,
                                                          const FetchOptions& options) {
-  ASSIGN_OR_RETURN(fs::path root,
-                   FetchExtracted("demo dataset", source, expected_sha256, limits, options));
+  ASSIGN_OR_RETURN(fs::path root, FetchExtracted("demo dataset", source, expected_sha256, options));
   ASSIGN_OR_RETURN(DemoDataset demo, ParseDemoPaths(root));
   demo.sha256 = root.filename().string();
   return demo;
@@ -238,12 +236,16 @@ absl::StatusOr<DemoDataset> ParseDemoPaths(const fs::path& root) {
   std::ifstream in(file);
   std::stringstream ss;
   ss << in.rdbuf();
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(ss.str());
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": not valid YAML: ", e.what()));
+  // The one YAML loader (core/yaml_json.h): bounded, and duplicate keys are errors.
+  absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(ss.str(), where);
+  if (!loaded.ok()) {
+    std::string message(loaded.status().message());
+    const std::string prefix = where + ": invalid YAML: ";
+    if (message.starts_with(prefix))
+      message = where + ": not valid YAML: " + message.substr(prefix.size());
+    return absl::InvalidArgumentError(message);
   }
+  YAML::Node doc = *loaded;
   if (!doc.IsMap()) return absl::InvalidArgumentError(absl::StrCat(where, ": expected a mapping"));
   fs::path canonical_root = fs::canonical(root, ec);
   auto resolve = [&](const char* key, bool required) -> absl::StatusOr<std::optional<fs::path>> {

@@ -40,7 +40,10 @@ struct FetchOptions {
 
 class AssetCache {
  public:
-  explicit AssetCache(std::filesystem::path root, HttpClient client = HttpClient());
+  // `extract_limits` caps every extraction (FetchExtracted, FetchDemoDataset): medperfd
+  // passes its `archives:` config.
+  explicit AssetCache(std::filesystem::path root, HttpClient client = HttpClient(),
+                      ExtractLimits extract_limits = {});
 
   // Fetches `source` (http://, https://, file://, "direct:<url>", or a local path)
   // unless an asset with `expected_sha256` ("<hex>" or "sha256:<hex>") is already
@@ -51,18 +54,18 @@ class AssetCache {
                               std::string_view expected_sha256 = "",
                               const FetchOptions& options = {});
 
-  // Fetches a tarball and extracts it (safely) into extracted/<hex>/, reusing an
-  // existing extraction. macOS "._*" files are dropped like the MedPerf client does.
+  // Fetches a tarball and extracts it (safely, within the cache's extract limits) into
+  // extracted/<hex>/, reusing an existing extraction. macOS "._*" files are dropped like
+  // the MedPerf client does. An extraction that breaks a limit leaves nothing under
+  // extracted/ and fails with "asset '<name>': archive '<path>': ..." (core/archive.h).
   absl::StatusOr<std::filesystem::path> FetchExtracted(std::string_view name,
                                                        std::string_view source,
                                                        std::string_view expected_sha256 = "",
-                                                       const ExtractLimits& limits = {},
                                                        const FetchOptions& options = {});
 
   // Fetches and extracts a demo dataset tarball and parses its paths.yaml.
   absl::StatusOr<DemoDataset> FetchDemoDataset(std::string_view source,
                                                std::string_view expected_sha256 = "",
-                                               const ExtractLimits& limits = {},
                                                const FetchOptions& options = {});
 
   // Cached file for a hash, if present.
@@ -72,6 +75,7 @@ class AssetCache {
  private:
   std::filesystem::path root_;
   HttpClient client_;
+  ExtractLimits extract_limits_;
 };
 
 // Parses <root>/paths.yaml of an extracted demo dataset: data_path and labels_path

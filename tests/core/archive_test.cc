@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "tests/support/test_support.h"
 
 namespace medperf {
@@ -252,6 +253,29 @@ TEST_F(HostileArchiveTest, DecompressionBomb) {
             File("c.bin", std::string(16 << 20, '\0'))});
   ASSERT_LT(fs::file_size(archive_), 1u << 20);
   ExpectRejected("'c.bin'", Limits(40 << 20));
+}
+
+// Issue 13 (12): past `expansion_check_above_bytes`, an archive may not expand to more
+// than `max_expansion_ratio` times its size; small archives are never held to the ratio.
+TEST_F(HostileArchiveTest, ExpansionRatioIsCappedAboveAMinimumSize) {
+  WriteTar(archive_, {File("small.bin", std::string(512 << 10, '\0')),
+                      File("big.bin", std::string(4 << 20, '\0'))});
+  const uint64_t size = fs::file_size(archive_);
+  ASSERT_LT(size, 32u << 10);  // far beyond 100:1
+  ExtractLimits limits;
+  limits.max_expansion_ratio = 100;
+  limits.expansion_check_above_bytes = 1 << 20;
+  // small.bin (512 KiB) is below the minimum; big.bin takes the total past it.
+  ExpectRejected(
+      absl::StrCat("entry 'big.bin': ", (512 << 10) + (4 << 20), " bytes declared from a ", size,
+                   "-byte archive exceed the expansion limit of 100:1"),
+      limits);
+  limits.expansion_check_above_bytes = 8 << 20;
+  EXPECT_TRUE(ExtractArchive(archive_, target_, limits).ok());
+  fs::remove_all(target_);
+  limits.expansion_check_above_bytes = 1 << 20;
+  limits.max_expansion_ratio = 0;  // no ratio cap
+  EXPECT_TRUE(ExtractArchive(archive_, target_, limits).ok());
 }
 
 TEST_F(HostileArchiveTest, TooManyEntries) {

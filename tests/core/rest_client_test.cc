@@ -126,6 +126,17 @@ TEST(RestClientTest, SanitizeJsonReplacesNonFiniteNumbersDeeply) {
   EXPECT_EQ(out["e"], 2);
 }
 
+// Issue 13 (2): what medperfctl shows for the wire form of NaN and ±infinity.
+TEST(RestClientTest, NonFiniteTextReadsTheWireForm) {
+  Json wire = SanitizeJson({std::nan(""), HUGE_VAL, -HUGE_VAL});
+  EXPECT_EQ(NonFiniteText(wire[0]), "nan");
+  EXPECT_EQ(NonFiniteText(wire[1]), "inf");
+  EXPECT_EQ(NonFiniteText(wire[2]), "-inf");
+  EXPECT_EQ(NonFiniteText(Json(0.5)), std::nullopt);
+  EXPECT_EQ(NonFiniteText(Json("NaN")), std::nullopt);
+  EXPECT_EQ(NonFiniteText(Json(nullptr)), std::nullopt);
+}
+
 TEST(RestClientTest, ModelCreationNeedsAContainer) {
   RestClientOptions o;
   o.server_url = "http://127.0.0.1:1";

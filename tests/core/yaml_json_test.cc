@@ -59,6 +59,29 @@ namespace medperf {
 namespace {
 
 // Inputs the fuzzer found (tests/fuzz/corpus/yaml_json/regression_*).
+// Issue 13 (5): yaml-cpp silently keeps one of two values for a repeated key.
+TEST(YamlJsonTest, DuplicateKeysAreErrorsNamingTheKeyAndBothLines) {
+  auto top = YamlToJson("tasks:\n  infer: {}\nimage: x\ntasks: {}\n", "container_config.yaml");
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(top.status().message(),
+            "container_config.yaml: duplicate key \"tasks\" at line 4 (first at line 1)");
+  // Nested, flow style, quoted against plain: all the same key.
+  auto nested = YamlToJson("a:\n  b: 1\n  c: 2\n  'b': 3\n", "results.yaml");
+  EXPECT_EQ(nested.status().message(),
+            "results.yaml: duplicate key \"b\" at line 4 (first at line 2)");
+  EXPECT_FALSE(YamlToJson("{x: 1, \"x\": 2}", "flow.yaml").ok());
+  EXPECT_FALSE(YamlToJson("- {k: 1}\n- {k: 1, k: 2}\n", "seq.yaml").ok());
+  // JSON documents are YAML too.
+  EXPECT_FALSE(YamlToJson("{\"AUC\": 0.5, \"AUC\": 0.9}", "results.json").ok());
+  EXPECT_FALSE(LoadYamlBounded("a: 1\na: 1\n", "parameters.yaml").ok());
+  // The same key in different mappings, and equal values, are fine.
+  auto fine = YamlToJson("x: {k: 1, v: k}\ny: {k: 2}\nz: [k, k]\n", "ok.yaml");
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ((*fine)["y"]["k"], 2);
+  EXPECT_TRUE(LoadYamlBounded("k: &a {k: 1}\nj: *a\n", "alias.yaml").ok());
+}
+
 TEST(YamlJsonTest, InvalidUtf8IsRejectedInsteadOfBreakingSerializationLater) {
   auto bad_value = YamlToJson("key: \"\xff\xfe\"\n", "metrics.yaml");
   ASSERT_FALSE(bad_value.ok());

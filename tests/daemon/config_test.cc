@@ -28,6 +28,29 @@ TEST(ConfigTest, StorageSizesAreRead) {
   EXPECT_EQ(c->storage.reserve_bytes, 0u);
 }
 
+// Issue 13 (12): the caps against decompression bombs are site configuration.
+TEST(ConfigTest, ArchiveLimitsHaveDefaultsAndAreConfigurable) {
+  auto defaults = ParseConfig("", "medperfd.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->archives.max_total_bytes, uint64_t{64} << 30);
+  EXPECT_EQ(defaults->archives.max_expansion_ratio, 200u);
+  EXPECT_EQ(defaults->archives.expansion_check_above_bytes, uint64_t{256} << 20);
+  auto c = ParseConfig(
+      "archives:\n  max_size: 2GiB\n  max_entries: 5000\n  max_expansion_ratio: 50\n"
+      "  expansion_check_above: 16MiB\n",
+      "medperfd.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->archives.max_total_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(c->archives.max_entries, 5000u);
+  EXPECT_EQ(c->archives.max_expansion_ratio, 50u);
+  EXPECT_EQ(c->archives.expansion_check_above_bytes, uint64_t{16} << 20);
+  auto bad = ParseConfig("archives: {max_expansion_ratio: lots}\n", "medperfd.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("archives.max_expansion_ratio: expected an integer"),
+            std::string_view::npos)
+      << bad.status();
+}
+
 TEST(ConfigTest, FullConfigIsRead) {
   auto c = ParseConfig(R"(
 state_dir: /var/lib/medperfd
@@ -115,6 +138,8 @@ INSTANTIATE_TEST_SUITE_P(
     Malformed, BadConfigTest,
     ::testing::Values(
         BadCase{"not_yaml", "server: [unclosed", "not valid YAML"},
+        BadCase{"duplicate_key", "poll:\n  enabled: true\npoll:\n  enabled: false\n",
+                "duplicate key \"poll\" at line 3 (first at line 1)"},
         BadCase{"top_level_list", "- a\n- b\n", "expected a mapping"},
         BadCase{"top_level_scalar", "hello", "expected a mapping"},
         BadCase{"unknown_key", "state_dri: /x\n", "state_dri: unknown key"},

@@ -173,6 +173,23 @@ TEST_F(DataOwnerTest, BadFlagsAndPathsAreRejectedBeforeAnythingIsSent) {
   EXPECT_TRUE(proxy_->requests().empty()) << "nothing may reach the server";
 }
 
+// Issue 13 (13): an empty data folder was accepted and registered on the server.
+TEST_F(DataOwnerTest, EmptyDataFolderIsRefusedBeforeAnythingIsSent) {
+  fs::create_directories(dir_ / "empty_data/sub");
+  RunResult r =
+      Ctl({"dataset", "submit", "--name", "empty", "--data_path", (dir_ / "empty_data").string(),
+           "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("--data_path '" + (dir_ / "empty_data").string() +
+                       "' is empty: no file in it or its subfolders"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(proxy_->requests().empty()) << "nothing may reach the server";
+  auto mine = As("testdo").ListMyDatasets();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_TRUE(mine->empty());
+}
+
 TEST_F(DataOwnerTest, StepsOutOfOrderAreRefusedWithTheNextStepNamed) {
   RunResult unknown = Ctl({"dataset", "prepare", "--data_uid", "5"});
   EXPECT_EQ(unknown.exit_code, 1);

@@ -30,6 +30,8 @@ class SiteFixture : public ::testing::Test {
   virtual std::string Demo() const { return "data"; }
   // Extra YAML for medperfd's config file.
   virtual std::string ExtraDaemonConfig() const { return ""; }
+  // The folder the server is seeded from (the built example containers by default).
+  virtual std::filesystem::path SeedAssets() { return examples_; }
 
   void SetUp() override {
     examples_ = BuildDir() / "examples" / "chestxray";
@@ -38,7 +40,7 @@ class SiteFixture : public ::testing::Test {
     std::string server = BinaryPath("server/medperf-server").string();
     db_ = (dir_ / "server.db").string();
     RunResult seed = RunProcess({server, "seed", "--db", db_, "--demo", Demo(), "--tokens-out",
-                                 (dir_ / "tokens.json").string(), "--assets", examples_.string(),
+                                 (dir_ / "tokens.json").string(), "--assets", SeedAssets().string(),
                                  "--allow-list-out", (dir_ / "seed-allow-list.yaml").string()});
     ASSERT_EQ(seed.exit_code, 0) << seed.err;
     // The seeded example containers run host executables: the site allow-lists them.

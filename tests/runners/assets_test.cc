@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "core/archive.h"
 #include "core/hashing.h"
 #include "tests/support/test_support.h"
@@ -120,6 +121,50 @@ TEST(AssetCacheTest, AdditionalFilesAreExtractedOnceAndReused) {
   EXPECT_EQ(*again, *extracted);
 }
 
+// Issue 13 (12): a small tarball that expands to far more than any real asset was
+// extracted into the cache and kept. With the cache's limits (here scaled down, so the
+// test writes nothing big) it is refused, naming the asset, the bytes and the limit, and
+// nothing stays under extracted/.
+TEST(AssetCacheTest, DecompressionBombIsRefusedAndNothingIsKept) {
+  TempDir dir;
+  WriteFile(dir / "w/zeros.bin", std::string(size_t{8} << 20, '\0'));  // 8 MiB -> ~8 KiB
+  ASSERT_TRUE(CreateTarGz(dir / "w", {}, dir / "bomb.tar.gz").ok());
+  const uint64_t archive_bytes = fs::file_size(dir / "bomb.tar.gz");
+  ASSERT_LT(archive_bytes, 64u << 10);
+  ExtractLimits limits;
+  limits.max_expansion_ratio = 100;
+  limits.expansion_check_above_bytes = 1 << 20;
+  AssetCache cache(dir / "cache", HttpClient(), limits);
+  auto extracted = cache.FetchExtracted("demo dataset", (dir / "bomb.tar.gz").string());
+  ASSERT_FALSE(extracted.ok());
+  std::string message(extracted.status().message());
+  EXPECT_NE(message.find("asset 'demo dataset'"), std::string::npos) << message;
+  EXPECT_NE(message.find("archive '" + (dir / "cache/sha256").string()), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(absl::StrCat(8 << 20, " bytes declared from a ", archive_bytes,
+                                      "-byte archive exceed the expansion limit of 100:1")),
+            std::string::npos)
+      << message;
+  EXPECT_TRUE(!fs::exists(dir / "cache/extracted") || fs::is_empty(dir / "cache/extracted"));
+
+  // The same archive within a total-size cap smaller than its content: also refused.
+  ExtractLimits small_total;
+  small_total.max_total_bytes = 1 << 20;
+  AssetCache capped(dir / "cache2", HttpClient(), small_total);
+  auto too_big = capped.FetchExtracted("weights", (dir / "bomb.tar.gz").string());
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_NE(too_big.status().message().find("exceed the total size limit of 1048576 bytes"),
+            std::string_view::npos)
+      << too_big.status();
+  EXPECT_TRUE(!fs::exists(dir / "cache2/extracted") || fs::is_empty(dir / "cache2/extracted"));
+
+  // Default limits: an 8 MiB file is far below the level where the ratio applies.
+  AssetCache normal(dir / "cache3");
+  auto ok = normal.FetchExtracted("weights", (dir / "bomb.tar.gz").string());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(fs::file_size(*ok / "zeros.bin"), size_t{8} << 20);
+}
+
 TEST(AssetCacheTest, HostileAdditionalFilesLeaveNothingExtracted) {
   TempDir dir;
   fs::create_directories(dir / "w");
@@ -168,6 +213,8 @@ TEST(AssetCacheTest, DemoPathsErrors) {
       {"data_path: [a]\nlabels_path: demo_data/labels\n", "expected a relative path"},
       {"- a\n", "expected a mapping"},
       {"data_path: [\n", "not valid YAML"},
+      {"data_path: demo_data/images\nlabels_path: demo_data/labels\ndata_path: demo_data\n",
+       "duplicate key \"data_path\" at line 3 (first at line 1)"},
       {"data_path: demo_data/images\nlabels_path: demo_data/labels\nmetadata_path: /tmp\n",
        "metadata_path"},
   };

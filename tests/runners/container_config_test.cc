@@ -193,6 +193,24 @@ TEST(ContainerConfigTest, NonMappingAndBrokenDocuments) {
   EXPECT_NE(ErrorOf("a: *unknown_alias").find("not valid YAML"), std::string::npos);
 }
 
+// Issue 13 (5): yaml-cpp kept one of two `tasks:` mappings, so a config that wrote the
+// key twice registered an empty `infer` task.
+TEST(ContainerConfigTest, DuplicateKeysAreRefusedNamingBothLines) {
+  EXPECT_EQ(ErrorOf("container_type: DockerImage\n"  // line 1
+                    "tasks:\n"                       // line 2
+                    "  infer:\n"
+                    "    run_args: {command: [infer]}\n"
+                    "image: x\n"
+                    "# the same key again\n"
+                    "tasks:\n"  // line 7
+                    "  infer: {}\n"),
+            "container_config.yaml: duplicate key \"tasks\" at line 7 (first at line 2)");
+  EXPECT_NE(ErrorOf("container_type: DockerImage\nimage: x\ntasks:\n  infer:\n    run_args: {}\n"
+                    "    run_args: {}\n")
+                .find("duplicate key \"run_args\" at line 6 (first at line 5)"),
+            std::string::npos);
+}
+
 TEST(ContainerConfigTest, HugeAndDeepDocuments) {
   std::string deep_flow(100000, '[');
   EXPECT_NE(ErrorOf(deep_flow).find("nested deeper"), std::string::npos);

@@ -317,6 +317,25 @@ std::vector<std::string> GetStringList(const YAML::Node& root, const std::string
   return values;
 }
 
+std::string ExtraLines(const YAML::Node& root, const std::string& key, const fs::path& file) {
+  YAML::Node node = Field(root, key, file, false);
+  if (!node) return "";
+  if (!node.IsMap()) throw Error(file.string() + ": key '" + key + "' must be a mapping");
+  std::string lines;
+  for (const auto& kv : node) {
+    const std::string name = kv.first.Scalar();
+    const bool plain_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+    if (!kv.first.IsScalar() || !plain_name || !kv.second.IsScalar() ||
+        kv.second.Scalar().find_first_of("\n\r") != std::string::npos) {
+      throw Error(file.string() + ": key '" + key + "' must map plain names to scalars");
+    }
+    lines += name + ": " + kv.second.Scalar() + "\n";
+  }
+  return lines;
+}
+
 std::string GetString(const YAML::Node& root, const std::string& key, const fs::path& file,
                       const std::string* fallback) {
   YAML::Node node = Field(root, key, file, fallback == nullptr);

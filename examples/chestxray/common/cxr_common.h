@@ -97,6 +97,11 @@ double GetDouble(const YAML::Node& root, const std::string& key, const fs::path&
                  const double* fallback = nullptr);
 int GetInt(const YAML::Node& root, const std::string& key, const fs::path& file,
            const int* fallback = nullptr);
+// Optional `key`: a mapping of names (letters, digits, `_`) to scalars, returned as
+// "name: value" lines to append verbatim to a flat YAML output (results, statistics). A
+// test hook for values the synthetic data never produces (`.nan`, `.inf`, `-.inf`);
+// empty when the key is absent.
+std::string ExtraLines(const YAML::Node& root, const std::string& key, const fs::path& file);
 
 // Model output: {"<case id>": [score per label, ...], ...}.
 void WritePredictions(const fs::path& dir, const std::map<std::string, std::vector<double>>& p);

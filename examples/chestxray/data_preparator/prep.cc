@@ -228,7 +228,8 @@ void SanityCheck(const cxr::Args& args) {
 }
 
 void Statistics(const cxr::Args& args) {
-  Parameters p = LoadParameters(args.Path("parameters_file"));
+  const fs::path params_file = args.Path("parameters_file");
+  Parameters p = LoadParameters(params_file);
   auto counts = CheckPrepared(args, p);
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -240,8 +241,11 @@ void Statistics(const cxr::Args& args) {
     out << YAML::Key << p.labels[i] << YAML::Value << counts[i];
   }
   out << YAML::EndMap << YAML::EndMap;
-  cxr::WriteText(args.Path("output_path"), std::string(out.c_str()) + "\n");
-  std::cout << out.c_str() << "\n";
+  const std::string text =
+      std::string(out.c_str()) + "\n" +
+      cxr::ExtraLines(cxr::LoadYaml(params_file), "extra_statistics", params_file);
+  cxr::WriteText(args.Path("output_path"), text);
+  std::cout << text;
 }
 
 }  // namespace

@@ -146,8 +146,10 @@ void Evaluate(const cxr::Args& args) {
     out << YAML::Key << "Accuracy_" + label_names[l] << YAML::Value << accuracy[l];
   }
   out << YAML::EndMap;
-  cxr::WriteText(args.Path("output_path"), std::string(out.c_str()) + "\n");
-  std::cout << out.c_str() << "\n";
+  const std::string text =
+      std::string(out.c_str()) + "\n" + cxr::ExtraLines(params, "extra_results", params_file);
+  cxr::WriteText(args.Path("output_path"), text);
+  std::cout << text;
 }
 
 }  // namespace
