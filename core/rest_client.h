@@ -42,7 +42,37 @@ struct RestClientOptions {
 // Extra query parameters for list endpoints, e.g. {{"owner", "3"}, {"state", "OPERATION"}}.
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-class RestClient {
+// The MedPerf server calls the daemon's workflows (daemon/flows/) and the compatibility
+// test make, as an interface so that their unit tests can answer with a fake server.
+// RestClient is the implementation; each method behaves as documented there.
+class MedPerfApi {
+ public:
+  virtual ~MedPerfApi() = default;
+
+  virtual absl::StatusOr<Benchmark> GetBenchmark(BenchmarkId id) const = 0;
+  virtual absl::StatusOr<Benchmark> CreateBenchmark(const Benchmark& benchmark) const = 0;
+  virtual absl::StatusOr<std::vector<BenchmarkModelAssociation>> ListBenchmarkModels(
+      BenchmarkId id) const = 0;
+  virtual absl::StatusOr<Container> GetContainer(ContainerId id) const = 0;
+  virtual absl::StatusOr<Container> CreateContainer(const Container& container) const = 0;
+  virtual absl::StatusOr<Model> GetContainerModel(ContainerId id) const = 0;
+  virtual absl::StatusOr<Model> GetModel(ModelId id) const = 0;
+  virtual absl::StatusOr<Model> CreateModel(const Model& model) const = 0;
+  virtual absl::StatusOr<Dataset> GetDataset(DatasetId id) const = 0;
+  virtual absl::StatusOr<Dataset> CreateDataset(const Dataset& dataset) const = 0;
+  virtual absl::StatusOr<Dataset> UpdateDataset(DatasetId id, const Json& fields) const = 0;
+  virtual absl::StatusOr<BenchmarkDatasetAssociation> CreateDatasetAssociation(
+      DatasetId dataset, BenchmarkId benchmark, const Json& metadata,
+      ApprovalStatus status = ApprovalStatus::kPending) const = 0;
+  virtual absl::StatusOr<BenchmarkModelAssociation> CreateModelAssociation(
+      ModelId model, BenchmarkId benchmark, const Json& metadata,
+      ApprovalStatus status = ApprovalStatus::kPending) const = 0;
+  virtual absl::StatusOr<Result> SubmitResult(
+      ResultId id, const Json& results, bool partial,
+      const Json& existing_metadata = Json::object()) const = 0;
+};
+
+class RestClient final : public MedPerfApi {
  public:
   // Validates the options and reads the token file. Errors name the offending option.
   static absl::StatusOr<RestClient> Create(RestClientOptions options);
@@ -56,14 +86,15 @@ class RestClient {
   // --- benchmarks ---
   absl::StatusOr<std::vector<Benchmark>> ListBenchmarks(const QueryParams& filters = {}) const;
   absl::StatusOr<std::vector<Benchmark>> ListMyBenchmarks() const;
-  absl::StatusOr<Benchmark> GetBenchmark(BenchmarkId id) const;
-  absl::StatusOr<Benchmark> CreateBenchmark(const Benchmark& benchmark) const;
+  absl::StatusOr<Benchmark> GetBenchmark(BenchmarkId id) const override;
+  absl::StatusOr<Benchmark> CreateBenchmark(const Benchmark& benchmark) const override;
   // Partial update with the given fields, e.g. {"is_active": false}.
   absl::StatusOr<Benchmark> UpdateBenchmark(BenchmarkId id, const Json& fields) const;
   // Admin only.
   absl::StatusOr<Benchmark> SetBenchmarkApproval(BenchmarkId id, ApprovalStatus status) const;
   // The rows {model, approval_status, created_at} of every association of the benchmark.
-  absl::StatusOr<std::vector<BenchmarkModelAssociation>> ListBenchmarkModels(BenchmarkId id) const;
+  absl::StatusOr<std::vector<BenchmarkModelAssociation>> ListBenchmarkModels(
+      BenchmarkId id) const override;
   // The rows {dataset, approval_status, created_at}.
   absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> ListBenchmarkDatasets(
       BenchmarkId id) const;
@@ -72,33 +103,33 @@ class RestClient {
   // --- containers ("mlcubes") ---
   absl::StatusOr<std::vector<Container>> ListContainers(const QueryParams& filters = {}) const;
   absl::StatusOr<std::vector<Container>> ListMyContainers() const;
-  absl::StatusOr<Container> GetContainer(ContainerId id) const;
-  absl::StatusOr<Container> CreateContainer(const Container& container) const;
+  absl::StatusOr<Container> GetContainer(ContainerId id) const override;
+  absl::StatusOr<Container> CreateContainer(const Container& container) const override;
   absl::StatusOr<Container> UpdateContainer(ContainerId id, const Json& fields) const;
   // The Model wrapping the container (NotFound if none).
-  absl::StatusOr<Model> GetContainerModel(ContainerId id) const;
+  absl::StatusOr<Model> GetContainerModel(ContainerId id) const override;
   // Datasets prepared with this container (admin or the container's owner).
   absl::StatusOr<std::vector<Dataset>> ListContainerDatasets(ContainerId id) const;
 
   // --- models ---
   absl::StatusOr<std::vector<Model>> ListModels(const QueryParams& filters = {}) const;
   absl::StatusOr<std::vector<Model>> ListMyModels() const;
-  absl::StatusOr<Model> GetModel(ModelId id) const;
+  absl::StatusOr<Model> GetModel(ModelId id) const override;
   // POST /models/ with the nested container (the model's `container` must be set).
-  absl::StatusOr<Model> CreateModel(const Model& model) const;
+  absl::StatusOr<Model> CreateModel(const Model& model) const override;
   absl::StatusOr<Model> UpdateModel(ModelId id, const Json& fields) const;
 
   // --- datasets ---
   absl::StatusOr<std::vector<Dataset>> ListDatasets(const QueryParams& filters = {}) const;
   absl::StatusOr<std::vector<Dataset>> ListMyDatasets() const;
-  absl::StatusOr<Dataset> GetDataset(DatasetId id) const;
-  absl::StatusOr<Dataset> CreateDataset(const Dataset& dataset) const;
-  absl::StatusOr<Dataset> UpdateDataset(DatasetId id, const Json& fields) const;
+  absl::StatusOr<Dataset> GetDataset(DatasetId id) const override;
+  absl::StatusOr<Dataset> CreateDataset(const Dataset& dataset) const override;
+  absl::StatusOr<Dataset> UpdateDataset(DatasetId id, const Json& fields) const override;
 
   // --- benchmark <-> dataset associations ---
   absl::StatusOr<BenchmarkDatasetAssociation> CreateDatasetAssociation(
       DatasetId dataset, BenchmarkId benchmark, const Json& metadata,
-      ApprovalStatus status = ApprovalStatus::kPending) const;
+      ApprovalStatus status = ApprovalStatus::kPending) const override;
   absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> ListMyDatasetAssociations() const;
   // Every row for the pair, oldest first (the server's plain list).
   absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> GetDatasetAssociations(
@@ -112,7 +143,7 @@ class RestClient {
   // --- benchmark <-> model associations ---
   absl::StatusOr<BenchmarkModelAssociation> CreateModelAssociation(
       ModelId model, BenchmarkId benchmark, const Json& metadata,
-      ApprovalStatus status = ApprovalStatus::kPending) const;
+      ApprovalStatus status = ApprovalStatus::kPending) const override;
   absl::StatusOr<std::vector<BenchmarkModelAssociation>> ListMyModelAssociations() const;
   absl::StatusOr<std::vector<BenchmarkModelAssociation>> GetModelAssociations(
       ModelId model, BenchmarkId benchmark) const;
@@ -129,8 +160,9 @@ class RestClient {
   // Partial update, e.g. {"model_report": {"execution_status": "started"}}.
   absl::StatusOr<Result> UpdateResult(ResultId id, const Json& fields) const;
   // PUTs the metrics with metadata.partial set, which finalizes the execution.
-  absl::StatusOr<Result> SubmitResult(ResultId id, const Json& results, bool partial,
-                                      const Json& existing_metadata = Json::object()) const;
+  absl::StatusOr<Result> SubmitResult(
+      ResultId id, const Json& results, bool partial,
+      const Json& existing_metadata = Json::object()) const override;
   absl::StatusOr<std::vector<Result>> ListMyResults() const;
   absl::StatusOr<std::vector<Result>> ListResults() const;  // admin only
 

@@ -119,7 +119,7 @@ absl::Status CheckFolder(const fs::path& p, const char* what) {
 
 }  // namespace
 
-absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const RestClient* server,
+absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const MedPerfApi* server,
                                                     JobContext& job,
                                                     const TestContainerSource& source,
                                                     const std::string& role) {

@@ -31,7 +31,7 @@ struct TestContainerSource {
 // Loads or fetches the container (verifying hashes on the way). `role` names it in
 // progress and errors ("data preparator", "model", "evaluator"). `server` may be null
 // when the source is local.
-absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const RestClient* server,
+absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const MedPerfApi* server,
                                                     JobContext& job,
                                                     const TestContainerSource& source,
                                                     const std::string& role);

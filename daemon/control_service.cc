@@ -190,6 +190,20 @@ grpc::Status ControlService::StartAndStream(grpc::ServerContext* context, storag
   return StreamJob(context, *id, writer);
 }
 
+grpc::Status ControlService::StartFlow(grpc::ServerContext* context, storage::JobRecord record,
+                                       FlowBody flow, grpc::ServerWriter<v1::JobProgress>* writer) {
+  Site& site = ctx_.site;
+  JobManager& jobs = ctx_.jobs;
+  flows::ServerConnector connect = flows::SiteServer(site, CallerToken(context));
+  return StartAndStream(
+      context, std::move(record),
+      [&site, &jobs, connect, flow = std::move(flow)](JobContext& job) {
+        flows::FlowContext fc{site, job, connect, &jobs};
+        return flow(fc);
+      },
+      writer);
+}
+
 grpc::Status ControlService::WatchJob(grpc::ServerContext* context, const v1::GetJobRequest* req,
                                       grpc::ServerWriter<v1::JobProgress>* writer) {
   return StreamJob(context, JobId(req->id()), writer);

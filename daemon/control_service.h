@@ -2,10 +2,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "daemon/config.h"
 #include "daemon/events.h"
+#include "daemon/flows/flow_context.h"
 #include "daemon/jobs.h"
 #include "daemon/poller.h"
 #include "daemon/site.h"
@@ -111,6 +113,21 @@ class ControlService final : public medperf::v1::Control::Service {
                               grpc::ServerWriter<medperf::v1::JobProgress>* writer);
   // A server client acting as the caller's --token-file user, or the site's identity.
   absl::StatusOr<RestClient> ServerFor(grpc::ServerContext* context);
+
+  // A workflow of daemon/flows/ as a job body: input bound, result as its summary JSON.
+  using FlowBody = std::function<absl::StatusOr<nlohmann::json>(flows::FlowContext&)>;
+  template <typename Input, typename Result>
+  static FlowBody Summarized(absl::StatusOr<Result> (*flow)(flows::FlowContext&, const Input&),
+                             Input in) {
+    return [flow, in = std::move(in)](flows::FlowContext& fc) -> absl::StatusOr<nlohmann::json> {
+      absl::StatusOr<Result> out = flow(fc, in);
+      if (!out.ok()) return out.status();
+      return SummaryJson(*out);  // found by ADL in daemon/flows/
+    };
+  }
+  // Starts an interactive job running `flow` as the caller (CallerToken) and streams it.
+  grpc::Status StartFlow(grpc::ServerContext* context, storage::JobRecord record, FlowBody flow,
+                         grpc::ServerWriter<medperf::v1::JobProgress>* writer);
 
   ServiceContext ctx_;
 };

@@ -73,6 +73,7 @@ absl::StatusOr<RestClient> Site::Server(const std::string& token) const {
 }
 
 absl::StatusOr<std::unique_ptr<Runner>> Site::RunnerFor(const LocalContainer& container) const {
+  if (runner_factory_) return runner_factory_(container);
   RETURN_IF_ERROR(identity_.status());
   return CreateRunner(container.config, runner_options_);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,12 @@ class Site {
 
   // The runner for a container, following the `runner` setting.
   absl::StatusOr<std::unique_ptr<Runner>> RunnerFor(const LocalContainer& container) const;
+  // Replaces how RunnerFor makes runners: the flows' unit tests run a fake runner.
+  using RunnerFactory =
+      std::function<absl::StatusOr<std::unique_ptr<Runner>>(const LocalContainer&)>;
+  void set_runner_factory_for_testing(RunnerFactory factory) {
+    runner_factory_ = std::move(factory);
+  }
 
   // The MedPerf folders hash, remembered while no file under the folders changed
   // (same paths, sizes and modification times), so a preview followed by the real
@@ -93,6 +100,7 @@ class Site {
   DiskReserve reserve_;
   RunnerOptions runner_options_;
   absl::StatusOr<TaskIdentity> identity_;
+  RunnerFactory runner_factory_;  // empty: CreateRunner with runner_options_
   absl::Mutex hash_mu_;
   std::map<std::string, std::pair<std::string, std::string>>
       hash_cache_  // key → (fingerprint, hash)
