@@ -24,11 +24,11 @@ struct ServeOptions {
   int threads = 32;
   // Time to receive one request (request line, headers, body) from its first byte, plus
   // 1 s per 64 KiB received; past it the connection is closed. 0 = no bound (only the
-  // 30 s per-read timeout). No command-line flag yet.
+  // 30 s per-read timeout). --request-read-timeout-ms.
   std::chrono::milliseconds request_read_timeout{10'000};
   // Connections one client IP address may hold at once, open or idle (keep-alive); over
   // it a connection gets 503 + Retry-After and is closed. Keep it well below `threads`
-  // so one client cannot take the whole pool. 0 = no cap. No command-line flag yet.
+  // so one client cannot take the whole pool. 0 = no cap. --max-connections-per-client.
   int max_connections_per_client = 16;
   // --faults / --fault-seed: injected failures on /api/v0 (off by default).
   FaultOptions faults;

@@ -1,6 +1,7 @@
 // medperf-server: the MedPerf REST API v0 (evaluation part) over HTTP(S) + SQLite.
 //   medperf-server serve --db PATH [--host H] [--port P] [--tls-cert F --tls-key F]
 //                        [--auto-approve-benchmarks-from a@x,b@y] [--max-body-bytes N]
+//                        [--request-read-timeout-ms N] [--max-connections-per-client N]
 //                        [--faults rate=R,kinds=K[,K...][,slow_ms=N]] [--fault-seed N]
 //   medperf-server user add --db PATH --email E --role admin|user
 //   medperf-server seed --db PATH --demo benchmark|model|data --tokens-out FILE [--assets DIR]
@@ -29,7 +30,8 @@ constexpr char kUsage[] =
     "  medperf-server serve --db PATH [--host 127.0.0.1] [--port 8000]\n"
     "                       [--tls-cert FILE --tls-key FILE]\n"
     "                       [--auto-approve-benchmarks-from EMAIL[,EMAIL...]]\n"
-    "                       [--max-body-bytes N]\n"
+    "                       [--max-body-bytes N] [--request-read-timeout-ms 10000]\n"
+    "                       [--max-connections-per-client 16]\n"
     "                       [--faults rate=R,kinds=500,reset,slow,truncated[,slow_ms=N]]\n"
     "                       [--fault-seed N]\n"
     "  medperf-server user add --db PATH --email EMAIL --role admin|user\n"
@@ -84,6 +86,21 @@ int Serve(const Flags& f) {
   if (f.count("--max-body-bytes")) {
     if (!absl::SimpleAtoi(f.at("--max-body-bytes"), &o.max_body_bytes) || o.max_body_bytes == 0) {
       return Fail("--max-body-bytes: expected a positive number");
+    }
+  }
+  if (f.count("--request-read-timeout-ms")) {
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(f.at("--request-read-timeout-ms"), &ms) || ms < 0) {
+      return Fail("--request-read-timeout-ms: expected milliseconds (0 = no bound), got '" +
+                  f.at("--request-read-timeout-ms") + "'");
+    }
+    o.request_read_timeout = std::chrono::milliseconds(ms);
+  }
+  if (f.count("--max-connections-per-client")) {
+    if (!absl::SimpleAtoi(f.at("--max-connections-per-client"), &o.max_connections_per_client) ||
+        o.max_connections_per_client < 0) {
+      return Fail("--max-connections-per-client: expected a count (0 = no cap), got '" +
+                  f.at("--max-connections-per-client") + "'");
     }
   }
   if (f.count("--auto-approve-benchmarks-from")) {
@@ -159,7 +176,8 @@ int main(int argc, char** argv) {
   FlagTable table;
   CLI::App* serve = app.add_subcommand("serve");
   table.Add(serve, {"--db", "--host", "--port", "--tls-cert", "--auto-approve-benchmarks-from",
-                    "--tls-key", "--max-body-bytes", "--faults", "--fault-seed"});
+                    "--tls-key", "--max-body-bytes", "--faults", "--fault-seed",
+                    "--request-read-timeout-ms", "--max-connections-per-client"});
   CLI::App* user_add = app.add_subcommand("user")->require_subcommand(1, 1)->add_subcommand("add");
   table.Add(user_add, {"--db", "--email", "--role"});
   CLI::App* seed = app.add_subcommand("seed");

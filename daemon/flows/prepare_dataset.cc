@@ -41,9 +41,16 @@ absl::StatusOr<PrepareDatasetResult> PrepareDataset(FlowContext& ctx,
   ASSIGN_OR_RETURN(LocalContainer prep, site.FetchContainer(prep_entity));
   local.prep_status = "preparing";
   RETURN_IF_ERROR(site.store().PutDataset(local));
-  // The server's execution report is informative; failing to send it fails nothing.
+  // The server's execution report is informative; failing to send it fails nothing. It
+  // always carries `progress`, as the MedPerf client's does
+  // (cli/medperf/commands/dataset/prepare.py `_send_report`); the per-stage summary it
+  // holds there needs the data owner's consent, which this site does not ask for, so it
+  // stays empty as the client's does without consent.
   auto report = [&](const char* status) {
-    server->UpdateDataset(id, {{"report", {{"execution_status", status}}}}).IgnoreError();
+    server
+        ->UpdateDataset(id,
+                        {{"report", {{"progress", Json::object()}, {"execution_status", status}}}})
+        .IgnoreError();
   };
   report("started");
   fs::path dir = site.DatasetDir(id);

@@ -187,6 +187,10 @@ TEST_F(DataOwnerFlowTest, PrepareRunsThePreparatorAndStoresTheResult) {
   ASSERT_EQ(server_->dataset_updates.size(), 2u);
   EXPECT_EQ(server_->dataset_updates[0].second["report"]["execution_status"], "started");
   EXPECT_EQ(server_->dataset_updates[1].second["report"]["execution_status"], "finished");
+  // Every report carries `progress`, as the MedPerf client's does.
+  for (const auto& update : server_->dataset_updates) {
+    EXPECT_TRUE(update.second["report"].contains("progress")) << update.second.dump();
+  }
   EXPECT_EQ(Events("dataset.prepared").size(), 1u);
 }
 
