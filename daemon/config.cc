@@ -3,6 +3,7 @@
 #include "daemon/config.h"
 
 #include <yaml-cpp/yaml.h>
+#include <CLI/CLI.hpp>
 
 #include <unistd.h>
 
@@ -547,40 +548,30 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   CommandLine cl;
   std::map<std::string, std::string> values;
   bool user_mode = false;
-  const std::set<std::string> valued = {"config",     "state-dir", "socket",        "server-url",
-                                        "token-file", "log-level", "poll-interval", "runner"};
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      cl.show_help = true;
-      return cl;
-    }
-    if (a == "--version") {
-      cl.show_version = true;
-      return cl;
-    }
-    if (a == "--user") {
-      user_mode = true;
-      continue;
-    }
-    if (!absl::StartsWith(a, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
-    }
-    std::string name = a.substr(2), value;
-    auto eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (valued.count(name)) {
-      if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
-      }
-      value = args[++i];
-    }
-    if (!valued.count(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-    }
-    values[name] = value;
+  // CLI11, as medperfctl and medperf-server: one way to spell flags (`--x v`, `--x=v`)
+  // and one family of usage errors. Its own --help is off: medperfd prints its usage.
+  CLI::App app("medperfd");
+  app.set_help_flag();
+  app.add_flag("-h,--help", cl.show_help);
+  app.add_flag("--version", cl.show_version);
+  app.add_flag("--user", user_mode);
+  std::map<std::string, CLI::Option*> options;
+  for (const char* name : {"config", "state-dir", "socket", "server-url", "token-file", "log-level",
+                           "poll-interval", "runner"}) {
+    options[name] = app.add_option(absl::StrCat("--", name), values[name])
+                        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+  try {
+    // CLI11 consumes its arguments from the back.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    if (cl.show_help || cl.show_version) return cl;
+    return absl::InvalidArgumentError(e.what());
+  }
+  if (cl.show_help || cl.show_version) return cl;
+  for (auto it = values.begin(); it != values.end();) {
+    it = options[it->first]->count() > 0 ? std::next(it) : values.erase(it);
   }
 
   DefaultPaths defaults = user_mode ? UserPaths() : SystemPaths();
