@@ -59,6 +59,7 @@ class MedPerfApi {
   virtual absl::StatusOr<Model> GetModel(ModelId id) const = 0;
   virtual absl::StatusOr<Model> CreateModel(const Model& model) const = 0;
   virtual absl::StatusOr<Dataset> GetDataset(DatasetId id) const = 0;
+  virtual absl::StatusOr<std::vector<Dataset>> ListMyDatasets() const = 0;
   virtual absl::StatusOr<Dataset> CreateDataset(const Dataset& dataset) const = 0;
   virtual absl::StatusOr<Dataset> UpdateDataset(DatasetId id, const Json& fields) const = 0;
   virtual absl::StatusOr<BenchmarkDatasetAssociation> CreateDatasetAssociation(
@@ -121,7 +122,7 @@ class RestClient final : public MedPerfApi {
 
   // --- datasets ---
   absl::StatusOr<std::vector<Dataset>> ListDatasets(const QueryParams& filters = {}) const;
-  absl::StatusOr<std::vector<Dataset>> ListMyDatasets() const;
+  absl::StatusOr<std::vector<Dataset>> ListMyDatasets() const override;
   absl::StatusOr<Dataset> GetDataset(DatasetId id) const override;
   absl::StatusOr<Dataset> CreateDataset(const Dataset& dataset) const override;
   absl::StatusOr<Dataset> UpdateDataset(DatasetId id, const Json& fields) const override;

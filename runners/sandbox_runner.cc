@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: the bubblewrap command line, the synthetic /etc, the
+// staged mounts and the limits are one security boundary, reviewed as a whole; the
+// pieces that stand alone live beside it (task_identity, task_cgroup, subprocess).
 #include "runners/sandbox_runner.h"
 
 #include <fcntl.h>

@@ -39,8 +39,13 @@ absl::StatusOr<Reply> DatasetSubmit(CommandContext& ctx) {
   absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
   if (!result.ok()) return result.status();
   return JsonReply(*result, [r = *result](std::ostream& o) mutable {
-    o << "Dataset registered with server UID " << Cell(r["dataset"]["id"])
-      << ". Next: medperfctl dataset prepare --data_uid " << Cell(r["dataset"]["id"]) << "\n";
+    if (r.value("reused", false)) {
+      o << "Dataset already registered on the server with this data as UID "
+        << Cell(r["dataset"]["id"]) << "; it is tracked here again (no twin registered)";
+    } else {
+      o << "Dataset registered with server UID " << Cell(r["dataset"]["id"]);
+    }
+    o << ". Next: medperfctl dataset prepare --data_uid " << Cell(r["dataset"]["id"]) << "\n";
   });
 }
 

@@ -66,8 +66,32 @@ absl::StatusOr<SubmitDatasetResult> SubmitDataset(FlowContext& ctx, const Submit
   // The real client sends the raw hash as a placeholder until set_operational.
   body.generated_uid = hash;
   body.data_preparation_mlcube = prep;
-  if (in.dry_run) return SubmitDatasetResult{.dry_run = true, .dataset = body};
-  ASSIGN_OR_RETURN(Dataset created, server->CreateDataset(body));
+  // The same raw data for the same preparator, registered before by this user (a site
+  // that lost its state directory, a second machine): reuse that dataset rather than
+  // put a twin on the server. The oldest one wins if there are several already.
+  ASSIGN_OR_RETURN(std::vector<Dataset> mine, server->ListMyDatasets());
+  const Dataset* twin = nullptr;
+  for (const Dataset& d : mine) {
+    if (d.input_data_hash == hash && d.data_preparation_mlcube == prep &&
+        (!twin || d.id.value() < twin->id.value())) {
+      twin = &d;
+    }
+  }
+  if (twin && site.store().GetDataset(twin->id).ok()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "this data is already registered as dataset ", twin->id.value(), " (", twin->name,
+        ") and tracked here; next: medperfctl dataset prepare --data_uid ", twin->id.value()));
+  }
+  if (in.dry_run) {
+    return SubmitDatasetResult{
+        .dry_run = true, .reused = twin != nullptr, .dataset = twin ? *twin : body};
+  }
+  Dataset created;
+  if (twin) {
+    created = *twin;
+  } else {
+    ASSIGN_OR_RETURN(created, server->CreateDataset(body));
+  }
   storage::DatasetRecord local;
   local.id = created.id;
   local.name = created.name;
@@ -79,22 +103,30 @@ absl::StatusOr<SubmitDatasetResult> SubmitDataset(FlowContext& ctx, const Submit
   local.server_json = ToFullJson(created).dump();
   RETURN_IF_ERROR(site.store().PutDataset(local));
   site.events()
-      .Publish("dataset.registered",
+      .Publish(twin ? "dataset.reused" : "dataset.registered",
                absl::StrCat("dataset ", created.id.value(), " (", created.name,
-                            ") registered on the server"),
+                            twin ? ") was already registered with this data; tracked here again"
+                                 : ") registered on the server"),
                {{"dataset", created.id.value()}, {"input_data_hash", hash}})
       .IgnoreError();
-  return SubmitDatasetResult{.dry_run = false, .dataset = created};
+  return SubmitDatasetResult{.dry_run = false, .reused = twin != nullptr, .dataset = created};
 }
 
 nlohmann::json SummaryJson(const SubmitDatasetResult& result) {
+  if (result.dry_run && result.reused) {
+    return {{"dataset", ToFullJson(result.dataset)},
+            {"reused", true},
+            {"note",
+             absl::StrCat("you already registered this data as dataset ", result.dataset.id.value(),
+                          "; nothing new is sent, it is tracked here again")}};
+  }
   if (result.dry_run) {
     return {{"dataset", ToJson(result.dataset)},
             {"note",
              "your e-mail address becomes visible to the owner of the data "
              "preparation container"}};
   }
-  return {{"dataset", ToFullJson(result.dataset)}};
+  return {{"dataset", ToFullJson(result.dataset)}, {"reused", result.reused}};
 }
 
 }  // namespace medperf::daemon::flows

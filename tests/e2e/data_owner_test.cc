@@ -390,6 +390,42 @@ TEST_F(DataOwnerTest, PreparationInterruptedByAKillIsReportedEverywhere) {
   EXPECT_NE(watch.out.find("dataset 1 was interrupted"), std::string::npos) << watch.out;
 }
 
+// A site that lost its state directory submits the same raw data again: the dataset it
+// registered before is tracked again, and the server gets no twin (issue 13, item 1).
+TEST_F(DataOwnerTest, ResubmittingAfterLosingTheStateDirectoryReusesTheDataset) {
+  std::vector<std::string> submit = {"dataset",
+                                     "submit",
+                                     "--name",
+                                     "mydata",
+                                     "--data_path",
+                                     RawData().string(),
+                                     "--labels_path",
+                                     RawLabels().string(),
+                                     "--benchmark",
+                                     "1",
+                                     "-y"};
+  RunResult first = Ctl(submit);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
+  fs::remove_all(daemon_->state_dir());
+  ASSERT_TRUE(daemon_->Start());
+
+  RunResult again = Ctl(submit);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("already registered on the server with this data as UID 1"),
+            std::string::npos)
+      << again.out;
+  auto mine = As("testdo").ListMyDatasets();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_EQ(mine->size(), 1u) << "a twin was registered";
+  RunResult prepare = Ctl({"dataset", "prepare", "--data_uid", "1"});
+  EXPECT_EQ(prepare.exit_code, 0) << prepare.err;
+
+  RunResult third = Ctl(submit);
+  EXPECT_EQ(third.exit_code, 1);
+  EXPECT_NE(third.err.find("already registered as dataset 1"), std::string::npos) << third.err;
+}
+
 TEST_F(DataOwnerTest, SanityCheckFailureIsReported) {
   RunResult submit = Ctl({"dataset", "submit", "--name", "d", "--data_path", RawData().string(),
                           "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});

@@ -100,6 +100,50 @@ TEST_F(DataOwnerFlowTest, SubmitDatasetRegistersAndStoresTheLocalRecord) {
   EXPECT_EQ(SummaryJson(*out)["dataset"]["id"], out->dataset.id.value());
 }
 
+// A site that lost its state (or a second machine) submitting the same raw data for the
+// same preparator gets its existing server dataset back, not a twin (issue 13, item 1).
+TEST_F(DataOwnerFlowTest, SubmitDatasetReusesTheCallersDatasetWithTheSameData) {
+  auto [data, labels] = RawData();
+  SubmitDatasetInput in{.name = "again",
+                        .description = "",
+                        .location = "",
+                        .data_path = data,
+                        .labels_path = labels,
+                        .benchmark = BenchmarkId(kBenchmark),
+                        .data_preparation_container = std::nullopt,
+                        .dry_run = false};
+  // The same data registered before from a machine whose state is gone: the server
+  // holds it, this site knows nothing of it.
+  in.dry_run = true;
+  auto body = RunFlow([&](FlowContext& ctx) { return SubmitDataset(ctx, in); });
+  ASSERT_TRUE(body.ok()) << body.status();
+  ASSERT_FALSE(body->reused);
+  Dataset registered = body->dataset;
+  registered.id = DatasetId(77);
+  registered.name = "registered-earlier";
+  server_->datasets[77] = registered;
+
+  auto preview = RunFlow([&](FlowContext& ctx) { return SubmitDataset(ctx, in); });
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  EXPECT_TRUE(preview->reused);
+  EXPECT_NE(SummaryJson(*preview)["note"].get<std::string>().find("already registered"),
+            std::string::npos);
+  in.dry_run = false;
+  auto again = RunFlow([&](FlowContext& ctx) { return SubmitDataset(ctx, in); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->reused);
+  EXPECT_EQ(again->dataset.id, registered.id);
+  EXPECT_TRUE(server_->created_datasets.empty()) << "no twin on the server";
+  EXPECT_TRUE(store_->GetDataset(registered.id).ok());
+  EXPECT_EQ(Events("dataset.reused").size(), 1u);
+
+  // Once tracked here, a third submission is refused naming the dataset.
+  auto third = RunFlow([&](FlowContext& ctx) { return SubmitDataset(ctx, in); });
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(third.status().message().find("medperfctl dataset prepare --data_uid"),
+            std::string::npos);
+}
+
 TEST_F(DataOwnerFlowTest, SubmitDatasetDryRunSendsAndStoresNothing) {
   auto [data, labels] = RawData();
   SubmitDatasetInput in{.name = "ds",

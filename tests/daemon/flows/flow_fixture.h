@@ -117,6 +117,12 @@ class FakeServer final : public MedPerfApi {
     ++calls;
     return Find(datasets, id.value(), "dataset");
   }
+  absl::StatusOr<std::vector<Dataset>> ListMyDatasets() const override {
+    ++calls;
+    std::vector<Dataset> out;
+    for (const auto& [id, d] : datasets) out.push_back(d);
+    return out;
+  }
   absl::StatusOr<Dataset> CreateDataset(const Dataset& d) const override {
     ++calls;
     if (!create_error.ok()) return create_error;
