@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -20,18 +19,6 @@ absl::StatusOr<uint64_t> FreeBytes(const fs::path& path) {
         absl::StrCat("cannot read the free space of ", path.string(), ": ", strerror(errno)));
   }
   return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
-}
-
-std::string HumanBytes(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-    value /= 1024;
-    ++unit;
-  }
-  if (unit == 0) return absl::StrCat(bytes, " B");
-  return absl::StrFormat("%.1f %s", value, kUnits[unit]);
 }
 
 bool DiskReserve::Ensure(uint64_t keep_free) {

@@ -17,9 +17,6 @@ namespace medperf::daemon {
 // (statvfs f_bavail × f_frsize). Errors: INTERNAL when statvfs fails.
 absl::StatusOr<uint64_t> FreeBytes(const std::filesystem::path& path);
 
-// "1.5 GiB", "312 KiB", "17 B".
-std::string HumanBytes(uint64_t bytes);
-
 // A file of `bytes` zeros, `<state_dir>/.space-reserve`, that keeps room for the state
 // database (SQLite's WAL and the records of a failing job) on a filesystem that fills.
 // Release() deletes it when free space runs low; Ensure() re-creates it once there is

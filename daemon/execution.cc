@@ -12,6 +12,7 @@
 #include "daemon/container_policy.h"
 #include "daemon/log.h"
 #include "daemon/poller.h"
+#include "runners/docker_runner.h"  // DescribeBytes
 #include "runners/output_check.h"
 
 namespace medperf::daemon {
@@ -75,9 +76,9 @@ absl::Status RecoverFromFullDisk(Site& site, const std::string& task,
   absl::StatusOr<uint64_t> after = FreeBytes(site.state_dir());
   return absl::ResourceExhaustedError(
       absl::StrCat(task, " of ", container.name, " ran out of disk space: the state directory ",
-                   site.state_dir().string(), " had ", HumanBytes(*free),
+                   site.state_dir().string(), " had ", DescribeBytes(*free),
                    " free when it failed; its partial outputs were removed (now ",
-                   HumanBytes(after.ok() ? *after : 0),
+                   DescribeBytes(after.ok() ? *after : 0),
                    " free). Free space on that filesystem and run the "
                    "command again; see the task's log: ",
                    log_file.string()));

@@ -7,27 +7,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "runners/output_check.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string Timestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
-}
-
-// Bytes under `path` (a file or a folder; links are not followed).
-uint64_t SizeOf(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_regular_file(fs::symlink_status(path, ec))) return fs::file_size(path, ec);
-  uint64_t total = 0;
-  for (auto it = fs::recursive_directory_iterator(path, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
-  }
-  return total;
-}
+// Bytes of the regular files under `path` (links count 0), as the output cap counts them;
+// 0 when it cannot be measured.
+uint64_t SizeOf(const fs::path& path) { return OutputBytes({path}).value_or(0); }
 
 }  // namespace
 
@@ -50,13 +39,13 @@ absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now) {
 
   if (cfg.keep_events_days > 0) {
     absl::StatusOr<int64_t> n =
-        site.store().PruneEvents(Timestamp(now - absl::Hours(24) * cfg.keep_events_days));
+        site.store().PruneEvents(storage::Timestamp(now - absl::Hours(24) * cfg.keep_events_days));
     if (n.ok()) report.events = *n;
     note(n.status());
   }
   if (cfg.keep_jobs_days > 0) {
-    absl::StatusOr<std::vector<storage::JobRecord>> jobs =
-        site.store().PruneFinishedJobs(Timestamp(now - absl::Hours(24) * cfg.keep_jobs_days));
+    absl::StatusOr<std::vector<storage::JobRecord>> jobs = site.store().PruneFinishedJobs(
+        storage::Timestamp(now - absl::Hours(24) * cfg.keep_jobs_days));
     note(jobs.status());
     const fs::path logs = site.state_dir() / "logs";
     for (const storage::JobRecord& job : jobs.ok() ? *jobs : std::vector<storage::JobRecord>{}) {

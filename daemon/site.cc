@@ -14,6 +14,7 @@
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 #include "daemon/container_policy.h"
+#include "runners/docker_runner.h"  // DescribeBytes
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -243,7 +244,8 @@ absl::Status Site::CheckFreeSpace(const std::string& what) {
   if (!free.ok() || *free >= min_free) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "not enough free space to run ", what, ": the state directory ", config_.state_dir.string(),
-      " has ", HumanBytes(*free), " free and storage.min_free asks for ", HumanBytes(min_free),
+      " has ", DescribeBytes(*free), " free and storage.min_free asks for ",
+      DescribeBytes(min_free),
       "; free some space on that filesystem (or lower storage.min_free in medperfd's config) "
       "and run the command again"));
 }

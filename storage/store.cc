@@ -58,6 +58,13 @@ constexpr char kJobColumns[] =
     "id, kind, state, attempts, benchmark_id, model_id, dataset_id, params_json, result_json, "
     "error, log_path, created_at, updated_at";
 
+// Runs a statement whose only parameter (?1) is the time of the change.
+absl::Status RunStamped(Connection& conn, std::string_view sql, std::string_view now) {
+  ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql));
+  s.Bind(1, now);
+  return s.Run();
+}
+
 absl::StatusOr<JobRecord> ReadJob(const Statement& s) {
   JobRecord j;
   j.id = JobId(s.Int(0));
@@ -100,9 +107,11 @@ bool IsFinished(JobState state) {
   return state == JobState::kDone || state == JobState::kFailed || state == JobState::kCancelled;
 }
 
-std::string NowTimestamp() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+std::string Timestamp(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
+
+std::string NowTimestamp() { return Timestamp(absl::Now()); }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path));
@@ -434,18 +443,16 @@ absl::StatusOr<int> Store::RequeueInterruptedJobs(int max_attempts) {
     give_up.Bind(1, now).Bind(2, int64_t{max_attempts});
     RETURN_IF_ERROR(give_up.Run());
   }
-  ASSIGN_OR_RETURN(Statement fail,
-                   conn_->Prepare("UPDATE jobs SET state = 'failed', error = 'interrupted: "
-                                  "medperfd stopped while this job ran; run the command again', "
-                                  "updated_at = ? WHERE kind != 'run' AND state IN ('queued', "
-                                  "'fetching', 'running', 'evaluating')"));
-  fail.Bind(1, now);
-  RETURN_IF_ERROR(fail.Run());
-  ASSIGN_OR_RETURN(Statement s,
-                   conn_->Prepare("UPDATE jobs SET state = 'queued', updated_at = ? WHERE kind = "
-                                  "'run' AND state IN ('fetching', 'running', 'evaluating')"));
-  s.Bind(1, now);
-  RETURN_IF_ERROR(s.Run());
+  RETURN_IF_ERROR(RunStamped(*conn_,
+                             "UPDATE jobs SET state = 'failed', error = 'interrupted: medperfd "
+                             "stopped while this job ran; run the command again', updated_at = ? "
+                             "WHERE kind != 'run' AND state IN ('queued', 'fetching', 'running', "
+                             "'evaluating')",
+                             now));
+  RETURN_IF_ERROR(RunStamped(*conn_,
+                             "UPDATE jobs SET state = 'queued', updated_at = ? WHERE kind = 'run' "
+                             "AND state IN ('fetching', 'running', 'evaluating')",
+                             now));
   int requeued = conn_->Changes();
   RETURN_IF_ERROR(tx.Commit());
   return requeued;
@@ -467,21 +474,18 @@ absl::StatusOr<std::vector<DatasetId>> Store::FailInterruptedPreparations() {
   }
   std::string now = NowTimestamp();
   // Whether RequeueInterruptedJobs ran first or not, the job says what to do next.
-  ASSIGN_OR_RETURN(
-      Statement jobs,
-      conn_->Prepare("UPDATE jobs SET state = 'failed', error = 'interrupted: medperfd stopped "
-                     "while preparing dataset ' || dataset_id || '; run `medperfctl dataset "
-                     "prepare --data_uid ' || dataset_id || '` again', updated_at = ? WHERE kind "
-                     "= 'prepare' AND dataset_id IN (SELECT id FROM datasets WHERE prep_status = "
-                     "'preparing') AND (state IN ('queued', 'fetching', 'running', 'evaluating') "
-                     "OR (state = 'failed' AND error LIKE 'interrupted: %'))"));
-  jobs.Bind(1, now);
-  RETURN_IF_ERROR(jobs.Run());
-  ASSIGN_OR_RETURN(Statement datasets,
-                   conn_->Prepare("UPDATE datasets SET prep_status = 'failed', updated_at = ? "
-                                  "WHERE prep_status = 'preparing'"));
-  datasets.Bind(1, now);
-  RETURN_IF_ERROR(datasets.Run());
+  RETURN_IF_ERROR(RunStamped(
+      *conn_,
+      "UPDATE jobs SET state = 'failed', error = 'interrupted: medperfd stopped while preparing "
+      "dataset ' || dataset_id || '; run `medperfctl dataset prepare --data_uid ' || dataset_id "
+      "|| '` again', updated_at = ? WHERE kind = 'prepare' AND dataset_id IN (SELECT id FROM "
+      "datasets WHERE prep_status = 'preparing') AND (state IN ('queued', 'fetching', 'running', "
+      "'evaluating') OR (state = 'failed' AND error LIKE 'interrupted: %'))",
+      now));
+  RETURN_IF_ERROR(RunStamped(
+      *conn_,
+      "UPDATE datasets SET prep_status = 'failed', updated_at = ? WHERE prep_status = 'preparing'",
+      now));
   RETURN_IF_ERROR(tx.Commit());
   return ids;
 }

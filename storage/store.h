@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/ids.h"
 #include "storage/sqlite.h"
 
@@ -96,6 +97,8 @@ struct ResultFilter {
 
 // Current time as RFC 3339 UTC with microseconds, the format stored everywhere.
 std::string NowTimestamp();
+// `t` in the same form as NowTimestamp() (UTC, microseconds), e.g. a retention cut-off.
+std::string Timestamp(absl::Time t);
 
 class Store {
  public:

@@ -80,6 +80,7 @@ TEST_F(RetentionTest, OldRecordsGoPreparedDataAndResultsStay) {
   EXPECT_EQ(today->tests, 1);
   EXPECT_FALSE(fs::exists(old_test));
   EXPECT_TRUE(fs::exists(recent_test));
+  EXPECT_EQ(today->bytes_freed, 1002u);  // its 1000-byte log and "{}"
 
   // 91 days on, the events and the interactive job (with its log) age out too.
   auto later = ApplyRetention(*site_, absl::Now() + absl::Hours(24 * 91));
@@ -87,6 +88,9 @@ TEST_F(RetentionTest, OldRecordsGoPreparedDataAndResultsStay) {
   EXPECT_EQ(later->events, 1);
   EXPECT_EQ(later->jobs, 1);
   EXPECT_EQ(later->job_logs, 1);
+  // The job's log, and the test folder that was 2 days old (a 1000-byte log and "{}").
+  EXPECT_EQ(later->tests, 1);
+  EXPECT_EQ(later->bytes_freed, ("log of job " + prepare.str() + "\n").size() + 1002);
   EXPECT_FALSE(store_->GetJob(prepare).ok());
   EXPECT_FALSE(fs::exists(dir_ / "logs" / (prepare.str() + ".log")));
   EXPECT_TRUE(store_->GetJob(run).ok()) << "the poller's memory of the triple stays";

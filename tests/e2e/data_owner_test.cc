@@ -331,7 +331,8 @@ TEST_F(DiskFullTest, PreparationThatFillsTheDiskFailsCleanly) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("not enough free space to run prepare"), std::string::npos)
       << refused.err;
-  EXPECT_NE(refused.err.find("storage.min_free asks for 16.0 MiB"), std::string::npos)
+  EXPECT_NE(refused.err.find("storage.min_free asks for 16777216 bytes (16.0 MiB)"),
+            std::string::npos)
       << refused.err;
 
   // With room again, the same command prepares the dataset.
