@@ -1,5 +1,6 @@
 #include "core/entities.h"
 
+#include <cmath>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
@@ -587,6 +588,35 @@ Json ToFullJson(const BenchmarkModelAssociation& a) {
               {"created_at", NullIfEmpty(a.created_at)},
               {"modified_at", NullIfEmpty(a.modified_at)},
               {"priority", a.priority}};
+}
+
+Json SanitizeJson(const Json& j) {
+  if (j.is_number_float()) {
+    double d = j.get<double>();
+    if (std::isnan(d)) return "nan";
+    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+    return j;
+  }
+  if (j.is_object()) {
+    Json out = Json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = SanitizeJson(it.value());
+    return out;
+  }
+  if (j.is_array()) {
+    Json out = Json::array();
+    for (const Json& e : j) out.push_back(SanitizeJson(e));
+    return out;
+  }
+  return j;
+}
+
+std::optional<std::string> NonFiniteText(const Json& j) {
+  if (!j.is_string()) return std::nullopt;
+  const std::string& s = j.get_ref<const std::string&>();
+  if (s == "nan") return "nan";
+  if (s == "Infinity") return "inf";
+  if (s == "-Infinity") return "-inf";
+  return std::nullopt;
 }
 
 }  // namespace medperf

@@ -208,4 +208,15 @@ Json ToFullJson(const Result& r);
 Json ToFullJson(const BenchmarkDatasetAssociation& a);
 Json ToFullJson(const BenchmarkModelAssociation& a);
 
+// Replaces non-finite numbers like the real client: NaN → "nan", ±Infinity →
+// "Infinity"/"-Infinity" (JSON has no representation for them). This is the encoding
+// results and dataset statistics have on the MedPerf server
+// (mlcommons/medperf cli/medperf/utils.py sanitize_json, applied to every JSON body by
+// cli/medperf/comms/rest.py; docs/server.md "Non-finite numbers").
+Json SanitizeJson(const Json& j);
+
+// How a value encoded by SanitizeJson reads to a person: "nan", "inf" or "-inf" for the
+// strings "nan", "Infinity" and "-Infinity"; nullopt for anything else.
+std::optional<std::string> NonFiniteText(const Json& j);
+
 }  // namespace medperf

@@ -1,11 +1,6 @@
 #include "core/rest_client.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cmath>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -15,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "core/absl_view.h"
+#include "core/files.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 
@@ -114,39 +110,6 @@ absl::StatusOr<std::pair<std::string, std::string>> ApiBaseUrl(std::string_view 
   return std::make_pair(url + "/api/v0", origin);
 }
 
-absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("token file ", path.string(), " cannot be read"));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("token file ", path.string(), " is not a regular file"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrFormat("token file %s has mode %04o; it must not be readable by group or others "
-                        "(chmod 600 %s)",
-                        path.string(), st.st_mode & 07777, path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    return absl::UnavailableError(absl::StrCat("token file ", path.string(), ": read error"));
-  }
-  std::string token(absl::StripAsciiWhitespace(ss.str()));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("token file ", path.string(), " is empty"));
-  }
-  if (std::any_of(token.begin(), token.end(),
-                  [](char c) { return c == '\n' || c == '\r' || c == '\0'; })) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("token file ", path.string(), " holds more than one line"));
-  }
-  return token;
-}
-
 absl::Status StatusFromHttp(long status, std::string_view body, std::string_view what) {
   std::string message;
   absl::StatusOr<Json> j = ParseJsonBounded(body, std::string(what));
@@ -177,35 +140,6 @@ absl::Status StatusFromHttp(long status, std::string_view body, std::string_view
       if (status >= 500) return absl::UnavailableError(text);
       return absl::UnknownError(text);
   }
-}
-
-Json SanitizeJson(const Json& j) {
-  if (j.is_number_float()) {
-    double d = j.get<double>();
-    if (std::isnan(d)) return "nan";
-    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-    return j;
-  }
-  if (j.is_object()) {
-    Json out = Json::object();
-    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = SanitizeJson(it.value());
-    return out;
-  }
-  if (j.is_array()) {
-    Json out = Json::array();
-    for (const Json& e : j) out.push_back(SanitizeJson(e));
-    return out;
-  }
-  return j;
-}
-
-std::optional<std::string> NonFiniteText(const Json& j) {
-  if (!j.is_string()) return std::nullopt;
-  const std::string& s = j.get_ref<const std::string&>();
-  if (s == "nan") return "nan";
-  if (s == "Infinity") return "inf";
-  if (s == "-Infinity") return "-inf";
-  return std::nullopt;
 }
 
 RestClient::RestClient(RestClientOptions options, std::string base_url, std::string origin,

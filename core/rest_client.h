@@ -206,24 +206,9 @@ class RestClient final : public MedPerfApi {
 // "http://h:8000" → {"http://h:8000/api/v0", "http://h:8000"}; bare hosts get https.
 absl::StatusOr<std::pair<std::string, std::string>> ApiBaseUrl(std::string_view server_url);
 
-// Reads a bearer token from a file that must be a regular file of mode 0600 or
-// stricter (no group/other bits); surrounding whitespace is stripped.
-absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path);
-
 // Maps an HTTP error answer to a status carrying the server's message: 400 →
 // InvalidArgument (DRF field errors flattened "field: msg; ..."), 401 → Unauthenticated,
 // 403 → PermissionDenied, 404 → NotFound, 409 → AlreadyExists, 5xx → Unavailable.
 absl::Status StatusFromHttp(long status, std::string_view body, std::string_view what);
-
-// Replaces non-finite numbers like the real client: NaN → "nan", ±Infinity →
-// "Infinity"/"-Infinity" (JSON has no representation for them). This is the encoding
-// results and dataset statistics have on the MedPerf server
-// (mlcommons/medperf cli/medperf/utils.py sanitize_json, applied to every JSON body by
-// cli/medperf/comms/rest.py; docs/server.md "Non-finite numbers").
-Json SanitizeJson(const Json& j);
-
-// How a value encoded by SanitizeJson reads to a person: "nan", "inf" or "-inf" for the
-// strings "nan", "Infinity" and "-Infinity"; nullopt for anything else.
-std::optional<std::string> NonFiniteText(const Json& j);
 
 }  // namespace medperf

@@ -1,13 +1,8 @@
 #include "ctl/client.h"
 
-#include <sys/stat.h>
-
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace medperf::ctl {
@@ -22,22 +17,6 @@ DaemonClient::DaemonClient(std::string socket, std::string token)
   auto channel =
       grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
   stub_ = medperf::v1::Control::NewStub(channel);
-}
-
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  struct stat st {};
-  std::ifstream in(path);
-  if (!in || stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot read token file ", path));
-  }
-  if (st.st_mode & 0077) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("token file ", path, " is readable by others (mode ",
-                     absl::Hex(st.st_mode & 0777), "); run: chmod 600 ", path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(ss.str()));
 }
 
 std::unique_ptr<grpc::ClientContext> DaemonClient::Context(bool streaming) {

@@ -44,12 +44,6 @@ class DaemonClient {
   std::unique_ptr<medperf::v1::Control::Stub> stub_;
 };
 
-// The MedPerf token in `path` (--token-file), whitespace stripped. RunCli reads it once
-// for every command, so no command can run without the user it was asked to act as.
-// Errors: NotFoundError when the file cannot be read; PermissionDeniedError when group or
-// others may read it (a token is a password), with the chmod that fixes it.
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
-
 // Describes a gRPC failure the way an operator needs to read it.
 std::string DescribeRpcError(const grpc::Status& status, const std::string& socket);
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/rest_client.h"
+#include "core/entities.h"
 
 namespace medperf::ctl {
 

@@ -9,14 +9,13 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/files.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 
@@ -474,19 +473,9 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
 }
 
 absl::StatusOr<DaemonConfig> LoadConfigFile(const fs::path& path, DaemonConfig base) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read config file ", path.string(), ": ", std::strerror(errno)));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  constexpr size_t kMaxConfigBytes = 1 << 20;
-  if (ss.str().size() > kMaxConfigBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path.string(), ": config file larger than 1 MiB"));
-  }
-  return ParseConfig(ss.str(), path.string(), std::move(base));
+  ASSIGN_OR_RETURN(std::string text,
+                   ReadSmallFile(path, 1 << 20, absl::StrCat("config file ", path.string())));
+  return ParseConfig(text, path.string(), std::move(base));
 }
 
 namespace {

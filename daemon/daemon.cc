@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/files.h"
 #include "core/rest_client.h"
 #include "core/status_macros.h"
 #include "daemon/execution.h"

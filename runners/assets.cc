@@ -8,11 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/absl_view.h"
+#include "core/files.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
@@ -227,17 +226,13 @@ absl::StatusOr<DemoDataset> ParseDemoPaths(const fs::path& root) {
   fs::path file = root / "paths.yaml";
   std::string where = absl::StrCat("demo dataset '", root.string(), "': paths.yaml");
   std::error_code ec;
-  auto size = fs::file_size(file, ec);
-  if (ec) {
+  if (!fs::exists(fs::symlink_status(file, ec))) {
     return absl::NotFoundError(
         absl::StrCat(where, " is missing (the tarball must hold paths.yaml at its root)"));
   }
-  if (size > (64 << 10)) return absl::InvalidArgumentError(absl::StrCat(where, " is too large"));
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(file, 64 << 10, where));
   // The one YAML loader (core/yaml_json.h): bounded, and duplicate keys are errors.
-  absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(ss.str(), where);
+  absl::StatusOr<YAML::Node> loaded = LoadYamlBounded(text, where);
   if (!loaded.ok()) {
     std::string message(loaded.status().message());
     const std::string prefix = where + ": invalid YAML: ";

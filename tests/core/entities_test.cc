@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace medperf {
 namespace {
 
@@ -138,6 +140,29 @@ TEST(EntitiesTest, EnumParsing) {
   EXPECT_FALSE(ParseApprovalStatus("rejected").ok());
   EXPECT_EQ(ToString(AutoApprovalMode::kAllowList), "ALLOWLIST");
   EXPECT_EQ(*ParseModelType("ASSET"), ModelType::kAsset);
+}
+
+TEST(EntitiesTest, SanitizeJsonReplacesNonFiniteNumbersDeeply) {
+  Json in = {
+      {"a", std::nan("")}, {"b", {1.0, HUGE_VAL, {{"c", -HUGE_VAL}}}}, {"d", "nan"}, {"e", 2}};
+  Json out = SanitizeJson(in);
+  EXPECT_EQ(out["a"], "nan");
+  EXPECT_EQ(out["b"][0], 1.0);
+  EXPECT_EQ(out["b"][1], "Infinity");
+  EXPECT_EQ(out["b"][2]["c"], "-Infinity");
+  EXPECT_EQ(out["d"], "nan");
+  EXPECT_EQ(out["e"], 2);
+}
+
+// Issue 13 (2): what medperfctl shows for the wire form of NaN and ±infinity.
+TEST(EntitiesTest, NonFiniteTextReadsTheWireForm) {
+  Json wire = SanitizeJson({std::nan(""), HUGE_VAL, -HUGE_VAL});
+  EXPECT_EQ(NonFiniteText(wire[0]), "nan");
+  EXPECT_EQ(NonFiniteText(wire[1]), "inf");
+  EXPECT_EQ(NonFiniteText(wire[2]), "-inf");
+  EXPECT_EQ(NonFiniteText(Json(0.5)), std::nullopt);
+  EXPECT_EQ(NonFiniteText(Json("NaN")), std::nullopt);
+  EXPECT_EQ(NonFiniteText(Json(nullptr)), std::nullopt);
 }
 
 }  // namespace

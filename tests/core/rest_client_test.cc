@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <cmath>
-
 #include "tests/support/test_support.h"
 
 namespace medperf {
@@ -36,37 +34,6 @@ TEST(RestClientTest, ApiBaseUrl) {
   EXPECT_FALSE(ApiBaseUrl("ftp://x").ok());
   EXPECT_FALSE(ApiBaseUrl("http://").ok());
   EXPECT_FALSE(ApiBaseUrl("http://h/?q=1").ok());
-}
-
-TEST(RestClientTest, TokenFileMustBePrivate) {
-  testing::TempDir dir;
-  auto path = dir / "token";
-  testing::WriteFile(path, "  abc123\n");
-  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
-  auto t = ReadTokenFile(path);
-  ASSERT_FALSE(t.ok());
-  EXPECT_EQ(t.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(t.status().message(), HasSubstr(path.string()));
-  EXPECT_THAT(t.status().message(), HasSubstr("0644"));
-  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
-  EXPECT_FALSE(ReadTokenFile(path).ok());
-  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
-  t = ReadTokenFile(path);
-  ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_EQ(*t, "abc123");
-  ASSERT_EQ(chmod(path.c_str(), 0400), 0);
-  EXPECT_TRUE(ReadTokenFile(path).ok());
-
-  EXPECT_EQ(ReadTokenFile(dir / "missing").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_FALSE(ReadTokenFile(dir.path()).ok());  // a directory
-  auto empty = dir / "empty";
-  testing::WriteFile(empty, "\n");
-  chmod(empty.c_str(), 0600);
-  EXPECT_THAT(ReadTokenFile(empty).status().message(), HasSubstr("empty"));
-  auto two = dir / "two";
-  testing::WriteFile(two, "a\nb\n");
-  chmod(two.c_str(), 0600);
-  EXPECT_FALSE(ReadTokenFile(two).ok());
 }
 
 TEST(RestClientTest, CreateValidatesOptions) {
@@ -112,29 +79,6 @@ TEST(RestClientTest, StatusFromHttpMapsCodesAndFlattensDrfErrors) {
   EXPECT_EQ(StatusFromHttp(500, "<html>oops</html>", "x").code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(StatusFromHttp(502, "<html>oops</html>", "x").message(), HasSubstr("oops"));
   EXPECT_EQ(StatusFromHttp(418, "", "x").code(), absl::StatusCode::kUnknown);
-}
-
-TEST(RestClientTest, SanitizeJsonReplacesNonFiniteNumbersDeeply) {
-  Json in = {
-      {"a", std::nan("")}, {"b", {1.0, HUGE_VAL, {{"c", -HUGE_VAL}}}}, {"d", "nan"}, {"e", 2}};
-  Json out = SanitizeJson(in);
-  EXPECT_EQ(out["a"], "nan");
-  EXPECT_EQ(out["b"][0], 1.0);
-  EXPECT_EQ(out["b"][1], "Infinity");
-  EXPECT_EQ(out["b"][2]["c"], "-Infinity");
-  EXPECT_EQ(out["d"], "nan");
-  EXPECT_EQ(out["e"], 2);
-}
-
-// Issue 13 (2): what medperfctl shows for the wire form of NaN and ±infinity.
-TEST(RestClientTest, NonFiniteTextReadsTheWireForm) {
-  Json wire = SanitizeJson({std::nan(""), HUGE_VAL, -HUGE_VAL});
-  EXPECT_EQ(NonFiniteText(wire[0]), "nan");
-  EXPECT_EQ(NonFiniteText(wire[1]), "inf");
-  EXPECT_EQ(NonFiniteText(wire[2]), "-inf");
-  EXPECT_EQ(NonFiniteText(Json(0.5)), std::nullopt);
-  EXPECT_EQ(NonFiniteText(Json("NaN")), std::nullopt);
-  EXPECT_EQ(NonFiniteText(Json(nullptr)), std::nullopt);
 }
 
 TEST(RestClientTest, ModelCreationNeedsAContainer) {

@@ -52,6 +52,24 @@ TEST(PackagingTest, SystemdAnalyzeVerifiesTheUnit) {
   }
 }
 
+// The front ends link only the system libraries they use (core/CMakeLists.txt): a
+// medperfctl or medperf-server that pulls libcurl or libarchive has a dishonest link line.
+TEST(PackagingTest, FrontEndsDoNotLinkTheDaemonsLibraries) {
+  struct Case {
+    const char* binary;
+    std::vector<std::string> absent;
+  };
+  for (const Case& c : {Case{"ctl/medperfctl", {"libcurl", "libsqlite3"}},
+                        Case{"server/medperf-server", {"libcurl", "libarchive", "libseccomp"}}}) {
+    RunResult r = RunProcess({"/usr/bin/ldd", BinaryPath(c.binary).string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const std::string& lib : c.absent) {
+      EXPECT_EQ(r.out.find(lib), std::string::npos) << c.binary << " links " << lib << ":\n"
+                                                    << r.out;
+    }
+  }
+}
+
 TEST(PackagingTest, BashCompletionIsValidAndComplete) {
   RunResult gen = RunProcess({BinaryPath("ctl/medperfctl").string(), "completion", "bash"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
