@@ -15,8 +15,9 @@ const std::vector<Command>& AllCommands() {
   // Built on first use (not a static initialiser): `medperfctl --version` never pays.
   static const auto* commands = [] {
     auto* all = new std::vector<Command>();
-    for (auto group : {DaemonCommands, JobCommands, BenchmarkCommands, DatasetCommands,
-                       AssociationCommands, ResultCommands, TestCommands, ContainerCommands}) {
+    for (auto group :
+         {DaemonCommands, JobCommands, BenchmarkCommands, DatasetCommands, AssociationCommands,
+          ResultCommands, TestCommands, ContainerCommands, StorageCommands}) {
       auto cmds = group();
       all->insert(all->end(), cmds.begin(), cmds.end());
     }

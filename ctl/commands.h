@@ -27,6 +27,7 @@ std::vector<Command> AssociationCommands();  // association ls|approve|reject|se
 std::vector<Command> ResultCommands();       // result ls|view|submit
 std::vector<Command> TestCommands();         // test run, demo pack
 std::vector<Command> ContainerCommands();    // container|mlcube submit|ls|view, associate
+std::vector<Command> StorageCommands();      // storage ls|cleanup
 
 // Follows a job's progress stream until its end. Progress goes to stderr, the re-attach
 // hint first. Returns the job when it succeeded; otherwise an error (exit 1) saying why:

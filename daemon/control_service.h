@@ -104,6 +104,12 @@ class ControlService final : public medperf::v1::Control::Service {
   grpc::Status AssociateModel(grpc::ServerContext*, const medperf::v1::AssociateModelRequest*,
                               grpc::ServerWriter<medperf::v1::JobProgress>*) override;
 
+  // The state directory's storage (service_storage.cc).
+  grpc::Status ListStorage(grpc::ServerContext*, const medperf::v1::ListStorageRequest*,
+                           medperf::v1::StorageList*) override;
+  grpc::Status CleanupStorage(grpc::ServerContext*, const medperf::v1::CleanupStorageRequest*,
+                              medperf::v1::CleanupStorageResponse*) override;
+
  private:
   // Streams a job's progress until it ends or the caller leaves (the job goes on).
   grpc::Status StreamJob(grpc::ServerContext* context, JobId id,

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "daemon/log.h"
 
 namespace medperf::daemon {
@@ -161,10 +162,13 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
       .IgnoreError();
 
   absl::StatusOr<nlohmann::json> result;
-  try {
-    result = body(ctx);
-  } catch (const std::exception& e) {
-    result = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+  {
+    absl::ReaderMutexLock running(&bodies_mu_);
+    try {
+      result = body(ctx);
+    } catch (const std::exception& e) {
+      result = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+    }
   }
 
   JobRecord done = ctx.record_;
@@ -359,6 +363,28 @@ void JobManager::Shutdown() {
   for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
+}
+
+absl::Status JobManager::RunWhileIdle(const std::function<absl::Status()>& fn) {
+  if (bodies_mu_.TryLock()) {
+    absl::Status st = fn();
+    bodies_mu_.Unlock();
+    return st;
+  }
+  // Name what runs: the store knows every unfinished job, queued ones included (those
+  // wait for a worker and use nothing yet).
+  std::vector<std::string> running;
+  if (auto jobs = store_.ListJobs(false, 1000); jobs.ok()) {
+    for (const JobRecord& j : *jobs) {
+      if (j.state == JobState::kQueued) continue;
+      running.push_back(absl::StrCat(j.id.value(), " (", j.kind, ")"));
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      running.empty() ? "a job is starting"
+                      : absl::StrCat("job ", absl::StrJoin(running, ", job "), " is running"),
+      ": wait until it ends (medperfctl job ls) or cancel it (medperfctl job cancel <id>), "
+      "then try again"));
 }
 
 }  // namespace medperf::daemon

@@ -111,6 +111,12 @@ class JobManager {
   // Stops taking work, cancels running jobs and joins every thread.
   void Shutdown();
 
+  // Runs `fn` while no job body runs, for maintenance that must never touch what a job
+  // uses (`medperfctl storage cleanup`): job bodies that start meanwhile wait until `fn`
+  // returns. `fn` is not called when a job body is running; then the answer is
+  // FAILED_PRECONDITION naming the running jobs. Otherwise `fn`'s own status.
+  absl::Status RunWhileIdle(const std::function<absl::Status()>& fn);
+
  private:
   friend class JobContext;
   struct Live {
@@ -139,6 +145,8 @@ class JobManager {
   absl::Time retry_not_before_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::vector<std::thread> threads_;
   absl::Mutex threads_mu_;
+  // Held shared by every running job body, exclusively by RunWhileIdle.
+  absl::Mutex bodies_mu_;
 };
 
 }  // namespace medperf::daemon

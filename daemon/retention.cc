@@ -29,7 +29,7 @@ std::string RetentionReport::Summary() const {
   return absl::StrCat("removed ", absl::StrJoin(parts, ", "), " (", bytes_freed, " bytes)");
 }
 
-absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now) {
+absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now, bool dry_run) {
   const StorageConfig& cfg = site.config().storage;
   RetentionReport report;
   absl::Status first_error;
@@ -38,14 +38,14 @@ absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now) {
   };
 
   if (cfg.keep_events_days > 0) {
-    absl::StatusOr<int64_t> n =
-        site.store().PruneEvents(storage::Timestamp(now - absl::Hours(24) * cfg.keep_events_days));
+    absl::StatusOr<int64_t> n = site.store().PruneEvents(
+        storage::Timestamp(now - absl::Hours(24) * cfg.keep_events_days), dry_run);
     if (n.ok()) report.events = *n;
     note(n.status());
   }
   if (cfg.keep_jobs_days > 0) {
     absl::StatusOr<std::vector<storage::JobRecord>> jobs = site.store().PruneFinishedJobs(
-        storage::Timestamp(now - absl::Hours(24) * cfg.keep_jobs_days));
+        storage::Timestamp(now - absl::Hours(24) * cfg.keep_jobs_days), dry_run);
     note(jobs.status());
     const fs::path logs = site.state_dir() / "logs";
     for (const storage::JobRecord& job : jobs.ok() ? *jobs : std::vector<storage::JobRecord>{}) {
@@ -55,9 +55,9 @@ absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now) {
       if (log.empty() || log.parent_path() != logs) continue;
       uint64_t size = SizeOf(log);
       std::error_code ec;
-      if (fs::remove(log, ec)) {
+      if (dry_run ? fs::is_regular_file(log, ec) : fs::remove(log, ec)) {
         ++report.job_logs;
-        report.bytes_freed += size;
+        report.job_log_bytes += size;
       }
     }
   }
@@ -76,15 +76,16 @@ absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now) {
       auto when = fs::last_write_time(fs::exists(marker, tec) ? marker : it->path(), tec);
       if (tec || when >= cutoff) continue;
       uint64_t size = SizeOf(it->path());
-      if (fs::remove_all(it->path(), tec) != static_cast<std::uintmax_t>(-1) && !tec) {
+      if (dry_run || (fs::remove_all(it->path(), tec) != static_cast<std::uintmax_t>(-1) && !tec)) {
         ++report.tests;
-        report.bytes_freed += size;
+        report.test_bytes += size;
       } else {
         note(absl::InternalError(
             absl::StrCat("cannot remove ", it->path().string(), ": ", tec.message())));
       }
     }
   }
+  report.bytes_freed = report.job_log_bytes + report.test_bytes;
   if (!first_error.ok()) return first_error;
   return report;
 }

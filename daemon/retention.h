@@ -15,18 +15,21 @@
 namespace medperf::daemon {
 
 struct RetentionReport {
-  int64_t events = 0;        // events deleted
-  int64_t jobs = 0;          // finished jobs deleted
-  int64_t job_logs = 0;      // their log files deleted
-  int64_t tests = 0;         // compatibility-test folders deleted
-  uint64_t bytes_freed = 0;  // bytes of files deleted (logs, test folders)
+  int64_t events = 0;          // events deleted
+  int64_t jobs = 0;            // finished jobs deleted
+  int64_t job_logs = 0;        // their log files deleted
+  int64_t tests = 0;           // compatibility-test folders deleted
+  uint64_t job_log_bytes = 0;  // bytes of those log files
+  uint64_t test_bytes = 0;     // bytes of those test folders
+  uint64_t bytes_freed = 0;    // job_log_bytes + test_bytes
 
   std::string Summary() const;
 };
 
 // Applies the site's retention settings as of `now`. Each kind is pruned on its own:
 // a failure in one (say, an unreadable test folder) is reported after the others ran.
+// With `dry_run` nothing is deleted and the report says what would be.
 // Errors: the first store or filesystem error met.
-absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now);
+absl::StatusOr<RetentionReport> ApplyRetention(Site& site, absl::Time now, bool dry_run = false);
 
 }  // namespace medperf::daemon

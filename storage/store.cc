@@ -521,15 +521,22 @@ absl::StatusOr<int64_t> Store::LastEventId() {
   return row ? s.Int(0) : 0;
 }
 
-absl::StatusOr<int64_t> Store::PruneEvents(std::string_view before) {
+absl::StatusOr<int64_t> Store::PruneEvents(std::string_view before, bool dry_run) {
   absl::MutexLock lock(&mu_);
+  if (dry_run) {
+    ASSIGN_OR_RETURN(Statement s, conn_->Prepare("SELECT count(*) FROM events WHERE time < ?"));
+    s.Bind(1, before);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    return row ? s.Int(0) : 0;
+  }
   ASSIGN_OR_RETURN(Statement s, conn_->Prepare("DELETE FROM events WHERE time < ?"));
   s.Bind(1, before);
   RETURN_IF_ERROR(s.Run());
   return conn_->Changes();
 }
 
-absl::StatusOr<std::vector<JobRecord>> Store::PruneFinishedJobs(std::string_view before) {
+absl::StatusOr<std::vector<JobRecord>> Store::PruneFinishedJobs(std::string_view before,
+                                                                bool dry_run) {
   absl::MutexLock lock(&mu_);
   Transaction tx(*conn_);
   RETURN_IF_ERROR(tx.status());
@@ -550,6 +557,7 @@ absl::StatusOr<std::vector<JobRecord>> Store::PruneFinishedJobs(std::string_view
       doomed.push_back(std::move(j));
     }
   }
+  if (dry_run) return doomed;
   ASSIGN_OR_RETURN(Statement del, conn_->Prepare(absl::StrCat("DELETE", kDoomed)));
   del.Bind(1, before);
   RETURN_IF_ERROR(del.Run());

@@ -156,14 +156,16 @@ class Store {
   absl::StatusOr<int64_t> LastEventId();
 
   // Retention (docs/operations.md, "Retention"). `before` is a NowTimestamp()-form UTC
-  // time; rows older than it go, each call in one transaction.
+  // time; rows older than it go, each call in one transaction. With `dry_run` nothing is
+  // deleted and the answer is what would be (`medperfctl storage cleanup --dry-run`).
   // Deletes events whose time is before `before`; returns how many.
-  absl::StatusOr<int64_t> PruneEvents(std::string_view before);
+  absl::StatusOr<int64_t> PruneEvents(std::string_view before, bool dry_run = false);
   // Deletes finished (done, failed, cancelled) jobs last updated before `before`, except
   // the newest `run` job of each (benchmark, model, dataset): it is the record that stops
   // the poller from re-creating work that failed or was cancelled. Returns the deleted
   // jobs (their log files are the caller's to remove).
-  absl::StatusOr<std::vector<JobRecord>> PruneFinishedJobs(std::string_view before);
+  absl::StatusOr<std::vector<JobRecord>> PruneFinishedJobs(std::string_view before,
+                                                           bool dry_run = false);
 
   // Small daemon facts (last poll time, ...).
   absl::Status SetMeta(std::string_view key, std::string_view value);
