@@ -71,6 +71,7 @@ class MedPerfApi {
   virtual absl::StatusOr<Result> SubmitResult(
       ResultId id, const Json& results, bool partial,
       const Json& existing_metadata = Json::object()) const = 0;
+  virtual absl::StatusOr<Result> GetResult(ResultId id) const = 0;
 };
 
 class RestClient final : public MedPerfApi {
@@ -157,7 +158,7 @@ class RestClient final : public MedPerfApi {
   // --- results ("executions") ---
   // Creates the execution before running (finalized=false).
   absl::StatusOr<Result> CreateResult(const Result& result) const;
-  absl::StatusOr<Result> GetResult(ResultId id) const;
+  absl::StatusOr<Result> GetResult(ResultId id) const override;
   // Partial update, e.g. {"model_report": {"execution_status": "started"}}.
   absl::StatusOr<Result> UpdateResult(ResultId id, const Json& fields) const;
   // PUTs the metrics with metadata.partial set, which finalizes the execution.

@@ -16,6 +16,7 @@
 #include "core/status_macros.h"
 #include "daemon/execution.h"
 #include "daemon/log.h"
+#include "daemon/recovery.h"
 #include "daemon/retention.h"
 
 namespace medperf::daemon {
@@ -73,55 +74,6 @@ absl::Status RefuseLostDatabase(const fs::path& dir) {
       "or move the whole state directory away to start afresh on purpose"));
 }
 
-// Datasets whose interrupted preparation the server has not heard about yet (a JSON
-// list of ids in the store's meta table, so a restart before it is sent keeps it).
-constexpr char kPendingPreparationReports[] = "pending_preparation_reports";
-
-std::set<int64_t> PendingPreparationReports(storage::Store& store) {
-  std::set<int64_t> ids;
-  absl::StatusOr<std::optional<std::string>> text = store.GetMeta(kPendingPreparationReports);
-  if (!text.ok() || !text->has_value()) return ids;
-  nlohmann::json list = nlohmann::json::parse(**text, nullptr, false);
-  if (!list.is_array()) return ids;
-  for (const auto& v : list) {
-    if (v.is_number_integer()) ids.insert(v.get<int64_t>());
-  }
-  return ids;
-}
-
-absl::Status SetPendingPreparationReports(storage::Store& store, const std::set<int64_t>& ids) {
-  return store.SetMeta(kPendingPreparationReports, nlohmann::json(ids).dump());
-}
-
-absl::Status AddPendingPreparationReports(storage::Store& store,
-                                          const std::vector<DatasetId>& datasets) {
-  std::set<int64_t> ids = PendingPreparationReports(store);
-  for (DatasetId id : datasets) ids.insert(id.value());
-  return SetPendingPreparationReports(store, ids);
-}
-
-// Sends `interrupted` for each pending dataset (the report the MedPerf client sends when
-// a preparation is interrupted, cli/medperf/commands/dataset/prepare.py); those the
-// server did not take stay pending for the next round.
-// Returns whether some are still pending.
-bool SendPendingPreparationReports(Site& site) {
-  std::set<int64_t> pending = PendingPreparationReports(site.store());
-  if (pending.empty()) return false;
-  absl::StatusOr<RestClient> server = site.Server();
-  if (!server.ok()) return true;
-  std::set<int64_t> left;
-  for (int64_t id : pending) {
-    absl::StatusOr<Dataset> sent = server->UpdateDataset(
-        DatasetId(id),
-        {{"report",
-          {{"progress", nlohmann::json::object()}, {"execution_status", "interrupted"}}}});
-    // A dataset the server no longer has (or refuses us) cannot take the report either.
-    if (!sent.ok() && IsServerUnreachable(sent.status())) left.insert(id);
-  }
-  SetPendingPreparationReports(site.store(), left).IgnoreError();
-  return !left.empty();
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
@@ -173,6 +125,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
 
   d->site_ = std::make_unique<Site>(d->config_, *d->store_, *d->events_);
   Site* site = d->site_.get();
+  // Downloads and extractions the stop cut short are never resumed: nothing reads them,
+  // and a later fetch downloads and checks the file again.
+  site->assets().DiscardUnfinished();
   // A task user that cannot be resolved (unknown name, root) is a config error: refuse
   // to start rather than fail every task later.
   RETURN_IF_ERROR(site->task_identity().status());
@@ -254,7 +209,9 @@ void Daemon::Housekeep() {
   absl::Time last_retention = absl::InfinitePast();
   bool reports_pending = false;
   do {
+    // Both before anything else: they settle what a previous daemon left half-told.
     reports_pending = SendPendingPreparationReports(*site_);
+    reports_pending |= ReconcileSubmissionsInFlight(*site_);
     if (absl::Now() - last_retention < kRetentionEvery) continue;
     last_retention = absl::Now();
     absl::StatusOr<RetentionReport> pruned = ApplyRetention(*site_, absl::Now());

@@ -123,6 +123,22 @@ void RemoveAppleDoubles(const fs::path& root) {
 AssetCache::AssetCache(fs::path root, HttpClient client, ExtractLimits extract_limits)
     : root_(std::move(root)), client_(std::move(client)), extract_limits_(extract_limits) {}
 
+int AssetCache::DiscardUnfinished() {
+  std::vector<fs::path> doomed;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(root_ / "tmp", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    doomed.push_back(it->path());
+  }
+  for (auto it = fs::directory_iterator(root_ / "extracted", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().filename().string().starts_with(".extract-")) doomed.push_back(it->path());
+  }
+  int removed = 0;
+  for (const fs::path& p : doomed) removed += fs::remove_all(p, ec) > 0;
+  return removed;
+}
+
 std::optional<fs::path> AssetCache::Lookup(std::string_view sha256) const {
   auto hex = NormalizeSha256(sha256);
   if (!hex.ok()) return std::nullopt;

@@ -68,6 +68,13 @@ class AssetCache {
                                                std::string_view expected_sha256 = "",
                                                const FetchOptions& options = {});
 
+  // Removes what an interrupted fetch left: partial downloads in tmp/ and partial
+  // extractions (extracted/.extract-*). Neither is ever taken for a cached asset (a file
+  // enters sha256/ only once its hash is checked, an extraction is renamed into place
+  // only when complete); this frees their space. Call only while no fetch runs, e.g.
+  // when the daemon starts. Returns how many entries were removed.
+  int DiscardUnfinished();
+
   // Cached file for a hash, if present.
   std::optional<std::filesystem::path> Lookup(std::string_view sha256) const;
   const std::filesystem::path& root() const { return root_; }

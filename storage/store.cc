@@ -473,14 +473,16 @@ absl::StatusOr<std::vector<DatasetId>> Store::FailInterruptedPreparations() {
     }
   }
   std::string now = NowTimestamp();
-  // Whether RequeueInterruptedJobs ran first or not, the job says what to do next.
+  // Whether RequeueInterruptedJobs ran first or not, the job says what to do next, also
+  // when it was stopped before the dataset was `preparing` (fetching the preparator).
   RETURN_IF_ERROR(RunStamped(
       *conn_,
       "UPDATE jobs SET state = 'failed', error = 'interrupted: medperfd stopped while preparing "
       "dataset ' || dataset_id || '; run `medperfctl dataset prepare --data_uid ' || dataset_id "
-      "|| '` again', updated_at = ? WHERE kind = 'prepare' AND dataset_id IN (SELECT id FROM "
-      "datasets WHERE prep_status = 'preparing') AND (state IN ('queued', 'fetching', 'running', "
-      "'evaluating') OR (state = 'failed' AND error LIKE 'interrupted: %'))",
+      "|| '` again', updated_at = ? WHERE kind = 'prepare' AND (state IN ('queued', 'fetching', "
+      "'running', 'evaluating') OR (state = 'failed' AND (error LIKE 'interrupted: medperfd "
+      "stopped while this job ran%' OR (error LIKE 'interrupted: %' AND dataset_id IN (SELECT id "
+      "FROM datasets WHERE prep_status = 'preparing')))))",
       now));
   RETURN_IF_ERROR(RunStamped(
       *conn_,

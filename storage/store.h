@@ -145,8 +145,9 @@ class Store {
   // were requeued.
   absl::StatusOr<int> RequeueInterruptedJobs(int max_attempts = 0);
   // After a crash, before anything runs: datasets caught `preparing` become `failed`
-  // (nothing resumes an interactive preparation) and their interrupted `prepare` jobs
-  // name the command to run next, in one transaction. Returns those datasets.
+  // (nothing resumes an interactive preparation) and every interrupted `prepare` job
+  // (also one stopped while fetching the preparator) names the command to run next,
+  // in one transaction. Returns the datasets that were `preparing`.
   absl::StatusOr<std::vector<DatasetId>> FailInterruptedPreparations();
 
   // Events, in order of occurrence.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "daemon/recovery.h"
 
 namespace medperf::daemon::flows {
 
@@ -26,9 +27,22 @@ absl::StatusOr<storage::ResultRecord> SubmitResult(Site& site, const ServerConne
   if (in.dry_run) return result;
   ASSIGN_OR_RETURN(std::shared_ptr<const MedPerfApi> server, connect());
   nlohmann::json metrics = nlohmann::json::parse(result.metrics_json, nullptr, false);
-  RETURN_IF_ERROR(server->SubmitResult(*result.server_id, metrics, result.partial).status());
+  // Noted before the request leaves: if medperfd dies before the answer is recorded, the
+  // next start asks the server how it ended (daemon/recovery.h).
+  RETURN_IF_ERROR(NoteSubmissionInFlight(site.store(), uid));
+  absl::Status sent = server->SubmitResult(*result.server_id, metrics, result.partial).status();
+  if (!sent.ok()) {
+    // The server refuses to update a finalized execution: an earlier attempt whose answer
+    // was lost (a kill, a reset, a timeout) may have finalized it. Then it is submitted.
+    absl::StatusOr<bool> adopted = AdoptServerSubmission(site, *server, result);
+    EndSubmissionInFlight(site.store(), uid, adopted.ok()).IgnoreError();
+    if (adopted.ok() && *adopted) return result;
+    return sent;
+  }
   result.submitted_at = storage::NowTimestamp();
-  RETURN_IF_ERROR(site.store().PutResult(result));
+  absl::Status recorded = site.store().PutResult(result);
+  EndSubmissionInFlight(site.store(), uid, recorded.ok()).IgnoreError();
+  RETURN_IF_ERROR(recorded);
   site.events()
       .Publish("result.submitted",
                absl::StrCat("result ", uid.str(), " submitted to the server as execution ",

@@ -22,6 +22,9 @@ struct SubmitResultInput {
 // local result; FAILED_PRECONDITION when the result failed or has no server execution;
 // ALREADY_EXISTS when it was submitted before; the server's; the store's. On success a
 // "result.submitted" event is published. `connect` is called only when sending.
+// Exactly once across crashes: the sending is noted in the store first, and a failed
+// request is followed by a look at the server's execution — when an earlier attempt
+// finalized it, the result is recorded as submitted and returned (daemon/recovery.h).
 absl::StatusOr<storage::ResultRecord> SubmitResult(Site& site, const ServerConnector& connect,
                                                    const SubmitResultInput& in);
 

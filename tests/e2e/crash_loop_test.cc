@@ -3,10 +3,14 @@
 // When the dust settles: one job, one local result and one server execution per
 // (benchmark, model, dataset), no job left unfinished, a sound database, and no
 // temporary files left in the state directory.
+// Then kill points at exact moments (issue 13): while the data preparator runs, while a
+// result submission is in flight, and half-way through a container download; after
+// each restart the local state and the server's agree.
 #include <gtest/gtest.h>
 
 #include <random>
 
+#include "tests/e2e/crash_gates.h"
 #include "tests/e2e/unattended_fixture.h"
 
 namespace medperf::testing {
@@ -107,6 +111,255 @@ TEST(CrashLoopTest, FiftyRandomKillsLoseAndDuplicateNothing) {
   if (fs::exists(state / "cache" / "tmp")) {
     EXPECT_TRUE(fs::is_empty(state / "cache" / "tmp"));
   }
+}
+
+// --- Kill points (issue 13) ---
+// The daemon talks to the server through a GatedProxy, so a test can hold a request.
+class KillPointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    site_ = std::make_unique<UnattendedSite>(dir_.path());
+    ASSERT_TRUE(site_->SeedAndServe());
+    std::string url = site_->url();
+    proxy_ = std::make_unique<GatedProxy>("127.0.0.1", std::stoi(url.substr(url.rfind(':') + 1)));
+    site_->set_daemon_server_url(proxy_->url());
+    // The seeded model 4 is denied so that only the work a test starts runs.
+    ASSERT_TRUE(site_->StartDaemon(kPolicy));
+    ASSERT_TRUE(site_->OnboardDataset());
+  }
+
+  void KillAndRestart() {
+    int status = site_->daemon().Stop(SIGKILL);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "medperfd was not running: " << status;
+    ASSERT_TRUE(site_->StartDaemon(kPolicy)) << site_->daemon().Log();
+  }
+
+  RunResult Ctl(const std::vector<std::string>& args) { return site_->daemon().Ctl(args); }
+
+  // `medperfctl ...` in the background (it would block on the held request).
+  std::unique_ptr<Process> CtlInBackground(const std::vector<std::string>& args,
+                                           const std::string& log) {
+    std::vector<std::string> argv = {BinaryPath("ctl/medperfctl").string(), "--socket",
+                                     site_->daemon().socket().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<Process>(argv, dir_.path() / log);
+  }
+
+  // The server's execution of (1, model, 1), owned by the data owner.
+  std::optional<Result> ServerExecution(int64_t model) {
+    absl::StatusOr<std::vector<Result>> mine = site_->As(kUaDo).ListMyResults();
+    if (!mine.ok()) return std::nullopt;
+    for (const Result& r : *mine) {
+      if (r.model == ModelId(model) && r.benchmark == BenchmarkId(1) && r.dataset == DatasetId(1))
+        return r;
+    }
+    return std::nullopt;
+  }
+
+  void ExpectSoundDatabase() {
+    RunResult check = Ctl({"status", "--check", "--json"});
+    ASSERT_EQ(check.exit_code, 0) << check.err;
+    EXPECT_EQ(nlohmann::json::parse(check.out)["integrity"], "ok");
+  }
+
+  static constexpr char kPolicy[] = "policy:\n  models:\n    deny: [4]\n  max_concurrent_jobs: 1\n";
+  static constexpr auto kLong = std::chrono::seconds(90);  // generous: CI, ASan
+  TempDir dir_;
+  std::unique_ptr<UnattendedSite> site_;
+  std::unique_ptr<GatedProxy> proxy_;
+};
+
+// (a) While the data preparator runs: the preparation is failed locally and reported
+// `interrupted` to the server, the job names the command to run next, and that command
+// then prepares the dataset.
+TEST_F(KillPointTest, KillWhileThePreparatorRunsIsReportedEverywhere) {
+  fs::path raw = dir_.path() / "raw";
+  // Enough cases that preparing them takes a while after the first output appears.
+  RunResult gen = medperf::testing::Run({(BuildDir() / "examples/bin/chestxray_datagen").string(),
+                                         "--out=" + raw.string(), "--seed=7", "--count=3000"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  RunResult submit =
+      Ctl({"dataset", "submit", "--name", "big", "--data_path", (raw / "images").string(),
+           "--labels_path", (raw / "labels").string(), "--benchmark", "1", "-y"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.out << submit.err;
+  const std::string id = "2";  // the seed has none of the data owner's, onboarding made 1
+  auto prepare = CtlInBackground({"dataset", "prepare", "--data_uid", id}, "prepare.out");
+  // The preparator is running once its first prepared case is written.
+  fs::path out = site_->daemon().state_dir() / "datasets" / id / "data";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::error_code ec;
+        return fs::is_directory(out, ec) && !fs::is_empty(out, ec);
+      },
+      kLong))
+      << prepare->Log() << site_->daemon().Log();
+  KillAndRestart();
+  prepare->Stop(SIGTERM);
+
+  std::vector<nlohmann::json> jobs = site_->Jobs();
+  ASSERT_FALSE(jobs.empty());
+  EXPECT_EQ(jobs[0].value("kind", ""), "prepare");
+  EXPECT_EQ(jobs[0].value("state", ""), "FAILED") << "the kill missed the preparation";
+  EXPECT_NE(jobs[0].value("error", "").find("run `medperfctl dataset prepare --data_uid 2` again"),
+            std::string::npos)
+      << jobs[0].dump();
+  RunResult mine = Ctl({"dataset", "ls", "--mine"});
+  EXPECT_EQ(mine.out.find("preparing"), std::string::npos) << mine.out;
+  EXPECT_NE(mine.out.find("failed"), std::string::npos) << mine.out;
+  std::string reported;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto remote = site_->As(kUaDo).GetDataset(DatasetId(2));
+        if (remote.ok()) reported = remote->report.value("execution_status", "");
+        return reported == "interrupted";
+      },
+      kLong))
+      << "server report: " << reported;
+
+  // What the job says to run next works, and the server hears the end of it.
+  RunResult again = site_->daemon().Ctl({"dataset", "prepare", "--data_uid", id}, "", kLong);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  auto remote = site_->As(kUaDo).GetDataset(DatasetId(2));
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  EXPECT_EQ(remote->report.value("execution_status", ""), "finished");
+  ExpectSoundDatabase();
+}
+
+// (b) During `result submit`, with the request held on its way to the server: whether
+// the server then takes it or never sees it, afterwards the result is submitted on the
+// server exactly when it is marked submitted here, and never twice.
+bool IsSubmission(const httplib::Request& r) {
+  return r.method == "PUT" && r.path.find("/results/") != std::string::npos &&
+         r.body.find("\"results\"") != std::string::npos;
+}
+
+TEST_F(KillPointTest, KillDuringASubmissionTheServerNeverSawLeavesItSubmittable) {
+  ASSERT_EQ(site_->LocalResults(2).size(), 1u);  // the reference model's, from onboarding
+  proxy_->HoldNext(IsSubmission);
+  auto submit = CtlInBackground({"result", "submit", "b1m2d1", "-y"}, "submit.out");
+  ASSERT_TRUE(proxy_->WaitHeld(kLong)) << submit->Log() << site_->daemon().Log();
+  KillAndRestart();
+  proxy_->Release(/*forward=*/false);
+  ASSERT_TRUE(proxy_->WaitDone(kLong));
+  submit->Stop(SIGTERM);
+
+  EXPECT_FALSE(site_->LocalResults(2).at(0).value("submitted", true));
+  std::optional<Result> remote = ServerExecution(2);
+  ASSERT_TRUE(remote.has_value());
+  EXPECT_FALSE(remote->finalized);
+  // Still submittable, and then submitted once.
+  RunResult again = Ctl({"result", "submit", "b1m2d1", "-y"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(site_->LocalResults(2).at(0).value("submitted", false));
+  remote = ServerExecution(2);
+  ASSERT_TRUE(remote.has_value());
+  EXPECT_TRUE(remote->finalized);
+  EXPECT_EQ(*site_->ServerExecutions(2), 1);
+  EXPECT_EQ(proxy_->Count(IsSubmission), 2);
+  ExpectSoundDatabase();
+}
+
+TEST_F(KillPointTest, KillDuringASubmissionTheServerTookRecordsItAtRestart) {
+  ASSERT_EQ(site_->LocalResults(2).size(), 1u);
+  proxy_->HoldNext(IsSubmission);
+  auto submit = CtlInBackground({"result", "submit", "b1m2d1", "-y"}, "submit.out");
+  ASSERT_TRUE(proxy_->WaitHeld(kLong)) << submit->Log() << site_->daemon().Log();
+  int status = site_->daemon().Stop(SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  // The server takes the request of a daemon that is gone.
+  proxy_->Release(/*forward=*/true);
+  ASSERT_TRUE(proxy_->WaitDone(kLong));
+  submit->Stop(SIGTERM);
+  ASSERT_TRUE(site_->StartDaemon(kPolicy)) << site_->daemon().Log();
+
+  // The restart asks the server and records what it finds.
+  EXPECT_TRUE(
+      WaitFor([&] { return site_->LocalResults(2).at(0).value("submitted", false); }, kLong))
+      << site_->daemon().Log();
+  std::optional<Result> remote = ServerExecution(2);
+  ASSERT_TRUE(remote.has_value());
+  EXPECT_TRUE(remote->finalized);
+  EXPECT_EQ(*site_->ServerExecutions(2), 1);
+  bool reconciled = false;
+  for (const auto& e : site_->Events("result.submitted")) {
+    reconciled |= e["fields"].value("reconciled", false);
+  }
+  EXPECT_TRUE(reconciled);
+  // Submitting again sends nothing.
+  RunResult again = Ctl({"result", "submit", "b1m2d1", "-y"});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already submitted"), std::string::npos) << again.err;
+  EXPECT_EQ(proxy_->Count(IsSubmission), 1);
+  ExpectSoundDatabase();
+}
+
+// (c) Half-way through downloading a model's additional files: the partial file never
+// becomes a cached asset; the requeued job downloads and checks it again and runs.
+TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain) {
+  // An incompressible 2 MiB file in the tarball, so the gate stops a real stream.
+  fs::path files = dir_.path() / "additional_files";
+  fs::create_directories(files);
+  std::mt19937 rng(13);
+  std::string weights(2 << 20, '\0');
+  for (char& c : weights) c = static_cast<char>(rng());
+  WriteFile(files / "weights.bin", weights);
+  fs::path tarball = dir_.path() / "additional_files.tar.gz";
+  RunResult tar =
+      medperf::testing::Run({"/usr/bin/tar", "-czf", tarball.string(), "-C", files.string(), "."});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  std::string content = ReadFile(tarball);
+  absl::StatusOr<std::string> hash = Sha256File(tarball);
+  ASSERT_TRUE(hash.ok()) << hash.status();
+  GatedFileServer server("additional_files.tar.gz", content, content.size() / 2);
+
+  absl::StatusOr<int64_t> model = site_->AddModel(
+      "download-model", 0, 0, true,
+      {{"additional_files_tarball_url", server.url()}, {"additional_files_tarball_hash", *hash}});
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_TRUE(server.WaitHolds(1, kLong)) << site_->daemon().Log();
+  // Everything sent so far has reached the daemon's temp file.
+  fs::path cache = site_->daemon().state_dir() / "cache";
+  fs::path partial;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(cache / "tmp", ec)) {
+          if (e.is_regular_file(ec) && e.file_size(ec) == content.size() / 2) partial = e.path();
+        }
+        return !partial.empty();
+      },
+      kLong))
+      << site_->daemon().Log();
+  KillAndRestart();
+  EXPECT_FALSE(fs::exists(partial)) << "the partial download was kept: " << partial;
+  EXPECT_FALSE(fs::exists(cache / "sha256" / *hash));
+
+  ASSERT_TRUE(server.WaitHolds(2, kLong)) << "the requeued job did not download again\n"
+                                          << site_->daemon().Log();
+  server.Open();
+  ASSERT_TRUE(WaitFor([&] { return site_->JobState(*model) == "DONE"; }, kLong))
+      << site_->JobState(*model) << "\n"
+      << site_->daemon().Log();
+  auto jobs = site_->RunJobsFor(*model);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].value("attempts", 0), 2);
+  EXPECT_EQ(server.requests(), 2);
+  absl::StatusOr<std::string> cached = Sha256File(cache / "sha256" / *hash);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ(*cached, *hash);
+  EXPECT_TRUE(fs::is_regular_file(cache / "extracted" / *hash / "weights.bin"));
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(cache / "tmp", ec));
+  for (const auto& e : fs::directory_iterator(cache / "extracted", ec)) {
+    EXPECT_FALSE(e.path().filename().string().starts_with(".extract-")) << e.path();
+  }
+  // The server's execution is complete and reported so, once.
+  EXPECT_EQ(*site_->ServerExecutions(*model), 1);
+  std::optional<Result> remote = ServerExecution(*model);
+  ASSERT_TRUE(remote.has_value());
+  EXPECT_EQ(remote->model_report.value("execution_status", ""), "finished");
+  EXPECT_EQ(remote->evaluation_report.value("execution_status", ""), "finished");
+  ExpectSoundDatabase();
 }
 
 }  // namespace

@@ -78,6 +78,10 @@ class UnattendedSite {
 
   void StopServer() { server_->Stop(SIGKILL); }
 
+  // The server URL the daemon is given from the next StartDaemon() on, e.g. a proxy's
+  // in front of url(); empty: url().
+  void set_daemon_server_url(std::string url) { daemon_server_url_ = std::move(url); }
+
   // The site's allow-list: the seeded containers, and the ids the next kMaxAddedModels
   // containers will get with the one executable every AddModel model runs. An unattended
   // site cannot be restarted for each new model, so its admin allow-lists them up front.
@@ -102,7 +106,8 @@ class UnattendedSite {
     std::string yaml =
         "runner: sandbox\n"
         "server:\n  url: " +
-        url() + "\n  token_file: " + (root_ / "do.token").string() +
+        (daemon_server_url_.empty() ? url() : daemon_server_url_) +
+        "\n  token_file: " + (root_ / "do.token").string() +
         "\n  timeout_seconds: 5\n"
         "poll:\n  interval_seconds: 1\n  jitter: 0.1\n  max_backoff_seconds: 2\n"
         "notify:\n  command: \"" +
@@ -160,9 +165,11 @@ class UnattendedSite {
   // `sleep_before` seconds before writing its predictions and `sleep_after` seconds after
   // (so a test can kill the daemon mid-infer), associates it with benchmark 1 and, unless
   // `approve` is false, approves it as the benchmark owner. Its id must be one AllowList()
-  // allow-lists. Returns the model id.
+  // allow-lists. `container_fields` replace fields of the registered container (e.g.
+  // additional_files_tarball_url). Returns the model id.
   absl::StatusOr<int64_t> AddModel(const std::string& name, int sleep_before = 0,
-                                   int sleep_after = 0, bool approve = true) {
+                                   int sleep_after = 0, bool approve = true,
+                                   const nlohmann::json& container_fields = {}) {
     std::filesystem::path src = assets() / "model_faulty" / "network";
     absl::StatusOr<nlohmann::json> config =
         YamlToJson(ReadFile(src / "container_config.yaml"), "container_config.yaml");
@@ -183,6 +190,7 @@ class UnattendedSite {
                                 {"state", "OPERATION"},
                                 {"additional_files_tarball_url", ""},
                                 {"additional_files_tarball_hash", ""}};
+    if (container_fields.is_object()) container.update(container_fields);
     nlohmann::json model = {
         {"name", name}, {"type", "CONTAINER"}, {"state", "OPERATION"}, {"container", container}};
     RestClient mo = As(kUaMo);
@@ -298,6 +306,7 @@ class UnattendedSite {
 
   std::filesystem::path root_;
   std::filesystem::path db_;
+  std::string daemon_server_url_;
   std::vector<AllowedContainer> seeded_;  // the seed's allow-list
   nlohmann::json tokens_;
   std::unique_ptr<ServerProcess> server_;

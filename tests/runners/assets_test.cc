@@ -45,6 +45,25 @@ TEST(AssetCacheTest, FetchComputesHashAndStoresByContent) {
   EXPECT_EQ(CountFiles(dir / "cache/sha256"), 1u);
 }
 
+// What a killed fetch leaves (a partial download, a partial extraction) is removed at
+// the next start; finished assets stay.
+TEST(AssetCacheTest, DiscardUnfinishedRemovesOnlyWhatAKilledFetchLeft) {
+  TempDir dir;
+  WriteFile(dir / "src/parameters.yaml", "threshold: 0.5\n");
+  AssetCache cache(dir / "cache");
+  auto asset = cache.Fetch("parameters", (dir / "src/parameters.yaml").string());
+  ASSERT_TRUE(asset.ok()) << asset.status();
+  WriteFile(dir / "cache/tmp/fetch-AbC123", "half a download");
+  WriteFile(dir / "cache/extracted/.extract-0123-XyZ987/weights.bin", "half a tarball");
+  WriteFile(dir / "cache/extracted/0123/weights.bin", "a whole tarball");
+  EXPECT_EQ(cache.DiscardUnfinished(), 2);
+  EXPECT_EQ(CountFiles(dir / "cache/tmp"), 0u);
+  EXPECT_FALSE(fs::exists(dir / "cache/extracted/.extract-0123-XyZ987"));
+  EXPECT_TRUE(fs::exists(dir / "cache/extracted/0123/weights.bin"));
+  EXPECT_TRUE(fs::exists(asset->path));
+  EXPECT_EQ(cache.DiscardUnfinished(), 0);
+}
+
 TEST(AssetCacheTest, MismatchIsRejectedAndNotCached) {
   TempDir dir;
   WriteFile(dir / "weights.tar.gz", "tampered");

@@ -208,6 +208,40 @@ TEST_F(StoreTest, ClaimCountsAttemptsAndRequeueRecoversInterruptedJobs) {
   EXPECT_FALSE(store_->ClaimNextQueuedJob("prepare")->has_value());
 }
 
+// A preparation killed before its dataset was `preparing` (while the preparator was
+// being fetched) also names the command to run next; a dataset caught `preparing` fails.
+TEST_F(StoreTest, InterruptedPreparationsNameTheCommandToRunNext) {
+  DatasetRecord fetching = Dataset(1);
+  DatasetRecord preparing = Dataset(2);
+  preparing.prep_status = "preparing";
+  ASSERT_TRUE(store_->PutDataset(fetching).ok());
+  ASSERT_TRUE(store_->PutDataset(preparing).ok());
+  std::vector<JobId> jobs;
+  for (int64_t d : {1, 2}) {
+    JobRecord j;
+    j.kind = "prepare";
+    j.state = JobState::kRunning;
+    j.dataset = DatasetId(d);
+    auto id = store_->AddJob(j);
+    ASSERT_TRUE(id.ok()) << id.status();
+    jobs.push_back(*id);
+  }
+  ASSERT_TRUE(store_->RequeueInterruptedJobs(5).ok());
+  auto interrupted = store_->FailInterruptedPreparations();
+  ASSERT_TRUE(interrupted.ok()) << interrupted.status();
+  EXPECT_EQ(*interrupted, std::vector<DatasetId>{DatasetId(2)});
+  for (int i = 0; i < 2; ++i) {
+    auto job = store_->GetJob(jobs[i]);
+    EXPECT_EQ(job->state, JobState::kFailed);
+    EXPECT_NE(job->error.find("run `medperfctl dataset prepare --data_uid " +
+                              std::to_string(i + 1) + "` again"),
+              std::string::npos)
+        << job->error;
+  }
+  EXPECT_EQ(store_->GetDataset(DatasetId(1))->prep_status, "registered");
+  EXPECT_EQ(store_->GetDataset(DatasetId(2))->prep_status, "failed");
+}
+
 TEST_F(StoreTest, ClaimIsExclusiveAcrossThreads) {
   for (int m = 1; m <= 20; ++m) ASSERT_TRUE(store_->AddJob(RunJob(1, m, 1)).ok());
   std::atomic<int> claimed{0};

@@ -486,6 +486,29 @@ TEST_F(SubmitResultFlowTest, AServerRejectionLeavesTheResultUnsubmitted) {
   EXPECT_TRUE(Events("result.submitted").empty());
 }
 
+// An earlier attempt finalized the execution but its answer was lost (medperfd killed,
+// a reset): the server refuses a second update, and the result is recorded as submitted.
+TEST_F(SubmitResultFlowTest, AnExecutionAlreadyFinalizedIsRecordedNotSentAgain) {
+  StoredResult();
+  Result finalized;
+  finalized.id = ResultId(77);
+  finalized.finalized = true;
+  server_->results[77] = finalized;
+  server_->create_error =
+      absl::InvalidArgumentError("User cannot update a result object after it's been finalized.");
+  auto out = SubmitResult(*site_, Connect(), {.uid = "b1m20d5", .dry_run = false});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->submitted_at.has_value());
+  auto stored = store_->GetResult(out->uid);
+  EXPECT_TRUE(stored->submitted_at.has_value());
+  auto events = Events("result.submitted");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].message.find("already submitted"), std::string::npos) << events[0].message;
+  auto meta = store_->GetMeta("submissions_in_flight");
+  ASSERT_TRUE(meta.ok() && meta->has_value());
+  EXPECT_EQ(**meta, "[]");
+}
+
 TEST_F(SubmitResultFlowTest, DryRunAndBadUidsNeverContactTheServer) {
   StoredResult();
   EXPECT_TRUE(SubmitResult(*site_, Connect(), {.uid = "b1m20d5", .dry_run = true}).ok());

@@ -176,6 +176,21 @@ class FakeServer final : public MedPerfApi {
     r.finalized = true;
     return r;
   }
+  // Executions the server has: those set here, plus every one SubmitResult finalized.
+  std::map<int64_t, Result> results;
+  absl::StatusOr<Result> GetResult(ResultId id) const override {
+    ++calls;
+    for (const auto& [rid, sent] : submitted_results) {
+      if (rid == id.value()) {
+        Result r;
+        r.id = id;
+        r.results = sent["results"];
+        r.finalized = true;
+        return r;
+      }
+    }
+    return Find(results, id.value(), "execution");
+  }
 };
 
 // What a fake task does: writes `files` (mount name → relative path → content) into
