@@ -1,6 +1,9 @@
 #include "core/entities.h"
 
 #include <exception>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -142,17 +145,25 @@ class Reader {
         absl::StrCat(label_.empty() ? entity_ : label_, ": field '", field, "': ", what));
   }
 
+  // The fields looked for that the JSON did not carry, in the order read.
+  std::vector<std::string> absent() const { return absent_; }
+
  private:
-  const Json* Find(const char* field) const {
+  const Json* Find(const char* field) {
     if (!status_.ok()) return nullptr;
     auto it = j_.find(field);
-    return it == j_.end() ? nullptr : &*it;
+    if (it == j_.end()) {
+      absent_.push_back(field);
+      return nullptr;
+    }
+    return &*it;
   }
 
   std::string entity_;
   std::string label_;
   const Json& j_;
   absl::Status status_;
+  std::vector<std::string> absent_;
 };
 
 template <typename E>
@@ -179,6 +190,12 @@ absl::StatusOr<T> Guard(const char* entity, F&& f) {
 }
 
 Json NullIfEmpty(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+
+// A full rendering without the fields the server did not send (absent_fields).
+Json WithoutAbsent(Json j, const std::vector<std::string>& absent) {
+  for (const std::string& field : absent) j.erase(field);
+  return j;
+}
 
 }  // namespace
 
@@ -271,6 +288,7 @@ absl::StatusOr<Container> ContainerFromJson(const Json& j) {
     r.Str("created_at", &c.created_at);
     r.Str("modified_at", &c.modified_at);
     if (!r.status().ok()) return r.status();
+    c.absent_fields = r.absent();
     return c;
   });
 }
@@ -294,6 +312,7 @@ absl::StatusOr<Model> ModelFromJson(const Json& j) {
     r.Str("created_at", &m.created_at);
     r.Str("modified_at", &m.modified_at);
     if (!r.status().ok()) return r.status();
+    m.absent_fields = r.absent();
     if (!container.is_null()) {
       auto c = ContainerFromJson(container);
       if (!c.ok()) {
@@ -336,6 +355,7 @@ absl::StatusOr<Benchmark> BenchmarkFromJson(const Json& j) {
     r.Str("created_at", &b.created_at);
     r.Str("modified_at", &b.modified_at);
     if (!r.status().ok()) return r.status();
+    b.absent_fields = r.absent();
     return b;
   });
 }
@@ -363,6 +383,7 @@ absl::StatusOr<Dataset> DatasetFromJson(const Json& j) {
     r.Str("created_at", &d.created_at);
     r.Str("modified_at", &d.modified_at);
     if (!r.status().ok()) return r.status();
+    d.absent_fields = r.absent();
     return d;
   });
 }
@@ -391,6 +412,7 @@ absl::StatusOr<Result> ResultFromJson(const Json& j) {
     r.Str("created_at", &res.created_at);
     r.Str("modified_at", &res.modified_at);
     if (!r.status().ok()) return r.status();
+    res.absent_fields = r.absent();
     return res;
   });
 }
@@ -410,6 +432,7 @@ absl::StatusOr<BenchmarkDatasetAssociation> DatasetAssociationFromJson(const Jso
     r.Str("created_at", &a.created_at);
     r.Str("modified_at", &a.modified_at);
     if (!r.status().ok()) return r.status();
+    a.absent_fields = r.absent();
     return a;
   });
 }
@@ -430,6 +453,7 @@ absl::StatusOr<BenchmarkModelAssociation> ModelAssociationFromJson(const Json& j
     r.Str("modified_at", &a.modified_at);
     r.Int("priority", &a.priority);
     if (!r.status().ok()) return r.status();
+    a.absent_fields = r.absent();
     return a;
   });
 }
@@ -518,7 +542,7 @@ Json ToFullJson(const Container& c) {
   j["owner"] = c.owner.value();
   j["created_at"] = NullIfEmpty(c.created_at);
   j["modified_at"] = NullIfEmpty(c.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), c.absent_fields);
 }
 
 Json ToFullJson(const Model& m) {
@@ -528,7 +552,7 @@ Json ToFullJson(const Model& m) {
   if (m.container) j["container"] = ToFullJson(*m.container);
   j["created_at"] = NullIfEmpty(m.created_at);
   j["modified_at"] = NullIfEmpty(m.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), m.absent_fields);
 }
 
 Json ToFullJson(const Benchmark& b) {
@@ -539,7 +563,7 @@ Json ToFullJson(const Benchmark& b) {
   j["approved_at"] = NullIfEmpty(b.approved_at);
   j["created_at"] = NullIfEmpty(b.created_at);
   j["modified_at"] = NullIfEmpty(b.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), b.absent_fields);
 }
 
 Json ToFullJson(const Dataset& d) {
@@ -548,7 +572,7 @@ Json ToFullJson(const Dataset& d) {
   j["owner"] = d.owner.value();
   j["created_at"] = NullIfEmpty(d.created_at);
   j["modified_at"] = NullIfEmpty(d.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), d.absent_fields);
 }
 
 Json ToFullJson(const Result& r) {
@@ -561,32 +585,34 @@ Json ToFullJson(const Result& r) {
   j["approved_at"] = NullIfEmpty(r.approved_at);
   j["created_at"] = NullIfEmpty(r.created_at);
   j["modified_at"] = NullIfEmpty(r.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), r.absent_fields);
 }
 
 Json ToFullJson(const BenchmarkDatasetAssociation& a) {
-  return Json{{"id", a.id},
-              {"dataset", a.dataset.value()},
-              {"benchmark", a.benchmark.value()},
-              {"initiated_by", a.initiated_by.value()},
-              {"metadata", a.metadata},
-              {"approval_status", ToString(a.approval_status)},
-              {"approved_at", NullIfEmpty(a.approved_at)},
-              {"created_at", NullIfEmpty(a.created_at)},
-              {"modified_at", NullIfEmpty(a.modified_at)}};
+  return WithoutAbsent(Json{{"id", a.id},
+                            {"dataset", a.dataset.value()},
+                            {"benchmark", a.benchmark.value()},
+                            {"initiated_by", a.initiated_by.value()},
+                            {"metadata", a.metadata},
+                            {"approval_status", ToString(a.approval_status)},
+                            {"approved_at", NullIfEmpty(a.approved_at)},
+                            {"created_at", NullIfEmpty(a.created_at)},
+                            {"modified_at", NullIfEmpty(a.modified_at)}},
+                       a.absent_fields);
 }
 
 Json ToFullJson(const BenchmarkModelAssociation& a) {
-  return Json{{"id", a.id},
-              {"model", a.model.value()},
-              {"benchmark", a.benchmark.value()},
-              {"initiated_by", a.initiated_by.value()},
-              {"metadata", a.metadata},
-              {"approval_status", ToString(a.approval_status)},
-              {"approved_at", NullIfEmpty(a.approved_at)},
-              {"created_at", NullIfEmpty(a.created_at)},
-              {"modified_at", NullIfEmpty(a.modified_at)},
-              {"priority", a.priority}};
+  return WithoutAbsent(Json{{"id", a.id},
+                            {"model", a.model.value()},
+                            {"benchmark", a.benchmark.value()},
+                            {"initiated_by", a.initiated_by.value()},
+                            {"metadata", a.metadata},
+                            {"approval_status", ToString(a.approval_status)},
+                            {"approved_at", NullIfEmpty(a.approved_at)},
+                            {"created_at", NullIfEmpty(a.created_at)},
+                            {"modified_at", NullIfEmpty(a.modified_at)},
+                            {"priority", a.priority}},
+                       a.absent_fields);
 }
 
 }  // namespace medperf
