@@ -1,3 +1,4 @@
+// Over 600 lines on purpose: it is the checklist itself, one table row per rule.
 // The real server's behaviour checklist (reference §8), one named case per rule, each on
 // a fresh server seeded with `--demo data`: testbo owns containers 1-3, model 2 and the
 // approved OPERATION benchmark 1; testmo owns model 4, approved for benchmark 1.
