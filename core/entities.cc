@@ -1,7 +1,13 @@
+// Over 600 lines on purpose: one decoder and two encoders per MedPerf entity, each a
+// plain list of its fields; split up, an entity's fields would be read in one file and
+// written in another.
 #include "core/entities.h"
 
 #include <cmath>
 #include <exception>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -143,17 +149,25 @@ class Reader {
         absl::StrCat(label_.empty() ? entity_ : label_, ": field '", field, "': ", what));
   }
 
+  // The fields looked for that the JSON did not carry, in the order read.
+  std::vector<std::string> absent() const { return absent_; }
+
  private:
-  const Json* Find(const char* field) const {
+  const Json* Find(const char* field) {
     if (!status_.ok()) return nullptr;
     auto it = j_.find(field);
-    return it == j_.end() ? nullptr : &*it;
+    if (it == j_.end()) {
+      absent_.push_back(field);
+      return nullptr;
+    }
+    return &*it;
   }
 
   std::string entity_;
   std::string label_;
   const Json& j_;
   absl::Status status_;
+  std::vector<std::string> absent_;
 };
 
 template <typename E>
@@ -180,6 +194,12 @@ absl::StatusOr<T> Guard(const char* entity, F&& f) {
 }
 
 Json NullIfEmpty(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+
+// A full rendering without the fields the server did not send (absent_fields).
+Json WithoutAbsent(Json j, const std::vector<std::string>& absent) {
+  for (const std::string& field : absent) j.erase(field);
+  return j;
+}
 
 }  // namespace
 
@@ -272,6 +292,7 @@ absl::StatusOr<Container> ContainerFromJson(const Json& j) {
     r.Str("created_at", &c.created_at);
     r.Str("modified_at", &c.modified_at);
     if (!r.status().ok()) return r.status();
+    c.absent_fields = r.absent();
     return c;
   });
 }
@@ -295,6 +316,7 @@ absl::StatusOr<Model> ModelFromJson(const Json& j) {
     r.Str("created_at", &m.created_at);
     r.Str("modified_at", &m.modified_at);
     if (!r.status().ok()) return r.status();
+    m.absent_fields = r.absent();
     if (!container.is_null()) {
       auto c = ContainerFromJson(container);
       if (!c.ok()) {
@@ -337,6 +359,7 @@ absl::StatusOr<Benchmark> BenchmarkFromJson(const Json& j) {
     r.Str("created_at", &b.created_at);
     r.Str("modified_at", &b.modified_at);
     if (!r.status().ok()) return r.status();
+    b.absent_fields = r.absent();
     return b;
   });
 }
@@ -364,6 +387,7 @@ absl::StatusOr<Dataset> DatasetFromJson(const Json& j) {
     r.Str("created_at", &d.created_at);
     r.Str("modified_at", &d.modified_at);
     if (!r.status().ok()) return r.status();
+    d.absent_fields = r.absent();
     return d;
   });
 }
@@ -392,6 +416,7 @@ absl::StatusOr<Result> ResultFromJson(const Json& j) {
     r.Str("created_at", &res.created_at);
     r.Str("modified_at", &res.modified_at);
     if (!r.status().ok()) return r.status();
+    res.absent_fields = r.absent();
     return res;
   });
 }
@@ -411,6 +436,7 @@ absl::StatusOr<BenchmarkDatasetAssociation> DatasetAssociationFromJson(const Jso
     r.Str("created_at", &a.created_at);
     r.Str("modified_at", &a.modified_at);
     if (!r.status().ok()) return r.status();
+    a.absent_fields = r.absent();
     return a;
   });
 }
@@ -431,6 +457,7 @@ absl::StatusOr<BenchmarkModelAssociation> ModelAssociationFromJson(const Json& j
     r.Str("modified_at", &a.modified_at);
     r.Int("priority", &a.priority);
     if (!r.status().ok()) return r.status();
+    a.absent_fields = r.absent();
     return a;
   });
 }
@@ -519,7 +546,7 @@ Json ToFullJson(const Container& c) {
   j["owner"] = c.owner.value();
   j["created_at"] = NullIfEmpty(c.created_at);
   j["modified_at"] = NullIfEmpty(c.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), c.absent_fields);
 }
 
 Json ToFullJson(const Model& m) {
@@ -529,7 +556,7 @@ Json ToFullJson(const Model& m) {
   if (m.container) j["container"] = ToFullJson(*m.container);
   j["created_at"] = NullIfEmpty(m.created_at);
   j["modified_at"] = NullIfEmpty(m.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), m.absent_fields);
 }
 
 Json ToFullJson(const Benchmark& b) {
@@ -540,7 +567,7 @@ Json ToFullJson(const Benchmark& b) {
   j["approved_at"] = NullIfEmpty(b.approved_at);
   j["created_at"] = NullIfEmpty(b.created_at);
   j["modified_at"] = NullIfEmpty(b.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), b.absent_fields);
 }
 
 Json ToFullJson(const Dataset& d) {
@@ -549,7 +576,7 @@ Json ToFullJson(const Dataset& d) {
   j["owner"] = d.owner.value();
   j["created_at"] = NullIfEmpty(d.created_at);
   j["modified_at"] = NullIfEmpty(d.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), d.absent_fields);
 }
 
 Json ToFullJson(const Result& r) {
@@ -562,32 +589,34 @@ Json ToFullJson(const Result& r) {
   j["approved_at"] = NullIfEmpty(r.approved_at);
   j["created_at"] = NullIfEmpty(r.created_at);
   j["modified_at"] = NullIfEmpty(r.modified_at);
-  return j;
+  return WithoutAbsent(std::move(j), r.absent_fields);
 }
 
 Json ToFullJson(const BenchmarkDatasetAssociation& a) {
-  return Json{{"id", a.id},
-              {"dataset", a.dataset.value()},
-              {"benchmark", a.benchmark.value()},
-              {"initiated_by", a.initiated_by.value()},
-              {"metadata", a.metadata},
-              {"approval_status", ToString(a.approval_status)},
-              {"approved_at", NullIfEmpty(a.approved_at)},
-              {"created_at", NullIfEmpty(a.created_at)},
-              {"modified_at", NullIfEmpty(a.modified_at)}};
+  return WithoutAbsent(Json{{"id", a.id},
+                            {"dataset", a.dataset.value()},
+                            {"benchmark", a.benchmark.value()},
+                            {"initiated_by", a.initiated_by.value()},
+                            {"metadata", a.metadata},
+                            {"approval_status", ToString(a.approval_status)},
+                            {"approved_at", NullIfEmpty(a.approved_at)},
+                            {"created_at", NullIfEmpty(a.created_at)},
+                            {"modified_at", NullIfEmpty(a.modified_at)}},
+                       a.absent_fields);
 }
 
 Json ToFullJson(const BenchmarkModelAssociation& a) {
-  return Json{{"id", a.id},
-              {"model", a.model.value()},
-              {"benchmark", a.benchmark.value()},
-              {"initiated_by", a.initiated_by.value()},
-              {"metadata", a.metadata},
-              {"approval_status", ToString(a.approval_status)},
-              {"approved_at", NullIfEmpty(a.approved_at)},
-              {"created_at", NullIfEmpty(a.created_at)},
-              {"modified_at", NullIfEmpty(a.modified_at)},
-              {"priority", a.priority}};
+  return WithoutAbsent(Json{{"id", a.id},
+                            {"model", a.model.value()},
+                            {"benchmark", a.benchmark.value()},
+                            {"initiated_by", a.initiated_by.value()},
+                            {"metadata", a.metadata},
+                            {"approval_status", ToString(a.approval_status)},
+                            {"approved_at", NullIfEmpty(a.approved_at)},
+                            {"created_at", NullIfEmpty(a.created_at)},
+                            {"modified_at", NullIfEmpty(a.modified_at)},
+                            {"priority", a.priority}},
+                       a.absent_fields);
 }
 
 Json SanitizeJson(const Json& j) {

@@ -33,6 +33,12 @@ absl::StatusOr<ModelType> ParseModelType(std::string_view text);
 // Fields marked "server" are read-only: the server sets them and ignores them on input.
 // Datetimes stay as the server's ISO-8601 strings ("" when null): the client only
 // compares and displays them, and ISO-8601 UTC strings sort chronologically.
+//
+// `absent_fields` of a decoded entity names the fields the server's JSON did not carry
+// (hidden from this caller, like a non-owner's benchmark allow lists or dataset report,
+// or left out by an endpoint that sends a subset); they keep their defaults in the
+// struct, and ToFullJson leaves them out, so that what is shown is what the server sent
+// (a hidden list is not shown as an empty one). Empty for entities built here.
 
 struct User {
   UserId id;
@@ -57,8 +63,9 @@ struct Container {
   bool is_valid = true;
   Json metadata = Json::object();
   Json user_metadata = Json::object();
-  std::string created_at;   // server
-  std::string modified_at;  // server
+  std::string created_at;                  // server
+  std::string modified_at;                 // server
+  std::vector<std::string> absent_fields;  // see above
 
   // A model container is one with an `infer` task (the real client's is_model_container).
   bool IsModelContainer() const;
@@ -77,6 +84,7 @@ struct Model {
   Json asset = nullptr;                // ASSET models are out of scope; kept verbatim
   std::string created_at;
   std::string modified_at;
+  std::vector<std::string> absent_fields;
 };
 
 struct Benchmark {
@@ -96,7 +104,7 @@ struct Benchmark {
   bool is_valid = true;
   bool is_active = true;
   ApprovalStatus approval_status = ApprovalStatus::kPending;  // server on create
-  // Only the owner sees the allow lists; others get them empty.
+  // Only the owner is sent the allow lists; for others they are in absent_fields.
   std::vector<std::string> dataset_auto_approval_allow_list;
   std::vector<std::string> model_auto_approval_allow_list;
   AutoApprovalMode dataset_auto_approval_mode = AutoApprovalMode::kNever;
@@ -105,6 +113,7 @@ struct Benchmark {
   std::string approved_at;  // server
   std::string created_at;
   std::string modified_at;
+  std::vector<std::string> absent_fields;
 };
 
 struct Dataset {
@@ -122,9 +131,10 @@ struct Dataset {
   EntityState state = EntityState::kDevelopment;  // always DEVELOPMENT on create
   Json generated_metadata = Json::object();
   Json user_metadata = Json::object();
-  Json report = Json::object();  // hidden except to the owner and the prep owner
+  Json report = Json::object();  // sent only to the owner and the prep owner
   std::string created_at;
   std::string modified_at;
+  std::vector<std::string> absent_fields;
 };
 
 // A server "result", i.e. an execution of one model on one dataset for a benchmark.
@@ -147,11 +157,12 @@ struct Result {
   std::string approved_at;
   std::string created_at;
   std::string modified_at;
+  std::vector<std::string> absent_fields;
 };
 
 // Association rows. Some endpoints return only a subset of the fields (e.g.
 // /benchmarks/{id}/models/ gives model, approval_status, created_at); absent fields keep
-// their defaults.
+// their defaults and are listed in absent_fields.
 struct BenchmarkDatasetAssociation {
   int64_t id = 0;
   DatasetId dataset;
@@ -162,6 +173,7 @@ struct BenchmarkDatasetAssociation {
   std::string approved_at;
   std::string created_at;
   std::string modified_at;
+  std::vector<std::string> absent_fields;
 };
 
 struct BenchmarkModelAssociation {
@@ -175,6 +187,7 @@ struct BenchmarkModelAssociation {
   std::string created_at;
   std::string modified_at;
   int64_t priority = 0;
+  std::vector<std::string> absent_fields;
 };
 
 // Decoders: accept the server's JSON (missing fields keep defaults, null strings become
@@ -198,8 +211,9 @@ Json ToJson(const Benchmark& b);
 Json ToJson(const Dataset& d);
 Json ToJson(const Result& r);
 
-// Full encoders including read-only fields, as the server renders the entity. The
-// server uses these, and they make round-trip tests possible.
+// Full encoders including read-only fields, as the server renders the entity, without
+// the entity's absent_fields (what medperfctl shows is what the server sent). They make
+// round-trip tests possible.
 Json ToFullJson(const Container& c);
 Json ToFullJson(const Model& m);
 Json ToFullJson(const Benchmark& b);

@@ -50,10 +50,16 @@ class MedPerfApi {
   virtual ~MedPerfApi() = default;
 
   virtual absl::StatusOr<Benchmark> GetBenchmark(BenchmarkId id) const = 0;
+  virtual absl::StatusOr<std::vector<Benchmark>> ListBenchmarks(
+      const QueryParams& filters) const = 0;
+  virtual absl::StatusOr<std::vector<Benchmark>> ListMyBenchmarks() const = 0;
   virtual absl::StatusOr<Benchmark> CreateBenchmark(const Benchmark& benchmark) const = 0;
   virtual absl::StatusOr<std::vector<BenchmarkModelAssociation>> ListBenchmarkModels(
       BenchmarkId id) const = 0;
   virtual absl::StatusOr<Container> GetContainer(ContainerId id) const = 0;
+  virtual absl::StatusOr<std::vector<Container>> ListContainers(
+      const QueryParams& filters) const = 0;
+  virtual absl::StatusOr<std::vector<Container>> ListMyContainers() const = 0;
   virtual absl::StatusOr<Container> CreateContainer(const Container& container) const = 0;
   virtual absl::StatusOr<Model> GetContainerModel(ContainerId id) const = 0;
   virtual absl::StatusOr<Model> GetModel(ModelId id) const = 0;
@@ -86,8 +92,9 @@ class RestClient final : public MedPerfApi {
   absl::StatusOr<User> GetUser(UserId id) const;
 
   // --- benchmarks ---
-  absl::StatusOr<std::vector<Benchmark>> ListBenchmarks(const QueryParams& filters = {}) const;
-  absl::StatusOr<std::vector<Benchmark>> ListMyBenchmarks() const;
+  absl::StatusOr<std::vector<Benchmark>> ListBenchmarks(
+      const QueryParams& filters = {}) const override;
+  absl::StatusOr<std::vector<Benchmark>> ListMyBenchmarks() const override;
   absl::StatusOr<Benchmark> GetBenchmark(BenchmarkId id) const override;
   absl::StatusOr<Benchmark> CreateBenchmark(const Benchmark& benchmark) const override;
   // Partial update with the given fields, e.g. {"is_active": false}.
@@ -103,8 +110,9 @@ class RestClient final : public MedPerfApi {
   absl::StatusOr<std::vector<Result>> ListBenchmarkResults(BenchmarkId id) const;
 
   // --- containers ("mlcubes") ---
-  absl::StatusOr<std::vector<Container>> ListContainers(const QueryParams& filters = {}) const;
-  absl::StatusOr<std::vector<Container>> ListMyContainers() const;
+  absl::StatusOr<std::vector<Container>> ListContainers(
+      const QueryParams& filters = {}) const override;
+  absl::StatusOr<std::vector<Container>> ListMyContainers() const override;
   absl::StatusOr<Container> GetContainer(ContainerId id) const override;
   absl::StatusOr<Container> CreateContainer(const Container& container) const override;
   absl::StatusOr<Container> UpdateContainer(ContainerId id, const Json& fields) const;

@@ -42,8 +42,9 @@ absl::StatusOr<std::optional<ApiResponse>> BenchmarkGate(Ctx& c, std::optional<J
 // or nullopt to go on.
 absl::StatusOr<std::optional<ApiResponse>> PairGate(Ctx& c, const Table& entity_table);
 
-// Whether the caller sees dataset `d`'s `report`: admin, the dataset's owner or the
-// owner of its preparation container (server/dataset/serializers.py).
+// Whether the caller sees dataset `d`'s `report`: the dataset's owner or the owner of
+// its preparation container, not the admin (mlcommons/medperf server/dataset/views.py,
+// DatasetDetail.get).
 bool SeesDatasetReport(const Ctx& c, const Json& d);
 
 }  // namespace medperf::server::internal

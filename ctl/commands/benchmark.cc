@@ -81,9 +81,17 @@ absl::StatusOr<Reply> BenchmarkSubmit(CommandContext& ctx) {
   if (!result.ok()) return result.status();
   return JsonReply(*result, [r = *result](std::ostream& o) mutable {
     Json& b = r["benchmark"];
-    o << "Benchmark '" << b.value("name", "") << "' submitted with server UID "
-      << Cell(b.value("id", Json())) << "; approval status " << b.value("approval_status", "")
-      << ".\nCompatibility test results (attached to the benchmark):\n";
+    if (r.value("reused", false)) {
+      o << "Benchmark '" << b.value("name", "")
+        << "' with these containers already exists on the server as UID "
+        << Cell(b.value("id", Json())) << "; not submitted again. Approval status "
+        << b.value("approval_status", "")
+        << ".\nCompatibility test results attached to it when it was submitted:\n";
+    } else {
+      o << "Benchmark '" << b.value("name", "") << "' submitted with server UID "
+        << Cell(b.value("id", Json())) << "; approval status " << b.value("approval_status", "")
+        << ".\nCompatibility test results (attached to the benchmark):\n";
+    }
     PrintMetrics(o, r.value("results", Json::object()));
     if (b.value("approval_status", "") == "PENDING") {
       o << "The benchmark stays inactive until a MedPerf admin approves it:\n"

@@ -29,8 +29,15 @@ absl::StatusOr<Reply> ContainerSubmit(CommandContext& ctx) {
   if (!result.ok()) return result.status();
   return JsonReply(*result, [r = *result](std::ostream& o) mutable {
     const Json& c = r["container"];
-    o << "Container '" << c.value("name", "") << "' registered with server UID "
-      << Cell(c.value("id", Json())) << " (" << c.value("state", "") << ")";
+    if (r.value("reused", false)) {
+      // The same unique set was registered before by this user; its name may differ.
+      o << "Container '" << c.value("name", "")
+        << "' with these hashes already exists on the server as UID " << Cell(c.value("id", Json()))
+        << " (" << c.value("state", "") << "); not registered again";
+    } else {
+      o << "Container '" << c.value("name", "") << "' registered with server UID "
+        << Cell(c.value("id", Json())) << " (" << c.value("state", "") << ")";
+    }
     if (r.contains("model")) o << "; it is model " << Cell(r["model"].value("id", Json()));
     o << "\n  image hash: " << c.value("image_hash", "") << "\n";
     if (!c.value("additional_files_tarball_hash", "").empty()) {

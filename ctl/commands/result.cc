@@ -9,18 +9,22 @@ using Json = nlohmann::json;
 
 namespace {
 
+// A result as shown. What does not exist is left out rather than shown as 0 or empty:
+// the server execution id of a result never created on the server, the error of one
+// that did not fail.
 Json ResultJson(const v1::Result& r) {
-  return {{"uid", r.uid()},
-          {"benchmark", r.benchmark()},
-          {"model", r.model()},
-          {"dataset", r.dataset()},
-          {"partial", r.partial()},
-          {"results", ParseJsonOrString(r.metrics_json())},
-          {"execution_id", r.server_id()},
-          {"submitted", r.submitted()},
-          {"created_at", r.created_at()},
-          {"error", r.error()},
-          {"logs", r.log_dir()}};
+  Json j = {{"uid", r.uid()},
+            {"benchmark", r.benchmark()},
+            {"model", r.model()},
+            {"dataset", r.dataset()},
+            {"partial", r.partial()},
+            {"results", ParseJsonOrString(r.metrics_json())},
+            {"submitted", r.submitted()},
+            {"created_at", r.created_at()},
+            {"logs", r.log_dir()}};
+  if (r.server_id() != 0) j["execution_id"] = r.server_id();
+  if (!r.error().empty()) j["error"] = r.error();
+  return j;
 }
 
 absl::StatusOr<Reply> ResultList(CommandContext& ctx) {

@@ -1,6 +1,11 @@
 #include "daemon/flows/submit_benchmark.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/hashing.h"
 #include "core/status_macros.h"
 #include "daemon/compatibility_check.h"
 
@@ -24,6 +29,36 @@ absl::Status CheckSubmitBenchmark(const SubmitBenchmarkInput& in) {
   }
   return absl::OkStatus();
 }
+
+namespace {
+
+// The fields in which the benchmark `there` (on the server) differs from this submission
+// `here`, for messages: the three containers, and the demo dataset when it was given.
+std::string Differences(const Benchmark& there, const Benchmark& here,
+                        const SubmitBenchmarkInput& in) {
+  std::vector<std::string> out;
+  auto id = [&](const char* field, int64_t a, int64_t b) {
+    if (a != b) out.push_back(absl::StrCat(field, " (", a, " there, ", b, " here)"));
+  };
+  id("data_preparation_mlcube", there.data_preparation_mlcube.value(),
+     here.data_preparation_mlcube.value());
+  id("reference_model", there.reference_model.value(), here.reference_model.value());
+  id("data_evaluator_mlcube", there.data_evaluator_mlcube.value(),
+     here.data_evaluator_mlcube.value());
+  if (!in.skip_compatibility_test && !in.demo_url.empty() &&
+      there.demo_dataset_tarball_url != in.demo_url) {
+    out.push_back(absl::StrCat("demo_dataset_tarball_url (", there.demo_dataset_tarball_url,
+                               " there, ", in.demo_url, " here)"));
+  }
+  if (!in.demo_hash.empty() &&
+      ComparableSha256(there.demo_dataset_tarball_hash) != ComparableSha256(in.demo_hash)) {
+    out.push_back(absl::StrCat("demo_dataset_tarball_hash (", there.demo_dataset_tarball_hash,
+                               " there, ", in.demo_hash, " here)"));
+  }
+  return absl::StrJoin(out, ", ");
+}
+
+}  // namespace
 
 storage::JobRecord SubmitBenchmarkJob(const SubmitBenchmarkInput& in) {
   return InteractiveJob("submit-benchmark", {{"name", in.name}});
@@ -59,6 +94,45 @@ absl::StatusOr<SubmitBenchmarkResult> SubmitBenchmark(FlowContext& ctx,
   b.data_evaluator_mlcube = in.evaluator_container;
   b.state = in.operational ? EntityState::kOperation : EntityState::kDevelopment;
   SubmitBenchmarkResult out;
+  // The real server keeps benchmark names unique (mlcommons/medperf
+  // server/benchmark/models.py). Look before the compatibility test, which takes long: the
+  // caller's own benchmark of this name with the same containers is this submission made
+  // before (a repeated command, a lost terminal) and is the answer; with other containers,
+  // or another user's, the name is taken and the server would refuse it.
+  job.Progress("submit", "looking for a benchmark of this name (GET /me/benchmarks/)");
+  ASSIGN_OR_RETURN(std::vector<Benchmark> mine, server->ListMyBenchmarks());
+  for (const Benchmark& there : mine) {
+    if (there.name != b.name) continue;
+    std::string diff = Differences(there, b, in);
+    if (!diff.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field 'name': benchmark name '", b.name, "' is already taken by your benchmark ",
+          there.id.value(), ", which differs in ", diff, "; not submitted: choose another --name"));
+    }
+    out.benchmark = there;
+    out.reused = true;
+    const Json results =
+        there.metadata.is_object() ? there.metadata.value("results", Json()) : Json();
+    if (results.is_object()) out.results = results;
+    std::string text = absl::StrCat("benchmark '", b.name,
+                                    "' with these containers already exists on the server as id ",
+                                    there.id.value(), "; not submitted again");
+    job.Progress("submit", text);
+    site.events()
+        .Publish("benchmark.reused", text, {{"benchmark", there.id.value()}})
+        .IgnoreError();
+    return out;
+  }
+  // Best effort (the server has the last word): a lookup error only skips this check.
+  if (auto named = server->ListBenchmarks({{"name", b.name}}); named.ok()) {
+    for (const Benchmark& there : *named) {
+      if (there.name != b.name) continue;  // a server ignoring the filter
+      return absl::InvalidArgumentError(
+          absl::StrCat("field 'name': benchmark name '", b.name, "' is already taken by benchmark ",
+                       there.id.value(), " (owned by user ", there.owner.value(),
+                       "); not submitted: choose another --name"));
+    }
+  }
   if (in.skip_compatibility_test) {
     // What the real client sends when the tests are skipped.
     b.demo_dataset_tarball_url = in.demo_url.empty() ? "link" : in.demo_url;
@@ -100,7 +174,9 @@ absl::StatusOr<SubmitBenchmarkResult> SubmitBenchmark(FlowContext& ctx,
 }
 
 nlohmann::json SummaryJson(const SubmitBenchmarkResult& result) {
-  return {{"benchmark", ToFullJson(result.benchmark)}, {"results", result.results}};
+  return {{"benchmark", ToFullJson(result.benchmark)},
+          {"results", result.results},
+          {"reused", result.reused}};
 }
 
 }  // namespace medperf::daemon::flows

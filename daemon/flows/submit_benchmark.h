@@ -34,7 +34,10 @@ struct SubmitBenchmarkInput {
 };
 
 struct SubmitBenchmarkResult {
-  Benchmark benchmark;                                // as the server created it
+  // The caller already had this benchmark on the server (same name, same containers):
+  // nothing was tested or submitted, `benchmark` is that one and `results` its metadata's.
+  bool reused = false;
+  Benchmark benchmark;                                // as the server created (or holds) it
   nlohmann::json results = nlohmann::json::object();  // the test's metrics ({} if skipped)
 };
 
@@ -43,14 +46,22 @@ struct SubmitBenchmarkResult {
 absl::Status CheckSubmitBenchmark(const SubmitBenchmarkInput& in);
 storage::JobRecord SubmitBenchmarkJob(const SubmitBenchmarkInput& in);  // "submit-benchmark"
 
-// Errors: the reference container's lookup error (e.g. NOT_FOUND) with a hint to submit
-// it as a model first; a failed stage of the compatibility test; FAILED_PRECONDITION
-// for invalid or not allowed containers; the server's (POST /benchmarks/). On success a
-// "benchmark.submitted" event is published.
+// Before the compatibility test, looks at the caller's benchmarks (GET /me/benchmarks/):
+// one with this name and the same data preparator, reference model and evaluator (and
+// demo dataset URL/hash, when given) is returned with result.reused set and a
+// "benchmark.reused" event; nothing is tested or POSTed. Otherwise tests, POSTs
+// /benchmarks/ and publishes "benchmark.submitted".
+// Errors: INVALID_ARGUMENT naming field 'name' and the benchmark holding it when the name
+// is taken (the real server keeps benchmark names unique, mlcommons/medperf
+// server/benchmark/models.py) by one of the caller's with other containers (listing
+// them) or by another user's (GET /benchmarks/?name=); the reference container's lookup
+// error (e.g. NOT_FOUND) with a hint to submit it as a model first; a failed stage of the
+// compatibility test; FAILED_PRECONDITION for invalid or not allowed containers; the
+// server's (POST /benchmarks/).
 absl::StatusOr<SubmitBenchmarkResult> SubmitBenchmark(FlowContext& ctx,
                                                       const SubmitBenchmarkInput& in);
 
-// {"benchmark": {...}, "results": {...}}.
+// {"benchmark": {...}, "results": {...}, "reused": bool}.
 nlohmann::json SummaryJson(const SubmitBenchmarkResult& result);
 
 }  // namespace medperf::daemon::flows

@@ -1,9 +1,12 @@
 #include "daemon/flows/submit_container.h"
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
@@ -19,6 +22,76 @@ namespace {
 bool IsUrl(const std::string& s) {
   return absl::StrContains(s, "://") || absl::StartsWith(s, "direct:") ||
          absl::StartsWith(s, "synapse:");
+}
+
+// The real server's unique set for containers (mlcommons/medperf
+// server/mlcube/models.py, MlCube.Meta.unique_together), compared as it compares them:
+// exact hash strings, JSON values by content.
+bool SameIdentity(const Container& a, const Container& b) {
+  return a.image_hash == b.image_hash &&
+         a.additional_files_tarball_hash == b.additional_files_tarball_hash &&
+         a.container_config == b.container_config && a.parameters_config == b.parameters_config;
+}
+
+// The unique-set fields in which `there` (on the server) differs from `here`, for
+// messages: "image_hash (sha256:a there, sha256:b here), container_config".
+std::string Differences(const Container& there, const Container& here) {
+  std::vector<std::string> out;
+  auto hash = [&](const char* field, const std::string& a, const std::string& b) {
+    if (a != b) {
+      out.push_back(absl::StrCat(field, " (", a.empty() ? "none" : a, " there, ",
+                                 b.empty() ? "none" : b, " here)"));
+    }
+  };
+  hash("image_hash", there.image_hash, here.image_hash);
+  hash("additional_files_tarball_hash", there.additional_files_tarball_hash,
+       here.additional_files_tarball_hash);
+  if (there.container_config != here.container_config) out.push_back("container_config");
+  if (there.parameters_config != here.parameters_config) out.push_back("parameters_config");
+  return absl::StrJoin(out, ", ");
+}
+
+// The server's 400 for `c`, reworded to name the field and the container already there:
+// a taken name (the real server keeps container names unique) or, since the caller's
+// own containers were checked first, another user's container with the same unique set.
+absl::Status ExplainRefusal(const MedPerfApi& server, const Container& c,
+                            const std::vector<Container>& mine, const absl::Status& refused) {
+  if (!absl::IsInvalidArgument(refused)) return refused;
+  const std::string message(refused.message());
+  if (absl::StrContains(message, "with this name already exists")) {
+    std::optional<Container> namesake;
+    bool own = false;
+    for (const Container& m : mine) {
+      if (m.name == c.name) {
+        namesake = m;
+        own = true;
+      }
+    }
+    if (!namesake) {
+      // Best effort: the refusal stands even if the lookup fails.
+      auto named = server.ListContainers({{"name", c.name}});
+      for (const Container& n : named.ok() ? *named : std::vector<Container>{}) {
+        if (n.name == c.name) namesake = n;  // not trusting the server's filter
+      }
+    }
+    if (namesake) {
+      std::string diff = Differences(*namesake, c);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field 'name': container name '", c.name,
+          "' is already taken on the server by container ", namesake->id.value(),
+          own ? " (yours)" : absl::StrCat(" (owned by user ", namesake->owner.value(), ")"),
+          diff.empty() ? "" : absl::StrCat(", which differs in ", diff),
+          "; not registered: choose another --name (server: ", message, ")"));
+    }
+  }
+  if (absl::StrContains(message, "must make a unique set")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "another user's container on the server has the same image_hash, "
+        "additional_files_tarball_hash, container_config and parameters_config; not registered "
+        "(server: ",
+        message, ")"));
+  }
+  return refused;
 }
 
 }  // namespace
@@ -184,6 +257,35 @@ absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
 
   ASSIGN_OR_RETURN(std::shared_ptr<const MedPerfApi> server, ctx.connect());
   SubmitContainerResult out;
+  // The same container registered before by this user (a repeated command, a lost
+  // terminal, a second machine): that one is the answer, not a POST the server refuses.
+  job.Progress("submit", "looking for this container among yours (GET /me/mlcubes/)");
+  ASSIGN_OR_RETURN(std::vector<Container> mine, server->ListMyContainers());
+  const Container* twin = nullptr;
+  for (const Container& m : mine) {
+    if (SameIdentity(m, c) && (!twin || m.id.value() < twin->id.value())) twin = &m;
+  }
+  if (twin) {
+    out.container = *twin;
+    out.reused = true;
+    if (config.IsModelContainer()) {
+      absl::StatusOr<Model> model = server->GetContainerModel(twin->id);
+      if (model.ok()) {
+        out.model = *model;
+      } else if (!absl::IsNotFound(model.status())) {
+        return model.status();
+      }
+    }
+    std::string text = absl::StrCat(
+        "container '", c.name, "' with these hashes already exists on the server as id ",
+        twin->id.value(), twin->name == c.name ? "" : absl::StrCat(" (named '", twin->name, "')"),
+        "; not registered again");
+    job.Progress("submit", text);
+    site.events()
+        .Publish("container.reused", text, {{"container", twin->id.value()}})
+        .IgnoreError();
+    return out;
+  }
   if (config.IsModelContainer()) {
     // Like the real client: a container with an `infer` task is registered as a Model.
     Model m;
@@ -192,7 +294,9 @@ absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
     m.state = c.state;
     m.container = c;
     job.Progress("submit", "registering the model container (POST /models/)");
-    ASSIGN_OR_RETURN(Model created, server->CreateModel(m));
+    absl::StatusOr<Model> registered = server->CreateModel(m);
+    if (!registered.ok()) return ExplainRefusal(*server, c, mine, registered.status());
+    Model created = *std::move(registered);
     if (!created.container) {
       return absl::DataLossError("the server's answer to POST /models/ has no container");
     }
@@ -200,8 +304,9 @@ absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
     out.model = created;
   } else {
     job.Progress("submit", "registering the container (POST /mlcubes/)");
-    ASSIGN_OR_RETURN(Container created, server->CreateContainer(c));
-    out.container = created;
+    absl::StatusOr<Container> created = server->CreateContainer(c);
+    if (!created.ok()) return ExplainRefusal(*server, c, mine, created.status());
+    out.container = *std::move(created);
   }
   site.events()
       .Publish("container.submitted",
@@ -213,7 +318,7 @@ absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
 }
 
 nlohmann::json SummaryJson(const SubmitContainerResult& result) {
-  Json out = {{"container", ToFullJson(result.container)}};
+  Json out = {{"container", ToFullJson(result.container)}, {"reused", result.reused}};
   if (result.model) out["model"] = ToFullJson(*result.model);
   return out;
 }

@@ -33,7 +33,10 @@ struct SubmitContainerInput {
 };
 
 struct SubmitContainerResult {
-  Container container;         // as the server created it
+  // The caller already had this container on the server (the same unique set, see
+  // SubmitContainer): nothing was registered, `container` (and `model`) are that one.
+  bool reused = false;
+  Container container;         // as the server created it (or holds it, when reused)
   std::optional<Model> model;  // set when it was registered as a model
 };
 
@@ -42,16 +45,24 @@ struct SubmitContainerResult {
 absl::Status CheckSubmitContainer(const SubmitContainerInput& in);
 storage::JobRecord SubmitContainerJob(const SubmitContainerInput& in);  // "submit-container"
 
+// Fetches and hashes everything, then looks at the caller's own containers
+// (GET /me/mlcubes/): one with the same image_hash, additional_files_tarball_hash,
+// container_config and parameters_config (the real server's unique set,
+// mlcommons/medperf server/mlcube/models.py) is returned with result.reused set, its
+// model too when it is one, and a "container.reused" event; nothing is POSTed, whatever
+// its name. Otherwise POST /mlcubes/ (or /models/) and a "container.submitted" event.
 // Errors: INVALID_ARGUMENT for a config, legacy mlcube or parameters file that does not
 // parse (naming the file and field), or an image_file for another container type;
 // FAILED_PRECONDITION when the image hashes differently from image_hash; the asset
 // cache's (download, hash mismatch of the additional files); the image hash error with
-// a hint to pass image_hash; the server's; DATA_LOSS when POST /models/ answers without
-// a container. On success a "container.submitted" event is published.
+// a hint to pass image_hash; the server's, where a 400 for a taken name names the
+// container holding it and the fields in which it differs, and one for the unique set
+// says another user's container has it; DATA_LOSS when POST /models/ answers without a
+// container.
 absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
                                                       const SubmitContainerInput& in);
 
-// {"container": {...}} plus {"model": {...}} when registered as a model.
+// {"container": {...}, "reused": bool} plus {"model": {...}} when it is a model.
 nlohmann::json SummaryJson(const SubmitContainerResult& result);
 
 // The legacy mlcube.yaml `text` (from `source`) as a current-form container_config with

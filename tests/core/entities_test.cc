@@ -78,6 +78,59 @@ TEST(EntitiesTest, PartialAssociationRowsKeepDefaults) {
   EXPECT_FALSE(a->benchmark.valid());
 }
 
+// What the server did not send is not rendered back (issue 13, item 7): a non-owner's
+// benchmark has no allow lists, not empty ones; sent-but-empty ones stay.
+TEST(EntitiesTest, FullJsonHoldsOnlyTheFieldsTheServerSent) {
+  Benchmark owned;
+  owned.id = BenchmarkId(1);
+  owned.name = "b";
+  Json sent = ToFullJson(owned);
+  ASSERT_EQ(sent["dataset_auto_approval_allow_list"], Json::array());
+  Json hidden = sent;
+  hidden.erase("dataset_auto_approval_allow_list");
+  hidden.erase("model_auto_approval_allow_list");
+
+  auto full = BenchmarkFromJson(sent);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_TRUE(full->absent_fields.empty());
+  EXPECT_EQ(ToFullJson(*full), sent);
+
+  auto public_form = BenchmarkFromJson(hidden);
+  ASSERT_TRUE(public_form.ok()) << public_form.status();
+  EXPECT_THAT(public_form->absent_fields,
+              ::testing::UnorderedElementsAre("dataset_auto_approval_allow_list",
+                                              "model_auto_approval_allow_list"));
+  EXPECT_EQ(ToFullJson(*public_form), hidden);
+  // The request body still carries every writable field.
+  EXPECT_TRUE(ToJson(*public_form).contains("model_auto_approval_allow_list"));
+
+  Dataset d;
+  d.id = DatasetId(2);
+  Json no_report = ToFullJson(d);
+  no_report.erase("report");
+  auto other = DatasetFromJson(no_report);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_FALSE(ToFullJson(*other).contains("report"));
+  Json empty_report = ToFullJson(d);
+  auto owner = DatasetFromJson(empty_report);
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(ToFullJson(*owner)["report"], Json::object());
+
+  // Nested: a model's container, and an association row endpoint's subset.
+  auto m = ModelFromJson(Json::parse(
+      R"({"id": 4, "name": "m", "type": "CONTAINER", "container": {"id": 4, "name": "m"}})"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  Json mj = ToFullJson(*m);
+  EXPECT_FALSE(mj.contains("owner"));
+  EXPECT_FALSE(mj["container"].contains("image_hash"));
+  EXPECT_EQ(mj["container"]["name"], "m");
+  auto row = ModelAssociationFromJson(
+      Json::parse(R"({"model": 4, "approval_status": "APPROVED", "created_at": "x"})"));
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ(ToFullJson(*row),
+            Json::parse(R"({"model": 4, "approval_status": "APPROVED", "created_at": "x"})"));
+}
+
 struct BadCase {
   const char* json;
   const char* message;

@@ -162,6 +162,134 @@ TEST_F(CommitteeTest, S1BenchmarkCommittee) {
   EXPECT_EQ(CtlJson({"benchmark", "view", "1"})["approval_status"], "APPROVED");
 }
 
+// The same container or benchmark submitted again (issue 13, item 1) is found on the
+// server and named; nothing is registered twice and the command succeeds.
+TEST_F(CommitteeTest, ResubmittingTheSameContainerOrBenchmarkReusesIt) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld("benchmark", kBoEmail));
+  ASSERT_EQ(SubmitContainer("my-prep", "data_preparator", false).exit_code, 0);
+  ASSERT_EQ(SubmitContainer("my-refmodel", "model_threshold", true).exit_code, 0);
+  ASSERT_EQ(SubmitContainer("my-metrics", "metrics", false).exit_code, 0);
+
+  RunResult metrics = SubmitContainer("my-metrics", "metrics", false);
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+  EXPECT_TRUE(Has(metrics.out,
+                  "Container 'my-metrics' with these hashes already exists on the "
+                  "server as UID 3 (OPERATION); not registered again"))
+      << metrics.out;
+  RunResult model = SubmitContainer("my-refmodel", "model_threshold", true);
+  ASSERT_EQ(model.exit_code, 0) << model.err;
+  EXPECT_TRUE(Has(model.out, "as UID 2")) << model.out;
+  EXPECT_TRUE(Has(model.out, "it is model 2")) << model.out;
+  EXPECT_EQ(CtlJson({"container", "ls", "--mine"}).size(), 3u) << "a container registered twice";
+
+  // The same hashes under a new name: still that container, and --json says so.
+  Json renamed =
+      CtlJson({"container", "submit", "--name", "metrics-again", "--container-config-file",
+               files_->Url("metrics/container_config.yaml"), "--parameters-file",
+               files_->Url("metrics/parameters.yaml"), "--operational"});
+  EXPECT_EQ(renamed["reused"], true) << renamed.dump();
+  EXPECT_EQ(renamed["container"]["id"], 3) << renamed.dump();
+  EXPECT_EQ(renamed["container"]["name"], "my-metrics") << renamed.dump();
+
+  // A taken name with other files: the server refuses, and the message names the field
+  // and the container holding the name.
+  RunResult taken = Ctl({"container", "submit", "--name", "my-metrics", "--container-config-file",
+                         files_->Url("model_linear/container_config.yaml"), "--parameters-file",
+                         files_->Url("model_linear/parameters.yaml")});
+  EXPECT_EQ(taken.exit_code, 1) << taken.out;
+  EXPECT_TRUE(Has(taken.err, "field 'name'")) << taken.err;
+  EXPECT_TRUE(Has(taken.err, "already taken on the server by container 3 (yours)")) << taken.err;
+  // Another user submitting it under that name: the name is taken by another's container.
+  RunResult theirs =
+      CtlAs(kMoEmail, {"container", "submit", "--name", "my-metrics", "--container-config-file",
+                       files_->Url("metrics/container_config.yaml"), "--parameters-file",
+                       files_->Url("metrics/parameters.yaml"), "--operational"});
+  EXPECT_EQ(theirs.exit_code, 1) << theirs.out;
+  EXPECT_TRUE(Has(theirs.err, "already taken on the server by container 3 (owned by user"))
+      << theirs.err;
+
+  std::vector<std::string> submit = {"benchmark",
+                                     "submit",
+                                     "--name",
+                                     "tutorial_bmk",
+                                     "--description",
+                                     "MedPerf demo bmk",
+                                     "--data-preparation-container",
+                                     "1",
+                                     "--reference-model-container",
+                                     "2",
+                                     "--evaluator-container",
+                                     "3",
+                                     "--skip-compatibility-tests"};
+  RunResult first = Ctl(submit);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_TRUE(Has(first.out, "submitted with server UID 1")) << first.out;
+  RunResult again = Ctl(submit);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(Has(again.out,
+                  "Benchmark 'tutorial_bmk' with these containers already exists on "
+                  "the server as UID 1; not submitted again"))
+      << again.out;
+  submit.push_back("--json");
+  RunResult json = Ctl(submit);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  Json j = Json::parse(json.out, nullptr, false);
+  EXPECT_EQ(j["reused"], true) << json.out;
+  EXPECT_EQ(j["benchmark"]["id"], 1) << json.out;
+  EXPECT_EQ(CtlJson({"benchmark", "ls", "--mine"}).size(), 1u) << "a benchmark submitted twice";
+
+  // The same name with another evaluator is refused before any test, naming what differs.
+  submit.pop_back();
+  submit[11] = "1";
+  RunResult other = Ctl(submit);
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  EXPECT_TRUE(Has(other.err, "field 'name'")) << other.err;
+  EXPECT_TRUE(Has(other.err,
+                  "your benchmark 1, which differs in data_evaluator_mlcube (3 there, "
+                  "1 here)"))
+      << other.err;
+  // Another user's submission of that name: refused naming the holder, before any test.
+  submit[11] = "3";
+  RunResult theirs_b = CtlAs(kMoEmail, submit);
+  EXPECT_EQ(theirs_b.exit_code, 1) << theirs_b.out;
+  EXPECT_TRUE(Has(theirs_b.err, "already taken by benchmark 1 (owned by user")) << theirs_b.err;
+}
+
+// Views show what the server sent (issue 13, item 7): the owner is sent the benchmark's
+// allow lists (empty here) and sees them empty; another user is not sent them and sees
+// no such field, rather than an empty list.
+TEST_F(CommitteeTest, ViewsShowOnlyTheFieldsTheServerSent) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld("benchmark", kBoEmail));
+  ASSERT_EQ(SubmitContainer("my-prep", "data_preparator", false).exit_code, 0);
+  ASSERT_EQ(SubmitContainer("my-refmodel", "model_threshold", true).exit_code, 0);
+  ASSERT_EQ(SubmitContainer("my-metrics", "metrics", false).exit_code, 0);
+  RunResult submitted = Ctl({"benchmark", "submit", "--name", "b", "--description", "d",
+                             "--data-preparation-container", "1", "--reference-model-container",
+                             "2", "--evaluator-container", "3", "--skip-compatibility-tests"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+
+  Json owner = CtlJson({"benchmark", "view", "1"});
+  EXPECT_EQ(owner["dataset_auto_approval_allow_list"], Json::array()) << owner.dump();
+  EXPECT_EQ(owner["model_auto_approval_allow_list"], Json::array()) << owner.dump();
+  RunResult owner_text = Ctl({"benchmark", "view", "1"});
+  EXPECT_TRUE(Has(owner_text.out, "dataset_auto_approval_allow_list: []")) << owner_text.out;
+
+  RunResult other_json = CtlAs(kMoEmail, {"benchmark", "view", "1", "--json"});
+  ASSERT_EQ(other_json.exit_code, 0) << other_json.err;
+  Json other = Json::parse(other_json.out, nullptr, false);
+  EXPECT_EQ(other["name"], "b") << other_json.out;
+  EXPECT_FALSE(other.contains("dataset_auto_approval_allow_list")) << other_json.out;
+  EXPECT_FALSE(other.contains("model_auto_approval_allow_list")) << other_json.out;
+  RunResult other_text = CtlAs(kMoEmail, {"benchmark", "view", "1"});
+  ASSERT_EQ(other_text.exit_code, 0) << other_text.err;
+  EXPECT_TRUE(Has(other_text.out, "dataset_auto_approval_mode: NEVER")) << other_text.out;
+  EXPECT_FALSE(Has(other_text.out, "allow_list")) << other_text.out;
+  // The list gives nobody the allow lists (the real server's public serializer).
+  for (const Json& b : CtlJson({"benchmark", "ls"})) {
+    EXPECT_FALSE(b.contains("dataset_auto_approval_allow_list")) << b.dump();
+  }
+}
+
 TEST_F(CommitteeTest, UsageErrorsNameTheFlag) {
   ASSERT_NO_FATAL_FAILURE(StartWorld("benchmark", kBoEmail));
   RunResult no_data = Ctl({"test", "run", "--model", Example("model_linear").string()});

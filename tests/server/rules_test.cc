@@ -1,3 +1,4 @@
+// Over 600 lines on purpose: it is the checklist itself, one table row per rule.
 // The real server's behaviour checklist (reference §8), one named case per rule, each on
 // a fresh server seeded with `--demo data`: testbo owns containers 1-3, model 2 and the
 // approved OPERATION benchmark 1; testmo owns model 4, approved for benchmark 1.
@@ -117,6 +118,24 @@ const std::vector<RuleCase>& Cases() {
          return St(w.As(kDo).CreateContainer(a));
        },
        C::kOk},
+      {"rule 9: duplicate model name on POST /models/ -> 400",
+       [](RulesTest& w) {
+         RETURN_IF_ERROR(w.As(kMo).CreateModel(MakeModel("twin-model")).status());
+         Model again = MakeModel("twin-model");
+         again.container->name = "twin-model-container";
+         again.container->image_hash = "sha256:" + std::string(64, 'c');
+         return St(w.As(kMo).CreateModel(again));
+       },
+       C::kInvalidArgument},
+      {"rule 10: POST /models/ whose container repeats another's hashes+configs -> 400",
+       [](RulesTest& w) {
+         Model a = MakeModel("set-a");
+         RETURN_IF_ERROR(w.As(kMo).CreateModel(a).status());
+         a.name = "set-b";
+         a.container->name = "set-b";
+         return St(w.As(kMo).CreateModel(a));
+       },
+       C::kInvalidArgument},
       {"rule 11: empty image_hash on POST -> 400",
        [](RulesTest& w) {
          Container c = MakeContainer("nohash", false);
@@ -241,6 +260,16 @@ const std::vector<RuleCase>& Cases() {
          return absl::OkStatus();
        },
        C::kOk},
+      {"rule 22: the admin is not sent another's allow lists either",
+       [](RulesTest& w) {
+         ASSIGN_OR_RETURN(Json admin, w.As(kAdmin).GetJson("/benchmarks/1/"));
+         ASSIGN_OR_RETURN(Json owner, w.As(kBo).GetJson("/benchmarks/1/"));
+         REQUIRE(!admin.contains("dataset_auto_approval_allow_list"));
+         REQUIRE(!admin.contains("model_auto_approval_allow_list"));
+         REQUIRE(owner["model_auto_approval_allow_list"] == Json::array());
+         return absl::OkStatus();
+       },
+       C::kOk},
       {"rule 23: OPERATION benchmark description change -> 400",
        [](RulesTest& w) {
          return St(w.As(kBo).UpdateBenchmark(BenchmarkId(1), Json{{"description", "new"}}));
@@ -317,6 +346,19 @@ const std::vector<RuleCase>& Cases() {
          w.OperationalDataset("d31");
          ASSIGN_OR_RETURN(Json page, w.As(kDo).GetJson("/datasets/"));
          REQUIRE(page["results"].size() == 1 && !page["results"][0].contains("report"));
+         return absl::OkStatus();
+       },
+       C::kOk},
+      {"rule 31: GET /datasets/{id}/ sends the report to its owner and the prep owner only",
+       [](RulesTest& w) {
+         Dataset d = w.OperationalDataset("d31b");  // testdo's, prepared with testbo's 1
+         const std::string path = "/datasets/" + d.id.str() + "/";
+         ASSIGN_OR_RETURN(Json owner, w.As(kDo).GetJson(path));
+         ASSIGN_OR_RETURN(Json prep_owner, w.As(kBo).GetJson(path));
+         ASSIGN_OR_RETURN(Json admin, w.As(kAdmin).GetJson(path));
+         ASSIGN_OR_RETURN(Json other, w.As(kMo).GetJson(path));
+         REQUIRE(owner.contains("report") && prep_owner.contains("report"));
+         REQUIRE(!admin.contains("report") && !other.contains("report"));
          return absl::OkStatus();
        },
        C::kOk},

@@ -155,6 +155,69 @@ TEST_F(CommitteeFlowTest, SubmitContainerWithAnInferTaskRegistersAModel) {
   EXPECT_TRUE(SummaryJson(*out).contains("model"));
 }
 
+// Submitting the same container again (issue 13, item 1) answers with the one already
+// registered: the server's unique set matches, whatever the name; nothing is POSTed.
+TEST_F(CommitteeFlowTest, SubmitContainerTwiceReusesTheRegisteredOne) {
+  SubmitContainerInput in = ContainerInput(ConfigFile("metrics", {"evaluate"}));
+  in.name = "metrics-v2";
+  auto first = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->reused);
+  EXPECT_EQ(SummaryJson(*first)["reused"], false);
+
+  auto again = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->reused);
+  EXPECT_EQ(again->container.id, first->container.id);
+  EXPECT_EQ(server_->created_containers.size(), 1u) << "registered twice";
+  EXPECT_EQ(SummaryJson(*again)["reused"], true);
+  EXPECT_EQ(SummaryJson(*again)["container"]["id"], first->container.id.value());
+  ASSERT_EQ(Events("container.reused").size(), 1u);
+  EXPECT_NE(Events("container.reused")[0].message.find("already exists on the server as id " +
+                                                       std::to_string(first->container.id.value())),
+            std::string::npos);
+
+  // Another name for the same hashes is still the same container.
+  in.name = "metrics-renamed";
+  auto renamed = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_TRUE(renamed->reused);
+  EXPECT_EQ(renamed->container.id, first->container.id);
+  EXPECT_EQ(server_->created_containers.size(), 1u);
+}
+
+TEST_F(CommitteeFlowTest, SubmitModelContainerTwiceReusesTheModel) {
+  SubmitContainerInput in = ContainerInput(ConfigFile("reference", {"infer"}));
+  in.name = "reference-v2";
+  auto first = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->reused);
+  ASSERT_TRUE(again->model.has_value());
+  EXPECT_EQ(again->model->id, first->model->id);
+  EXPECT_EQ(server_->created_models.size(), 1u);
+  EXPECT_TRUE(SummaryJson(*again).contains("model"));
+}
+
+// A taken name with other hashes: the server's refusal names the field and the container
+// holding the name, with the fields that differ.
+TEST_F(CommitteeFlowTest, SubmitContainerUnderATakenNameNamesTheHolder) {
+  SubmitContainerInput in = ContainerInput(ConfigFile("metrics", {"evaluate"}));
+  ASSERT_EQ(server_->containers[kEvaluator].name, in.name);
+  server_->create_error = absl::InvalidArgumentError(
+      "POST /mlcubes/: HTTP 400: name: mlcube with this name already exists.");
+  auto out = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(absl::IsInvalidArgument(out.status())) << out.status();
+  const std::string message(out.status().message());
+  EXPECT_NE(message.find("field 'name'"), std::string::npos) << message;
+  EXPECT_NE(message.find("by container " + std::to_string(kEvaluator) + " (yours)"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("image_hash (none there, sha256:"), std::string::npos) << message;
+  EXPECT_EQ(Events("container.reused").size(), 0u);
+}
+
 TEST_F(CommitteeFlowTest, SubmitContainerRefusesAnImageHashMismatch) {
   SubmitContainerInput in = ContainerInput(ConfigFile("metrics", {"evaluate"}));
   in.image_hash = "sha256:" + std::string(64, 'e');
@@ -200,6 +263,60 @@ TEST_F(CommitteeFlowTest, SubmitBenchmarkWithoutTestsSendsTheClientsPlaceholders
   EXPECT_EQ(sent.metadata["skip_compatibility_tests"], true);
   EXPECT_TRUE(TasksRan().empty());
   EXPECT_EQ(Events("benchmark.submitted").size(), 1u);
+}
+
+// The same benchmark again (issue 13, item 1): found by name before the compatibility
+// test, which is not run again, and answered with the registered one.
+TEST_F(CommitteeFlowTest, SubmitBenchmarkTwiceReusesTheRegisteredOne) {
+  SubmitBenchmarkInput in = BenchmarkInput();
+  auto first = RunFlow([&](FlowContext& ctx) { return SubmitBenchmark(ctx, in); });
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->reused);
+  auto again = RunFlow([&](FlowContext& ctx) { return SubmitBenchmark(ctx, in); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->reused);
+  EXPECT_EQ(again->benchmark.id, first->benchmark.id);
+  EXPECT_EQ(server_->created_benchmarks.size(), 1u) << "submitted twice";
+  EXPECT_EQ(SummaryJson(*again)["reused"], true);
+  EXPECT_EQ(Events("benchmark.reused").size(), 1u);
+}
+
+TEST_F(CommitteeFlowTest, SubmitBenchmarkFoundAgainSkipsTheCompatibilityTest) {
+  Benchmark there = server_->benchmarks[kBenchmark];
+  there.id = BenchmarkId(7);
+  there.name = "new bench";
+  there.demo_dataset_tarball_url = "https://example.org/demo.tar.gz";
+  there.metadata = {{"results", {{"AUC", 0.8}}}};
+  server_->benchmarks[7] = there;
+  SubmitBenchmarkInput in = BenchmarkInput();
+  in.skip_compatibility_test = false;
+  in.demo_url = there.demo_dataset_tarball_url;
+  auto out = RunFlow([&](FlowContext& ctx) { return SubmitBenchmark(ctx, in); });
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->reused);
+  EXPECT_EQ(out->benchmark.id, BenchmarkId(7));
+  EXPECT_EQ(out->results, (Json{{"AUC", 0.8}}));
+  EXPECT_TRUE(TasksRan().empty()) << "tested again";
+  EXPECT_TRUE(server_->created_benchmarks.empty());
+}
+
+// A taken name with other containers is refused before the test, naming the field, the
+// benchmark holding the name and what differs.
+TEST_F(CommitteeFlowTest, SubmitBenchmarkUnderATakenNameNamesTheHolder) {
+  SubmitBenchmarkInput in = BenchmarkInput();
+  in.name = "bench";  // benchmark 1, whose reference model is 20 and evaluator 30
+  in.evaluator_container = ContainerId(kPrep);
+  in.skip_compatibility_test = false;
+  in.demo_url = "https://example.org/demo.tar.gz";
+  auto out = RunFlow([&](FlowContext& ctx) { return SubmitBenchmark(ctx, in); });
+  ASSERT_TRUE(absl::IsInvalidArgument(out.status())) << out.status();
+  const std::string message(out.status().message());
+  EXPECT_NE(message.find("field 'name'"), std::string::npos) << message;
+  EXPECT_NE(message.find("your benchmark 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("data_evaluator_mlcube (30 there, 10 here)"), std::string::npos)
+      << message;
+  EXPECT_TRUE(TasksRan().empty());
+  EXPECT_TRUE(server_->created_benchmarks.empty());
 }
 
 TEST_F(CommitteeFlowTest, SubmitBenchmarkNeedsAReferenceContainerThatIsAModel) {

@@ -35,9 +35,10 @@ using Json = nlohmann::json;
 // Setting an `*_error` makes that call fail with it.
 class FakeServer final : public MedPerfApi {
  public:
-  std::map<int64_t, Benchmark> benchmarks;
-  std::map<int64_t, Container> containers;
-  std::map<int64_t, Model> models;
+  // Created entities are added too (mutable: the API's methods are const).
+  mutable std::map<int64_t, Benchmark> benchmarks;
+  mutable std::map<int64_t, Container> containers;
+  mutable std::map<int64_t, Model> models;
   std::map<int64_t, Dataset> datasets;
   std::map<int64_t, std::vector<BenchmarkModelAssociation>> benchmark_models;
 
@@ -72,7 +73,22 @@ class FakeServer final : public MedPerfApi {
     Benchmark out = b;
     out.id = BenchmarkId(100 + static_cast<int64_t>(created_benchmarks.size()));
     created_benchmarks.push_back(b);
+    benchmarks[out.id.value()] = out;
     return out;
+  }
+  // "Mine" is everything here: the fake has one user.
+  absl::StatusOr<std::vector<Benchmark>> ListBenchmarks(const QueryParams& filters) const override {
+    ++calls;
+    std::vector<Benchmark> out;
+    for (const auto& [id, b] : benchmarks) {
+      bool keep = true;
+      for (const auto& [k, v] : filters) keep = keep && (k != "name" || b.name == v);
+      if (keep) out.push_back(b);
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<Benchmark>> ListMyBenchmarks() const override {
+    return ListBenchmarks({});
   }
   absl::StatusOr<std::vector<BenchmarkModelAssociation>> ListBenchmarkModels(
       BenchmarkId id) const override {
@@ -91,7 +107,21 @@ class FakeServer final : public MedPerfApi {
     Container out = c;
     out.id = ContainerId(200 + static_cast<int64_t>(created_containers.size()));
     created_containers.push_back(c);
+    containers[out.id.value()] = out;
     return out;
+  }
+  absl::StatusOr<std::vector<Container>> ListContainers(const QueryParams& filters) const override {
+    ++calls;
+    std::vector<Container> out;
+    for (const auto& [id, c] : containers) {
+      bool keep = true;
+      for (const auto& [k, v] : filters) keep = keep && (k != "name" || c.name == v);
+      if (keep) out.push_back(c);
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<Container>> ListMyContainers() const override {
+    return ListContainers({});
   }
   absl::StatusOr<Model> GetContainerModel(ContainerId id) const override {
     ++calls;
@@ -111,6 +141,8 @@ class FakeServer final : public MedPerfApi {
     out.id = ModelId(300 + static_cast<int64_t>(created_models.size()));
     out.container->id = ContainerId(out.id.value());
     created_models.push_back(m);
+    models[out.id.value()] = out;
+    containers[out.id.value()] = *out.container;
     return out;
   }
   absl::StatusOr<Dataset> GetDataset(DatasetId id) const override {
