@@ -229,7 +229,10 @@ std::function<std::pair<std::string, std::string>()> OutputCapTick(std::vector<f
                                      ".output = ", DescribeBytes(output_bytes), ": ",
                                      used.status().message())};
     }
-    if (*used > output_bytes) {
+    // Reaching the cap counts: the largest-file rlimit equals it, and a task whose
+    // writes are refused there does not always die of SIGXFSZ (through docker's bind
+    // mounts the write fails with an error the task may ignore and retry forever).
+    if (*used >= output_bytes) {
       return {"output", absl::StrCat("its outputs reached ", DescribeBytes(*used), ", over limits.",
                                      task, ".output = ", DescribeBytes(output_bytes))};
     }
