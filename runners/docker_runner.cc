@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -488,6 +489,24 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
   }
   if (outcome.ok() && outcome->timed_out) {
     outcome->limit_detail = absl::StrCat(key, "time_seconds = ", limits.wall_time.count());
+  }
+  if (outcome.ok() && !outcome->ok() && outcome->limit_hit.empty() && !outcome->cancelled &&
+      !outcome->timed_out && limits.max_processes > 0) {
+    // --pids-limit fails fork/clone with EAGAIN instead of killing the task, and docker
+    // does not report it (the container's pids cgroup is gone once it exits): only the
+    // task's own errors can tell, so say which limit those would be.
+    std::string note =
+        absl::StrCat("[medperf] note: docker enforces ", key, "processes = ", limits.max_processes,
+                     " with --pids-limit: a task that failed with EAGAIN from "
+                     "fork or thread creation hit that limit");
+    if (run.on_output) run.on_output(note);
+    if (!run.log_file.empty()) {
+      // The task's log is what the user reads (the daemon shows its last lines).
+      if (FILE* log = std::fopen(run.log_file.c_str(), "a"); log != nullptr) {
+        std::fprintf(log, "%s\n", note.c_str());
+        std::fclose(log);
+      }
+    }
   }
   (void)RunCapture({docker, "rm", "--force", name}, std::chrono::seconds(60));
   return outcome;
