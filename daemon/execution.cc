@@ -131,6 +131,8 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   }
   run.mounts = std::move(mounts);
   run.log_file = log_file;
+  // The fetched, hash-checked copy of an image archive, not the config's `image`.
+  run.image_file = container.image_file;
   run.cancel = job.cancel_flag();
   // GPUs go to the tasks that run a model; data preparation and metrics run on CPU.
   if (task == "infer") run.gpus = site.config().policy.gpus;

@@ -17,9 +17,11 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "runners/container_config.h"
 #include "runners/docker_runner.h"
 #include "runners/subprocess.h"
@@ -306,6 +308,61 @@ TEST_F(DockerRealTest, ExitCodeAndOutputReachTheCaller) {
   EXPECT_EQ(out.exit_code, 4);
   EXPECT_EQ(ReadFile(dir_ / "out/x"), "hi\n");
   EXPECT_TRUE(absl::StrContains(output_, "to-log")) << output_;
+}
+
+// A `docker save` tarball (DockerArchive) given as the fetched local file: loaded once
+// per image id and reused by later runners (one per task, as the daemon makes them) and
+// after the engine already has it; a file that is not an archive and a relative path
+// nobody fetched fail naming the image and what to do.
+TEST_F(DockerRealTest, ImageArchiveIsLoadedOnceAndReused) {
+  fs::path tar = dir_ / "cxr.tar";
+  auto saved = RunCapture({"docker", "save", "-o", tar.string(), kImage}, std::chrono::seconds(60));
+  ASSERT_TRUE(saved.ok() && saved->exit_code == 0) << saved->output;
+  auto id = RunCapture({"docker", "image", "inspect", "--format", "{{.Id}}", kImage},
+                       std::chrono::seconds(30));
+  ASSERT_TRUE(id.ok() && id->exit_code == 0);
+  std::string image_id(absl::StripAsciiWhitespace(id->output));
+  // Gone from the engine: the runner must load it from the file.
+  auto removed = RunCapture({"docker", "image", "rm", kImage}, std::chrono::seconds(60));
+  ASSERT_TRUE(removed.ok() && removed->exit_code == 0) << removed->output;
+
+  auto config = ParseContainerConfig(
+      "container_type: DockerArchive\nimage: https://example.org/cxr.tar\ntasks:\n  infer:\n"
+      "    run_args: {entrypoint: /bin/sh, command: [-c, 'echo ran > /out/x']}\n"
+      "    output_volumes: {out: {mount_path: /out, type: directory}}\n",
+      "archive container");
+  ASSERT_TRUE(config.ok()) << config.status();
+  for (int i = 0; i < 2; ++i) {
+    auto runner = DockerRunner::Create();  // a new runner per task, as the daemon does
+    ASSERT_TRUE(runner.ok());
+    TaskRun run{.task = "infer", .mounts = {{"out", dir_ / "out"}}, .image_file = tar};
+    auto out = (*runner)->Run(*config, run);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(out->ok()) << out->Describe();
+    EXPECT_EQ(ReadFile(dir_ / "out/x"), "ran\n");
+    auto spec = (*runner)->MakeSpec(*config, run, "n");
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->image, image_id) << "the archive's image is run by its id";
+  }
+  auto images = RunCapture({"docker", "image", "inspect", image_id}, std::chrono::seconds(30));
+  EXPECT_TRUE(images.ok() && images->exit_code == 0) << "the archive was not loaded";
+
+  WriteFile(dir_ / "not-an-image.tar", "garbage");
+  auto runner = DockerRunner::Create();
+  ASSERT_TRUE(runner.ok());
+  auto bad = (*runner)->Run(*config, TaskRun{.task = "infer",
+                                             .mounts = {{"out", dir_ / "out"}},
+                                             .image_file = dir_ / "not-an-image.tar"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "not-an-image.tar")) << bad.status();
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "docker save")) << bad.status();
+  auto relative = ParseContainerConfig(
+      "container_type: DockerArchive\nimage: images/cxr.tar\ntasks:\n  infer: {}\n", "rel");
+  ASSERT_TRUE(relative.ok());
+  bad = (*runner)->Run(*relative, TaskRun{.task = "infer"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "images/cxr.tar")) << bad.status();
+  EXPECT_FALSE(absl::StrContains(bad.status().message(), "TaskRun")) << bad.status();
 }
 
 }  // namespace
