@@ -142,6 +142,7 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
                log_file.string());
+  job.Progress(task, absl::StrCat("runner ", site.RunnerChoice(container)), log_file.string());
   absl::StatusOr<TaskOutcome> ran = runner->Run(container.config, run);
   if (!ran.ok()) {
     // The runner's own set-up (the sandbox's /etc, an unpacked image) may hit a full disk.

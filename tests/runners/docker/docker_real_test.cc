@@ -24,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "runners/container_config.h"
 #include "runners/docker_runner.h"
+#include "runners/runner_factory.h"
 #include "runners/subprocess.h"
 #include "tests/support/docker_engine.h"
 #include "tests/support/test_support.h"
@@ -363,6 +364,50 @@ TEST_F(DockerRealTest, ImageArchiveIsLoadedOnceAndReused) {
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(absl::StrContains(bad.status().message(), "images/cxr.tar")) << bad.status();
   EXPECT_FALSE(absl::StrContains(bad.status().message(), "TaskRun")) << bad.status();
+}
+
+// runner.docker.host: the engine named in the config is the one used, whatever
+// DOCKER_HOST says; an unreachable one is an error naming its socket; `auto` says why
+// it picked docker.
+TEST_F(DockerRealTest, ConfiguredEngineIsUsedAndAnUnreachableOneIsNamed) {
+  std::string why;
+  const testing::DockerEngine* engine = testing::PrivateDockerEngine(&why);
+  ASSERT_NE(engine, nullptr) << why;
+  auto config = ParseContainerConfig(
+      absl::StrCat("container_type: DockerImage\nimage: ", kImage,
+                   "\ntasks:\n  infer:\n    run_args: {entrypoint: /bin/sh, command: [-c, "
+                   "'echo ok > /out/x']}\n    output_volumes: {out: {mount_path: /out, type: "
+                   "directory}}\n"),
+      "engine test");
+  ASSERT_TRUE(config.ok());
+  ::unsetenv("DOCKER_HOST");
+  RunnerOptions options;
+  options.engine = EngineChoice::kDocker;
+  options.docker_host = engine->host;
+  auto runner = CreateRunner(*config, options);
+  ::setenv("DOCKER_HOST", engine->host.c_str(), 1);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  ::unsetenv("DOCKER_HOST");
+  auto out = (*runner)->Run(*config, TaskRun{.task = "infer", .mounts = {{"out", dir_ / "out"}}});
+  ::setenv("DOCKER_HOST", engine->host.c_str(), 1);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->ok()) << out->Describe();
+  EXPECT_EQ(ReadFile(dir_ / "out/x"), "ok\n");
+
+  options.engine = EngineChoice::kAuto;
+  EXPECT_TRUE(absl::StartsWith(DescribeRunnerChoice(*config, options), "docker: runner auto"))
+      << DescribeRunnerChoice(*config, options);
+
+  std::string nowhere = absl::StrCat("unix://", (dir_ / "no-engine.sock").string());
+  options.docker_host = nowhere;
+  EXPECT_TRUE(absl::StartsWith(DescribeRunnerChoice(*config, options), "sandbox: runner auto"))
+      << DescribeRunnerChoice(*config, options);
+  options.engine = EngineChoice::kDocker;
+  auto refused = CreateRunner(*config, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), nowhere)) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "runner.docker.host"))
+      << refused.status();
 }
 
 }  // namespace
