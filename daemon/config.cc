@@ -435,11 +435,28 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
             if (!level.ok()) return r.Error(p, std::string(level.status().message()));
             config.log_level = *level;
           } else if (key == "runner") {
-            ASSIGN_OR_RETURN(config.runner, r.String(v, p));
-            if (config.runner != "auto" && config.runner != "sandbox" &&
-                config.runner != "docker" && config.runner != "apptainer") {
-              return r.Error(p, "expected auto, sandbox, docker or apptainer");
-            }
+            auto engine = [&](const YAML::Node& e, const std::string& ep) -> absl::Status {
+              ASSIGN_OR_RETURN(config.runner, r.String(e, ep));
+              if (config.runner != "auto" && config.runner != "sandbox" &&
+                  config.runner != "docker" && config.runner != "apptainer") {
+                return r.Error(ep, "expected auto, sandbox, docker or apptainer");
+              }
+              return absl::OkStatus();
+            };
+            if (!v.IsMap()) return engine(v, p);
+            return r.ForEach(v, p, {"engine", "docker"},
+                             [&](const std::string& k, const YAML::Node& rv,
+                                 const std::string& rp) -> absl::Status {
+                               if (k == "engine") return engine(rv, rp);
+                               return r.ForEach(
+                                   rv, rp, {"host", "binary"},
+                                   [&](const std::string& dk, const YAML::Node& dv,
+                                       const std::string& dp) -> absl::Status {
+                                     ASSIGN_OR_RETURN(std::string s, r.String(dv, dp));
+                                     (dk == "host" ? config.docker_host : config.docker_binary) = s;
+                                     return absl::OkStatus();
+                                   });
+                             });
           } else if (key == "server") {
             return ParseServer(r, v, p, config.server);
           } else if (key == "poll") {

@@ -93,6 +93,12 @@ struct DaemonConfig {
   std::string socket_group;  // group allowed to use the socket besides the owner
   LogLevel log_level = LogLevel::kInfo;
   std::string runner = "auto";  // auto, sandbox, docker, apptainer
+  // runner as a mapping: {engine: <the above>, docker: {host: H, binary: B}}. The docker
+  // engine in DOCKER_HOST form (passed as --host to every docker command; empty = the
+  // CLI's default, DOCKER_HOST of medperfd's environment, else /var/run/docker.sock) and
+  // the docker CLI (empty = "docker" on PATH).
+  std::string docker_host;
+  std::string docker_binary;
   ServerConfig server;
   PollConfig poll;
   PolicyConfig policy;

@@ -131,6 +131,8 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   }
   run.mounts = std::move(mounts);
   run.log_file = log_file;
+  // The fetched, hash-checked copy of an image archive, not the config's `image`.
+  run.image_file = container.image_file;
   run.cancel = job.cancel_flag();
   // GPUs go to the tasks that run a model; data preparation and metrics run on CPU.
   if (task == "infer") run.gpus = site.config().policy.gpus;
@@ -140,6 +142,7 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
                log_file.string());
+  job.Progress(task, absl::StrCat("runner ", site.RunnerChoice(container)), log_file.string());
   absl::StatusOr<TaskOutcome> ran = runner->Run(container.config, run);
   if (!ran.ok()) {
     // The runner's own set-up (the sandbox's /etc, an unpacked image) may hit a full disk.

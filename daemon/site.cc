@@ -48,6 +48,8 @@ Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
       reserve_(config.state_dir, config.storage.reserve_bytes) {
   auto engine = ParseEngineChoice(config.runner);
   runner_options_.engine = engine.ok() ? *engine : EngineChoice::kAuto;
+  runner_options_.docker = config.docker_binary;
+  runner_options_.docker_host = config.docker_host;
   runner_options_.image_cache_dir = config.state_dir / "images";
   runner_options_.tmp_dir = config.state_dir / "tmp";
   identity_ = ResolveTaskIdentity(config.sandbox.task_user);
@@ -77,6 +79,11 @@ absl::StatusOr<std::unique_ptr<Runner>> Site::RunnerFor(const LocalContainer& co
   if (runner_factory_) return runner_factory_(container);
   RETURN_IF_ERROR(identity_.status());
   return CreateRunner(container.config, runner_options_);
+}
+
+std::string Site::RunnerChoice(const LocalContainer& container) const {
+  if (runner_factory_) return "a test's runner";
+  return DescribeRunnerChoice(container.config, runner_options_);
 }
 
 fs::path Site::DatasetDir(DatasetId id) const {

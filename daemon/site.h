@@ -62,6 +62,9 @@ class Site {
 
   // The runner for a container, following the `runner` setting.
   absl::StatusOr<std::unique_ptr<Runner>> RunnerFor(const LocalContainer& container) const;
+  // Which runner RunnerFor picks for `container` and why, for the task's progress line
+  // ("docker: runner auto, and the docker engine at unix:///... answers").
+  std::string RunnerChoice(const LocalContainer& container) const;
   // Replaces how RunnerFor makes runners: the flows' unit tests run a fake runner.
   using RunnerFactory =
       std::function<absl::StatusOr<std::unique_ptr<Runner>>(const LocalContainer&)>;

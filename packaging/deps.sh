@@ -12,6 +12,11 @@ PACKAGES=(
   libcpp-httplib-dev libcli11-dev libssl-dev libsystemd-dev bubblewrap libseccomp-dev
   ca-certificates curl procps
 )
+# Only for the tests: Debian's Docker engine, which the Docker runner's tests start as a
+# private dockerd of their own (tests/support/docker_engine.h). The site agent itself
+# needs no local engine (it falls back to the sandbox).
+TEST_PACKAGES=(docker.io)
+PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

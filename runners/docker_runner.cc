@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -229,7 +231,10 @@ std::function<std::pair<std::string, std::string>()> OutputCapTick(std::vector<f
                                      ".output = ", DescribeBytes(output_bytes), ": ",
                                      used.status().message())};
     }
-    if (*used > output_bytes) {
+    // Reaching the cap counts: the largest-file rlimit equals it, and a task whose
+    // writes are refused there does not always die of SIGXFSZ (through docker's bind
+    // mounts the write fails with an error the task may ignore and retry forever).
+    if (*used >= output_bytes) {
       return {"output", absl::StrCat("its outputs reached ", DescribeBytes(*used), ", over limits.",
                                      task, ".output = ", DescribeBytes(output_bytes))};
     }
@@ -270,14 +275,16 @@ absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec&
     return absl::InvalidArgumentError(absl::StrCat("bad shm_size value '", spec.shm_size, "'"));
   }
   const TaskLimits& limits = spec.limits;
-  std::vector<std::string> argv = {spec.docker, "run", "--name", spec.container_name,
-                                   // The image was pulled (and hashed) by Prepare; never
-                                   // let `run` fetch another one.
-                                   "--pull", "never", "--user", spec.user,
-                                   // No capabilities, no setuid gains, nothing written
-                                   // outside the outputs and a private /tmp.
-                                   "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                                   "--read-only"};
+  std::vector<std::string> argv = {spec.docker};
+  if (!spec.host.empty()) argv.insert(argv.end(), {"--host", spec.host});
+  argv.insert(argv.end(),
+              {"run", "--name", spec.container_name,
+               // The image was pulled (and hashed) by Prepare; never
+               // let `run` fetch another one.
+               "--pull", "never", "--user", spec.user,
+               // No capabilities, no setuid gains, nothing written
+               // outside the outputs and a private /tmp.
+               "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only"});
   bool tmp_claimed = std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const auto& m) {
     return fs::path(m.mount_path).lexically_normal() == "/tmp";
   });
@@ -329,6 +336,13 @@ absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec&
   return argv;
 }
 
+std::vector<std::string> DockerRunner::Cli(std::vector<std::string> args) const {
+  std::vector<std::string> argv = {options_.docker};
+  if (!options_.host.empty()) argv.insert(argv.end(), {"--host", options_.host});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 absl::StatusOr<std::unique_ptr<DockerRunner>> DockerRunner::Create(DockerOptions options) {
   std::string docker = FindExecutable(options.docker.empty() ? "docker" : options.docker);
   if (docker.empty()) {
@@ -347,19 +361,57 @@ absl::StatusOr<std::string> DockerRunner::ImageRef(const ContainerConfig& config
                                                       AV(ContainerTypeName(config.type)),
                                                       " container, which docker cannot run"));
   }
+  // The daemon fetches and hash-checks the archive and passes that copy; the config's
+  // own `image` is only usable as it is when it already names a local file.
   fs::path file = image_file.empty() ? fs::path(config.image) : image_file;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = loaded_archives_.find(file.string()); it != loaded_archives_.end())
-    return it->second;
-  ASSIGN_OR_RETURN(std::string tag, DockerArchiveRepoTag(file));
-  ASSIGN_OR_RETURN(CaptureResult load, RunCapture({options_.docker, "load", "-i", file.string()},
-                                                  std::chrono::minutes(30)));
-  if (load.exit_code != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("docker load -i ", file.string(), " failed: ", load.output));
+  if (file.is_relative()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "container '", config.source, "': the image archive '", config.image,
+        "' was not fetched to a local file; register it with an http(s) URL or an absolute "
+        "path the daemon can read"));
   }
-  loaded_archives_[file.string()] = tag;
-  return tag;
+  auto what = [&]() {
+    return absl::StrCat("container '", config.source, "': image archive ", file.string());
+  };
+  absl::StatusOr<std::string> id = DockerArchiveImageId(file);
+  if (!id.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what(), " is not a `docker save` tarball (", id.status().message(),
+                     "); rebuild it with `docker save -o <file> <image>`"));
+  }
+  // Loaded once per image id for the whole daemon: runners are made per task, and an
+  // engine that already has the image (an earlier job, a restarted daemon) is asked
+  // before anything is loaded.
+  static std::mutex loaded_mu;
+  static std::set<std::string>* loaded = new std::set<std::string>;
+  std::lock_guard<std::mutex> lock(loaded_mu);
+  std::string key = absl::StrCat(options_.host, "|", *id);
+  if (loaded->contains(key)) return *id;
+  auto present = [&]() -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(CaptureResult inspect,
+                     RunCapture(Cli({"image", "inspect", "--format", "{{.Id}}", *id}),
+                                std::chrono::seconds(60)));
+    return inspect.exit_code == 0;
+  };
+  ASSIGN_OR_RETURN(bool have, present());
+  if (!have) {
+    ASSIGN_OR_RETURN(CaptureResult load,
+                     RunCapture(Cli({"load", "-i", file.string()}), std::chrono::minutes(30)));
+    if (load.exit_code != 0) {
+      return absl::UnavailableError(
+          absl::StrCat(what(), ": `docker load` failed: ", absl::StripAsciiWhitespace(load.output),
+                       "; check that the docker engine is reachable and has space for the image"));
+    }
+    ASSIGN_OR_RETURN(have, present());
+    if (!have) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what(), ": `docker load` did not produce image ", *id,
+                       " named by its manifest.json; the archive is inconsistent, rebuild it "
+                       "with `docker save`"));
+    }
+  }
+  loaded->insert(key);
+  return *id;
 }
 
 absl::Status DockerRunner::Prepare(const ContainerConfig& config, const fs::path& image_file) {
@@ -369,11 +421,10 @@ absl::Status DockerRunner::Prepare(const ContainerConfig& config, const fs::path
     return absl::InvalidArgumentError(
         absl::StrCat("container '", config.source, "': '", ref, "' is not an image reference"));
   }
-  ASSIGN_OR_RETURN(CaptureResult inspect, RunCapture({options_.docker, "image", "inspect", ref},
-                                                     std::chrono::seconds(60)));
+  ASSIGN_OR_RETURN(CaptureResult inspect,
+                   RunCapture(Cli({"image", "inspect", ref}), std::chrono::seconds(60)));
   if (inspect.exit_code == 0) return absl::OkStatus();
-  ASSIGN_OR_RETURN(CaptureResult pull,
-                   RunCapture({options_.docker, "pull", ref}, std::chrono::minutes(60)));
+  ASSIGN_OR_RETURN(CaptureResult pull, RunCapture(Cli({"pull", ref}), std::chrono::minutes(60)));
   if (pull.exit_code != 0) {
     return absl::UnavailableError(absl::StrCat("docker pull ", ref, " failed: ", pull.output));
   }
@@ -388,10 +439,11 @@ absl::StatusOr<std::string> DockerRunner::ImageHash(const ContainerConfig& confi
   RETURN_IF_ERROR(Prepare(config, image_file));
   // The registry digest (what the MedPerf client stores); a locally built image has
   // none, and then its content id is the best identity there is.
-  ASSIGN_OR_RETURN(CaptureResult inspect,
-                   RunCapture({options_.docker, "image", "inspect", "--format",
-                               "{{range .RepoDigests}}{{println .}}{{end}}{{.Id}}", config.image},
-                              std::chrono::seconds(60)));
+  ASSIGN_OR_RETURN(
+      CaptureResult inspect,
+      RunCapture(Cli({"image", "inspect", "--format",
+                      "{{range .RepoDigests}}{{println .}}{{end}}{{.Id}}", config.image}),
+                 std::chrono::seconds(60)));
   if (inspect.exit_code != 0) {
     return absl::UnavailableError(
         absl::StrCat("docker image inspect ", config.image, " failed: ", inspect.output));
@@ -417,6 +469,7 @@ absl::StatusOr<DockerRunSpec> DockerRunner::MakeSpec(const ContainerConfig& conf
   const TaskSpec& task = *config.FindTask(run.task);
   DockerRunSpec spec;
   spec.docker = options_.docker;
+  spec.host = options_.host;
   spec.container_name = container_name;
   spec.user = absl::StrCat(options_.identity.uid, ":", options_.identity.gid);
   if (config.type == ContainerType::kDockerImage) {
@@ -459,15 +512,14 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
   command.log_limit_bytes = limits.log_bytes;
   command.on_tick = OutputCapTick(spec.mounts, limits.output_bytes, run.task);
   command.cancel = run.cancel;
-  std::string docker = options_.docker;
   // Killing the CLI does not stop the container; stop it first, like the client does.
-  command.on_kill = [docker, name]() {
-    (void)RunCapture({docker, "kill", name}, std::chrono::seconds(30));
+  command.on_kill = [kill = Cli({"kill", name})]() {
+    (void)RunCapture(kill, std::chrono::seconds(30));
   };
   auto outcome = RunSupervised(command);
   if (outcome.ok() && outcome->limit_hit.empty()) {
     // Not started with --rm, so the container's state is still there to ask about.
-    auto inspect = RunCapture({docker, "inspect", "--format", "{{.State.OOMKilled}}", name},
+    auto inspect = RunCapture(Cli({"inspect", "--format", "{{.State.OOMKilled}}", name}),
                               std::chrono::seconds(60));
     if (inspect.ok() && inspect->exit_code == 0 &&
         absl::StripAsciiWhitespace(inspect->output) == "true") {
@@ -486,7 +538,25 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
   if (outcome.ok() && outcome->timed_out) {
     outcome->limit_detail = absl::StrCat(key, "time_seconds = ", limits.wall_time.count());
   }
-  (void)RunCapture({docker, "rm", "--force", name}, std::chrono::seconds(60));
+  if (outcome.ok() && !outcome->ok() && outcome->limit_hit.empty() && !outcome->cancelled &&
+      !outcome->timed_out && limits.max_processes > 0) {
+    // --pids-limit fails fork/clone with EAGAIN instead of killing the task, and docker
+    // does not report it (the container's pids cgroup is gone once it exits): only the
+    // task's own errors can tell, so say which limit those would be.
+    std::string note =
+        absl::StrCat("[medperf] note: docker enforces ", key, "processes = ", limits.max_processes,
+                     " with --pids-limit: a task that failed with EAGAIN from "
+                     "fork or thread creation hit that limit");
+    if (run.on_output) run.on_output(note);
+    if (!run.log_file.empty()) {
+      // The task's log is what the user reads (the daemon shows its last lines).
+      if (FILE* log = std::fopen(run.log_file.c_str(), "a"); log != nullptr) {
+        std::fprintf(log, "%s\n", note.c_str());
+        std::fclose(log);
+      }
+    }
+  }
+  (void)RunCapture(Cli({"rm", "--force", name}), std::chrono::seconds(60));
   return outcome;
 }
 

@@ -91,6 +91,7 @@ std::function<std::pair<std::string, std::string>()> OutputCapTick(
 
 struct DockerRunSpec {
   std::string docker = "docker";
+  std::string host;  // the engine (docker --host); empty = the CLI's default
   std::string container_name;
   std::string user;  // "uid:gid", numeric; BuildDockerRunArgs refuses empty and uid 0
   std::string image;
@@ -116,6 +117,10 @@ absl::StatusOr<std::vector<std::string>> BuildDockerRunArgs(const DockerRunSpec&
 
 struct DockerOptions {
   std::string docker;  // empty = "docker" on PATH
+  // The engine, in DOCKER_HOST form ("unix:///run/docker.sock", "tcp://host:2376"),
+  // passed as --host to every docker command (config runner.docker.host). Empty = the
+  // CLI's default: DOCKER_HOST of the daemon's environment, else /var/run/docker.sock.
+  std::string host;
   // Host user tasks run as (see EngineTaskIdentity; never root). With docker the CLI
   // itself is never switched: the user only matters inside the container.
   TaskIdentity identity;
@@ -124,6 +129,11 @@ struct DockerOptions {
 class DockerRunner : public Runner {
  public:
   // FAILED_PRECONDITION when the docker CLI is not found.
+  // An archive (DockerArchive) is `docker load`ed once per image id (from its
+  // manifest.json) for the whole process and only when `docker image inspect` does not
+  // find it already; tasks run the image by that id. Errors name the container and the
+  // archive: FAILED_PRECONDITION for a file that is not a `docker save` tarball or a
+  // relative path nobody fetched, UNAVAILABLE when `docker load` fails.
   static absl::StatusOr<std::unique_ptr<DockerRunner>> Create(DockerOptions options = {});
 
   std::string name() const override { return "docker"; }
@@ -149,9 +159,10 @@ class DockerRunner : public Runner {
   absl::StatusOr<std::string> ImageRef(const ContainerConfig& config,
                                        const std::filesystem::path& image_file);
 
+  // argv of a docker command: the CLI, --host when configured, then `args`.
+  std::vector<std::string> Cli(std::vector<std::string> args) const;
+
   DockerOptions options_;
-  std::mutex mu_;                                       // Run() may be called from several threads
-  std::map<std::string, std::string> loaded_archives_;  // file -> repo tag
 };
 
 }  // namespace medperf

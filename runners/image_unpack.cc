@@ -266,7 +266,10 @@ absl::StatusOr<ImageRoot> UnpackImage(const fs::path& image_tar, const fs::path&
   return image;
 }
 
-absl::StatusOr<std::string> DockerArchiveRepoTag(const fs::path& image_tar) {
+namespace {
+
+// manifest.json of a `docker save` tarball (only that entry is read), or NOT_FOUND.
+absl::StatusOr<json> DockerArchiveManifest(const fs::path& image_tar) {
   std::unique_ptr<struct archive, int (*)(struct archive*)> in(archive_read_new(),
                                                                archive_read_free);
   archive_read_support_filter_all(in.get());
@@ -285,14 +288,35 @@ absl::StatusOr<std::string> DockerArchiveRepoTag(const fs::path& image_tar) {
         static_cast<la_ssize_t>(text.size()))
       break;
     ASSIGN_OR_RETURN(json manifest, ParseJson(text, "manifest.json"));
-    if (manifest.is_array() && !manifest.empty() && manifest[0].is_object()) {
-      auto tags = StringList(manifest[0].value("RepoTags", json::array()));
-      if (!tags.empty()) return tags[0];
-    }
+    if (manifest.is_array() && !manifest.empty() && manifest[0].is_object()) return manifest[0];
     break;
   }
+  return absl::NotFoundError(absl::StrCat("image '", image_tar.string(),
+                                          "' has no manifest.json (not a `docker save` tarball)"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DockerArchiveRepoTag(const fs::path& image_tar) {
+  ASSIGN_OR_RETURN(json manifest, DockerArchiveManifest(image_tar));
+  auto tags = StringList(manifest.value("RepoTags", json::array()));
+  if (!tags.empty()) return tags[0];
   return absl::NotFoundError(
       absl::StrCat("image '", image_tar.string(), "' has no RepoTags in manifest.json"));
+}
+
+absl::StatusOr<std::string> DockerArchiveImageId(const fs::path& image_tar) {
+  ASSIGN_OR_RETURN(json manifest, DockerArchiveManifest(image_tar));
+  std::string config = manifest.value("Config", std::string());
+  std::string hex = fs::path(config).filename().string();
+  if (hex.ends_with(".json")) hex.resize(hex.size() - 5);
+  if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      })) {
+    return absl::NotFoundError(absl::StrCat(
+        "image '", image_tar.string(), "': manifest.json names no image config ('", config, "')"));
+  }
+  return absl::StrCat("sha256:", hex);
 }
 
 }  // namespace medperf

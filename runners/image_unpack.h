@@ -37,4 +37,10 @@ absl::StatusOr<std::string> CachedFileSha256(const std::filesystem::path& path);
 // entry (what `docker load` will name the image), or NOT_FOUND.
 absl::StatusOr<std::string> DockerArchiveRepoTag(const std::filesystem::path& image_tar);
 
+// The image id ("sha256:<64 hex>", what `docker image inspect` knows the loaded image
+// by) of the first image in a `docker save` tarball, from manifest.json's Config entry
+// ("<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI one); NOT_FOUND
+// when the file has no such entry.
+absl::StatusOr<std::string> DockerArchiveImageId(const std::filesystem::path& image_tar);
+
 }  // namespace medperf

@@ -1,10 +1,12 @@
 #include "runners/runner_factory.h"
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "runners/apptainer_runner.h"
 #include "runners/docker_runner.h"
 #include "runners/sandbox_runner.h"
@@ -23,19 +25,44 @@ absl::StatusOr<EngineChoice> ParseEngineChoice(std::string_view text) {
       "unknown container engine '", t, "' (expected auto, sandbox, docker or apptainer)"));
 }
 
-bool DockerWorks(const std::string& docker_binary) {
+namespace {
+// The socket or address docker talks to when `host` is empty, for messages.
+std::string EngineName(const std::string& host) {
+  if (!host.empty()) return host;
+  const char* env = std::getenv("DOCKER_HOST");
+  return env != nullptr && *env != '\0' ? std::string(env) : "unix:///var/run/docker.sock";
+}
+}  // namespace
+
+bool DockerWorks(const std::string& docker_binary, const std::string& host, std::string* why) {
   static std::mutex mu;
-  static std::map<std::string, bool> cache;
+  static std::map<std::string, std::pair<bool, std::string>> cache;
   std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(docker_binary); it != cache.end()) return it->second;
-  bool works = false;
-  if (!FindExecutable(docker_binary).empty()) {
-    auto r = RunCapture({docker_binary, "info", "--format", "{{.ServerVersion}}"},
-                        std::chrono::seconds(15));
-    works = r.ok() && r->exit_code == 0;
+  std::string key = absl::StrCat(docker_binary, "|", host);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    std::pair<bool, std::string> result{false, ""};
+    std::string cli = FindExecutable(docker_binary);
+    if (cli.empty()) {
+      result.second = absl::StrCat("the docker CLI '", docker_binary, "' was not found");
+    } else {
+      std::vector<std::string> argv = {cli};
+      if (!host.empty()) argv.insert(argv.end(), {"--host", host});
+      argv.insert(argv.end(), {"info", "--format", "{{.ServerVersion}}"});
+      auto r = RunCapture(argv, std::chrono::seconds(15));
+      result.first = r.ok() && r->exit_code == 0;
+      if (!result.first) {
+        result.second = absl::StrCat("the docker engine at ", EngineName(host),
+                                     " is unreachable (`docker info`: ",
+                                     r.ok() ? absl::StripAsciiWhitespace(r->output).substr(0, 300)
+                                            : absl::string_view(r.status().message()),
+                                     "); start it or set runner.docker.host in medperfd's config");
+      }
+    }
+    it = cache.emplace(key, result).first;
   }
-  cache[docker_binary] = works;
-  return works;
+  if (why != nullptr) *why = it->second.second;
+  return it->second.first;
 }
 
 std::string FindApptainer() {
@@ -64,6 +91,7 @@ absl::StatusOr<std::unique_ptr<Runner>> MakeSandbox(const RunnerOptions& options
 absl::StatusOr<std::unique_ptr<Runner>> MakeDocker(const RunnerOptions& options) {
   DockerOptions docker;
   docker.docker = options.docker;
+  docker.host = options.docker_host;
   docker.identity = options.identity;
   auto runner = DockerRunner::Create(docker);
   if (!runner.ok()) return runner.status();
@@ -97,6 +125,12 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateRunner(const ContainerConfig& conf
             absl::StrCat("container '", config.source,
                          "' is a SingularityFile container; docker cannot run it"));
       }
+      if (std::string why; !DockerWorks(options.docker.empty() ? "docker" : options.docker,
+                                        options.docker_host, &why)) {
+        return absl::UnavailableError(absl::StrCat("runner: docker is configured but ", why,
+                                                   "; container '", config.source,
+                                                   "' was not run"));
+      }
       return MakeDocker(options);
     case EngineChoice::kApptainer:
       return MakeApptainer(options, options.apptainer);
@@ -104,12 +138,41 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateRunner(const ContainerConfig& conf
       break;
   }
   std::string docker = options.docker.empty() ? "docker" : options.docker;
-  if (config.type != ContainerType::kSingularityFile && DockerWorks(docker)) {
+  if (config.type != ContainerType::kSingularityFile && DockerWorks(docker, options.docker_host)) {
     return MakeDocker(options);
   }
   std::string apptainer = options.apptainer.empty() ? FindApptainer() : options.apptainer;
   if (!apptainer.empty()) return MakeApptainer(options, apptainer);
   return MakeSandbox(options);
+}
+
+std::string DescribeRunnerChoice(const ContainerConfig& config, const RunnerOptions& options) {
+  if (config.type == ContainerType::kLocalProcess) {
+    return "sandbox: LocalProcess containers always run in the sandbox";
+  }
+  switch (options.engine) {
+    case EngineChoice::kSandbox:
+      return "sandbox: configured (runner: sandbox)";
+    case EngineChoice::kDocker:
+      return "docker: configured (runner: docker), engine " + EngineName(options.docker_host);
+    case EngineChoice::kApptainer:
+      return "apptainer: configured (runner: apptainer)";
+    case EngineChoice::kAuto:
+      break;
+  }
+  std::string docker = options.docker.empty() ? "docker" : options.docker;
+  std::string why;
+  if (config.type != ContainerType::kSingularityFile) {
+    if (DockerWorks(docker, options.docker_host, &why)) {
+      return "docker: runner auto, and the docker engine at " + EngineName(options.docker_host) +
+             " answers";
+    }
+  } else {
+    why = "docker cannot run SingularityFile containers";
+  }
+  std::string apptainer = options.apptainer.empty() ? FindApptainer() : options.apptainer;
+  if (!apptainer.empty()) return "apptainer: runner auto, " + why + "; " + apptainer + " found";
+  return "sandbox: runner auto, " + why + "; no apptainer/singularity found";
 }
 
 }  // namespace medperf

@@ -32,10 +32,19 @@ struct RunnerOptions {
   std::string bwrap;
   std::string docker;
   std::string apptainer;  // "apptainer" or "singularity"
+  // The docker engine (DockerOptions::host); empty = the CLI's default.
+  std::string docker_host;
 };
 
-// True when `docker info` succeeds (a reachable daemon), cached per binary.
-bool DockerWorks(const std::string& docker_binary = "docker");
+// Whether `docker info` answers (a reachable engine), cached per binary and host; when
+// it does not, *why (if given) says so naming the engine's socket and docker's error.
+bool DockerWorks(const std::string& docker_binary = "docker", const std::string& host = "",
+                 std::string* why = nullptr);
+
+// Which engine CreateRunner picks for `config` and why, in a sentence for logs and
+// status ("docker: the engine at unix:///run/docker.sock answers"). Runs `docker info`
+// (cached) for auto.
+std::string DescribeRunnerChoice(const ContainerConfig& config, const RunnerOptions& options);
 // The first of apptainer/singularity on PATH whose --version works, or "".
 std::string FindApptainer();
 

@@ -10,6 +10,17 @@ namespace {
 using ::medperf::testing::TempDir;
 using ::medperf::testing::WriteFile;
 
+TEST(ConfigTest, RunnerAsAMappingNamesTheDockerEngine) {
+  auto c = ParseConfig(
+      "runner:\n  engine: docker\n  docker:\n    host: unix:///srv/docker.sock\n"
+      "    binary: /opt/docker/bin/docker\n",
+      "medperfd.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->runner, "docker");
+  EXPECT_EQ(c->docker_host, "unix:///srv/docker.sock");
+  EXPECT_EQ(c->docker_binary, "/opt/docker/bin/docker");
+}
+
 TEST(ConfigTest, EmptyDocumentKeepsDefaults) {
   auto c = ParseConfig("", "medperfd.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -152,6 +163,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bad_url", "server: {url: ftp://x}\n", "server.url: expected an http"},
         BadCase{"bad_log_level", "log_level: loud\n", "log_level: invalid log level"},
         BadCase{"bad_runner", "runner: podman\n", "runner: expected auto"},
+        BadCase{"bad_runner_engine", "runner: {engine: podman}\n", "runner.engine: expected auto"},
+        BadCase{"bad_docker_key", "runner: {docker: {socket: /x}}\n", "runner.docker.socket"},
         BadCase{"bad_bool", "server: {tls_verify: maybe}\n", "expected true or false"},
         BadCase{"ids_not_list", "policy: {benchmarks: 1}\n", "policy.benchmarks: expected a list"},
         BadCase{"negative_id", "policy: {benchmarks: [-1]}\n", "policy.benchmarks[0]"},

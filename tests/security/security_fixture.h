@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/docker_engine.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::testing {
@@ -170,35 +171,15 @@ inline std::string LimitsYaml(const std::map<std::string, std::string>& override
 }
 
 // `docker info` answers: a Docker engine can run the Docker variants of the tests.
-inline bool DockerEngineWorks(std::string* why) {
-  RunResult info = RunProcess({"/bin/sh", "-c",
-                               "command -v docker >/dev/null || exit 127; "
-                               "docker info --format '{{.ServerVersion}}'"},
-                              std::chrono::seconds(20));
-  if (info.exit_code == 0) return true;
-  *why = info.exit_code == 127 ? "the docker client is not installed"
-                               : "`docker info` failed: " + info.err.substr(0, 300);
-  while (!why->empty() && why->back() == '\n') why->pop_back();
-  return false;
-}
-
 inline constexpr char kDockerImage[] = "medperf-hostile:security";
 
-// Builds kDockerImage (FROM scratch, the static hostile executable as its entrypoint).
+// Imports kDockerImage into the private engine (an empty image: the static hostile
+// executable alone, as its entrypoint); no registry, no builder.
 inline ::testing::AssertionResult BuildHostileImage(const fs::path& work) {
-  fs::create_directories(work);
-  fs::copy_file(BuildDir() / "tests/security/bin/hostile", work / "hostile",
+  fs::create_directories(work / "rootfs");
+  fs::copy_file(BuildDir() / "tests/security/bin/hostile", work / "rootfs/hostile",
                 fs::copy_options::overwrite_existing);
-  WriteFile(work / "Dockerfile",
-            "FROM scratch\nCOPY hostile /hostile\nENTRYPOINT [\"/hostile\"]\n");
-  RunResult build =
-      RunProcess({"/bin/sh", "-c",
-                  "docker build -q -t " + std::string(kDockerImage) + " '" + work.string() + "'"},
-                 std::chrono::seconds(180));
-  if (build.exit_code != 0) {
-    return ::testing::AssertionFailure() << "docker build failed:\n" << build.out << build.err;
-  }
-  return ::testing::AssertionSuccess();
+  return ImportImage(work / "rootfs", kDockerImage, {"ENTRYPOINT [\"/hostile\"]"});
 }
 
 }  // namespace sec
