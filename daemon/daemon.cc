@@ -212,6 +212,7 @@ void Daemon::Housekeep() {
     // Both before anything else: they settle what a previous daemon left half-told.
     reports_pending = SendPendingPreparationReports(*site_);
     reports_pending |= ReconcileSubmissionsInFlight(*site_);
+    reports_pending |= SettleExecutionReports(*site_);
     if (absl::Now() - last_retention < kRetentionEvery) continue;
     last_retention = absl::Now();
     absl::StatusOr<RetentionReport> pruned = ApplyRetention(*site_, absl::Now());

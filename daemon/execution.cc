@@ -12,6 +12,7 @@
 #include "daemon/container_policy.h"
 #include "daemon/log.h"
 #include "daemon/poller.h"
+#include "daemon/recovery.h"
 #include "runners/docker_runner.h"  // DescribeBytes
 #include "runners/output_check.h"
 
@@ -439,10 +440,14 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
   fs::path dir = site.ResultDir(uid);
   fs::path dataset_dir = site.DatasetDir(dataset.id);
   job.SetState(storage::JobState::kRunning);
+  // A kill between the first report and the last leaves a note, so a job that never runs
+  // again still gets its `started` reports turned into `interrupted` (daemon/recovery.h).
+  RETURN_IF_ERROR(NoteExecutionReporting(site.store(), record.id, execution));
   absl::StatusOr<Evaluation> ev = EvaluateModel(
       site, job, local_model, evaluator, dataset_dir / "data", dataset_dir / "labels", dir,
       ignore_model_errors,
       [&](const char* field, const char* status) { Report(server, execution, field, status); });
+  RETURN_IF_ERROR(EndExecutionReporting(site.store(), record.id, execution));
 
   storage::ResultRecord result(uid);
   if (auto previous = site.store().GetResult(uid); previous.ok()) result = *previous;

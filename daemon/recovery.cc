@@ -1,10 +1,12 @@
 #include "daemon/recovery.h"
 
+#include <optional>
 #include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/status_macros.h"
@@ -16,6 +18,11 @@ namespace {
 
 constexpr char kPendingPreparationReports[] = "pending_preparation_reports";
 constexpr char kSubmissionsInFlight[] = "submissions_in_flight";
+constexpr char kExecutionsReporting[] = "executions_reporting";  // "<job id>:<execution id>"
+
+std::string ExecutionNote(JobId job, ResultId execution) {
+  return absl::StrCat(job.value(), ":", execution.value());
+}
 
 // The notes are read, changed and written back; one daemon process owns the store, so
 // a process-wide lock keeps two changes from losing one another.
@@ -164,6 +171,68 @@ bool ReconcileSubmissionsInFlight(Site& site) {
     WriteNotes(site.store(), kSubmissionsInFlight, now).IgnoreError();
   }
   return left;
+}
+
+absl::Status NoteExecutionReporting(storage::Store& store, JobId job, ResultId execution) {
+  absl::MutexLock lock(&notes_mu);
+  std::set<std::string> notes = ReadNotes<std::string>(store, kExecutionsReporting);
+  notes.insert(ExecutionNote(job, execution));
+  return WriteNotes(store, kExecutionsReporting, notes);
+}
+
+absl::Status EndExecutionReporting(storage::Store& store, JobId job, ResultId execution) {
+  absl::MutexLock lock(&notes_mu);
+  std::set<std::string> notes = ReadNotes<std::string>(store, kExecutionsReporting);
+  if (notes.erase(ExecutionNote(job, execution)) == 0) return absl::OkStatus();
+  return WriteNotes(store, kExecutionsReporting, notes);
+}
+
+bool SettleExecutionReports(Site& site) {
+  std::set<std::string> notes;
+  {
+    absl::MutexLock lock(&notes_mu);
+    notes = ReadNotes<std::string>(site.store(), kExecutionsReporting);
+  }
+  if (notes.empty()) return false;
+  std::set<std::string> settled;
+  std::optional<RestClient> server;
+  for (const std::string& note : notes) {
+    int64_t job_id = 0, execution_id = 0;
+    size_t colon = note.find(':');
+    if (colon == std::string::npos || !absl::SimpleAtoi(note.substr(0, colon), &job_id) ||
+        !absl::SimpleAtoi(note.substr(colon + 1), &execution_id)) {
+      settled.insert(note);  // not ours: nothing can be done with it
+      continue;
+    }
+    absl::StatusOr<storage::JobRecord> job = site.store().GetJob(JobId(job_id));
+    if (job.ok() && !storage::IsFinished(job->state)) continue;  // it will report itself
+    if (!server) {
+      absl::StatusOr<RestClient> client = site.Server();
+      if (!client.ok()) return true;
+      server.emplace(*std::move(client));
+    }
+    absl::StatusOr<Result> execution = server->GetResult(ResultId(execution_id));
+    if (!execution.ok()) {
+      // An execution the server no longer has (or refuses us) cannot take the report.
+      if (!IsServerUnreachable(execution.status())) settled.insert(note);
+      continue;
+    }
+    bool sent_all = true;
+    for (const char* field : {"model_report", "evaluation_report"}) {
+      const nlohmann::json& report =
+          field[0] == 'm' ? execution->model_report : execution->evaluation_report;
+      if (!report.is_object() || report.value("execution_status", "") != "started") continue;
+      absl::StatusOr<Result> answer = server->UpdateResult(
+          ResultId(execution_id), {{field, {{"execution_status", "interrupted"}}}});
+      if (!answer.ok() && IsServerUnreachable(answer.status())) sent_all = false;
+    }
+    if (sent_all) settled.insert(note);
+  }
+  absl::MutexLock lock(&notes_mu);
+  std::set<std::string> left = ReadNotes<std::string>(site.store(), kExecutionsReporting);
+  for (const std::string& note : settled) left.erase(note);
+  WriteNotes(site.store(), kExecutionsReporting, left).IgnoreError();
+  return !left.empty();
 }
 
 }  // namespace medperf::daemon

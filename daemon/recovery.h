@@ -1,8 +1,8 @@
 // What a restart repairs on the MedPerf server after medperfd was stopped or killed in
 // the middle of telling it something (docs/operations.md, "After a crash"). The local
 // database is always consistent by itself (every write is one transaction); what can be
-// left half-done is a server record: a preparation report still saying `started`, or a
-// result submission whose request may or may not have reached the server.
+// left half-done is a server record: a preparation or execution report still saying
+// `started`, or a result submission whose request may or may not have reached the server.
 //
 // Each such piece of unfinished business is written to the store's meta table before
 // the risky step (a JSON list per kind), so a kill at any moment leaves a note, and the
@@ -57,5 +57,24 @@ absl::StatusOr<bool> AdoptServerSubmission(Site& site, const MedPerfApi& server,
 // → recorded as submitted here; not there → still submittable; server unreachable →
 // stays noted. Returns whether some are left.
 bool ReconcileSubmissionsInFlight(Site& site);
+
+// --- Execution reports ---
+
+// Notes that run job `job` is about to send reports on server execution `execution`,
+// before its first one, so that a kill before its last report leaves a note.
+// Errors: the store's.
+absl::Status NoteExecutionReporting(storage::Store& store, JobId job, ResultId execution);
+// Ends the note when the job has sent its last report (or failed before starting one).
+// Errors: the store's.
+absl::Status EndExecutionReporting(storage::Store& store, JobId job, ResultId execution);
+
+// For each note whose job will not run again (failed — e.g. given up after
+// kMaxRunAttempts interruptions —, cancelled while requeued, succeeded, or pruned):
+// reads the execution and sends `interrupted` for each of `model_report` and
+// `evaluation_report` still `started`, as the MedPerf client does when a step is
+// interrupted (cli/medperf/commands/execution/container_execution.py). Notes of jobs
+// still queued or running stay: the job sends its own reports when it runs again.
+// Notes the server could not be reached for stay. Returns whether some notes are left.
+bool SettleExecutionReports(Site& site);
 
 }  // namespace medperf::daemon

@@ -93,17 +93,6 @@ absl::StatusOr<int64_t> ReadSandboxPid(int fd) {
   return absl::DeadlineExceededError("bwrap did not report its sandbox process within 30 s");
 }
 
-// Owns the file descriptors a bwrap invocation hands over.
-struct FdList {
-  std::vector<int> fds;
-  FdList() = default;
-  FdList(const FdList&) = delete;
-  FdList& operator=(const FdList&) = delete;
-  ~FdList() {
-    for (int fd : fds) ::close(fd);
-  }
-};
-
 // Where staged sources appear to bwrap (a tmpfs mounted in the child's own mount
 // namespace, so nothing shows on the host).
 constexpr char kStageRoot[] = "/tmp";
@@ -360,11 +349,23 @@ absl::StatusOr<std::string> SandboxRunner::ImageHash(const ContainerConfig& conf
   return Prepare(config, image_file);  // the same explanation
 }
 
+// Owns the file descriptors a bwrap invocation hands over. Outside the anonymous
+// namespace because SandboxRunner::Invocation (a member of a class with linkage) holds one.
+struct SandboxFdList {
+  std::vector<int> fds;
+  SandboxFdList() = default;
+  SandboxFdList(const SandboxFdList&) = delete;
+  SandboxFdList& operator=(const SandboxFdList&) = delete;
+  ~SandboxFdList() {
+    for (int fd : fds) ::close(fd);
+  }
+};
+
 // Everything one bwrap run needs besides its argv: the descriptors it inherits and the
 // staged mounts of a root daemon.
 struct SandboxRunner::Invocation {
   std::vector<std::string> argv;
-  FdList fds;  // closed when the invocation is done
+  SandboxFdList fds;  // closed when the invocation is done
   std::vector<SupervisedCommand::StageMount> stage;
   std::vector<std::filesystem::path> outputs;  // host paths of the writable mounts
 };
@@ -576,7 +577,7 @@ absl::StatusOr<TaskOutcome> SandboxRunner::Run(const ContainerConfig& config, co
   // v1 cgroup waits for an RCU grace period (~10 ms), which then overlaps bwrap's own
   // mounts instead of adding to them (docs/performance.md). A non-root daemon may not
   // move another user's process (v1), so there the child joins before exec.
-  FdList handover;
+  SandboxFdList handover;
   if (cgroup && ::geteuid() == 0) {
     int info[2], block[2];
     if (::pipe2(info, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");

@@ -362,5 +362,43 @@ TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain)
   ExpectSoundDatabase();
 }
 
+// (d) While a model runs, kMaxRunAttempts times over: the job is given up, and the
+// execution's `started` model report is turned into `interrupted` on the server (as
+// the MedPerf client reports an interrupted step) instead of staying `started`.
+TEST_F(KillPointTest, AModelRunGivenUpAfterRepeatedKillsIsReportedInterrupted) {
+  absl::StatusOr<int64_t> model = site_->AddModel("never-finishing-model", /*sleep_before=*/600);
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (int kill = 1; kill <= 5; ++kill) {
+    SCOPED_TRACE("kill " + std::to_string(kill));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::optional<Result> remote = ServerExecution(*model);
+          return site_->JobState(*model) == "RUNNING" && remote &&
+                 remote->model_report.value("execution_status", "") == "started";
+        },
+        kLong))
+        << site_->JobState(*model) << "\n"
+        << site_->daemon().Log();
+    KillAndRestart();
+  }
+  auto jobs = site_->RunJobsFor(*model);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].value("state", ""), "FAILED");
+  EXPECT_NE(jobs[0].value("error", "").find("not retried again"), std::string::npos)
+      << jobs[0].dump();
+  std::string reported;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::optional<Result> remote = ServerExecution(*model);
+        if (remote) reported = remote->model_report.value("execution_status", "");
+        return reported == "interrupted";
+      },
+      kLong))
+      << "server model report: " << reported << "\n"
+      << site_->daemon().Log();
+  EXPECT_EQ(*site_->ServerExecutions(*model), 1);
+  ExpectSoundDatabase();
+}
+
 }  // namespace
 }  // namespace medperf::testing

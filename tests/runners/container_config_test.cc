@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "tests/support/test_support.h"
 
 namespace medperf {
@@ -224,8 +225,9 @@ TEST(ContainerConfigTest, HugeAndDeepDocuments) {
   // depth walk must terminate.
   std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'z'; ++c) {
-    laughs += std::string(1, c) + ": &" + c + " [*" + static_cast<char>(c - 1) + ", *" +
-              static_cast<char>(c - 1) + ", *" + static_cast<char>(c - 1) + "]\n";
+    const std::string name(1, c), previous(1, static_cast<char>(c - 1));
+    laughs +=
+        absl::StrCat(name, ": &", name, " [*", previous, ", *", previous, ", *", previous, "]\n");
   }
   EXPECT_NE(ErrorOf(laughs).find("alias"), std::string::npos) << ErrorOf(laughs);
 }
