@@ -175,14 +175,23 @@ absl::Status CheckFolderHoldsAFile(const std::filesystem::path& root, std::strin
   bool found = false;
   // A CANCELLED status is the cheapest way to stop WalkTree at the first file.
   absl::Status walked = WalkTree(root, options, [&](const TreeEntry& e) -> absl::Status {
-    if (e.depth == 0 || S_ISDIR(e.st.st_mode)) return absl::OkStatus();
+    // Hidden files (.DS_Store, .gitkeep) and links to nothing are not data.
+    if (e.depth == 0 || S_ISDIR(e.st.st_mode) || e.name[0] == '.') return absl::OkStatus();
+    bool regular = S_ISREG(e.st.st_mode);
+    if (S_ISLNK(e.st.st_mode)) {
+      struct stat target {};
+      regular = ::fstatat(e.dir_fd, e.name, &target, 0) == 0 && S_ISREG(target.st_mode);
+    }
+    if (!regular) return absl::OkStatus();
     found = true;
     return absl::CancelledError("found a file");
   });
   if (found) return absl::OkStatus();
   if (!walked.ok()) return walked;
   return absl::InvalidArgumentError(
-      absl::StrCat(AV(what), " '", root.string(), "' is empty: no file in it or its subfolders"));
+      absl::StrCat(AV(what), " '", root.string(),
+                   "' is empty: no data file in it or its subfolders (hidden files "
+                   "and broken links do not count)"));
 }
 
 }  // namespace medperf

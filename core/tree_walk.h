@@ -58,11 +58,13 @@ absl::Status WalkTree(const std::filesystem::path& root, const TreeWalkOptions& 
                       const std::function<absl::Status(const TreeEntry&)>& visit);
 
 // Succeeds when the folder `root` (a symlink to a folder is followed) holds at least one
-// entry that is not a directory, at any depth: a data folder with no file at all has no
-// data, and registering it would put a dataset on the MedPerf server that can never be
-// prepared. Stops at the first file found. `what` names the folder in errors
-// (e.g. "--data_path").
-// Errors: INVALID_ARGUMENT "<what> '<root>' is empty: no file in it or its subfolders"; the
+// data file at any depth: a regular file, or a link to one, whose name does not start
+// with '.'. A folder without one has no data (hidden files such as .DS_Store and broken
+// links do not count), and registering it would put a dataset on the MedPerf server that
+// can never be prepared. Stops at the first data file found. `what` names the folder in
+// errors (e.g. "--data_path").
+// Errors: INVALID_ARGUMENT "<what> '<root>' is empty: no data file in it or its subfolders
+// (...)"; the
 // errors of WalkTree (NOT_FOUND when `root` does not exist, PERMISSION_DENIED, ...).
 absl::Status CheckFolderHoldsAFile(const std::filesystem::path& root, std::string_view what);
 

@@ -404,6 +404,40 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
     return Json{{"uid", uid.str()}, {"from_cache", true}};
   }
 
+  // A result this site does not know but the server holds finalized (the site lost its
+  // state directory, or a second machine ran it): it is adopted as it is on the server,
+  // never run and submitted again. MedPerf's client likewise treats the user's own
+  // executions as cached (cli/medperf/commands/execution/create.py).
+  if (absl::IsNotFound(site.store().GetResult(uid).status())) {
+    ASSIGN_OR_RETURN(RestClient server, site.Server());
+    ASSIGN_OR_RETURN(std::vector<Result> mine, server.ListMyResults());
+    for (const Result& r : mine) {
+      if (r.benchmark != uid.benchmark() || r.model != uid.model() || r.dataset != uid.dataset() ||
+          !r.finalized) {
+        continue;
+      }
+      storage::ResultRecord adopted(uid);
+      adopted.server_id = r.id;
+      adopted.status = "executed";
+      adopted.partial = r.metadata.is_object() && r.metadata.value("partial", false);
+      adopted.metrics_json = r.results.dump();
+      adopted.submitted_at = storage::NowTimestamp();
+      RETURN_IF_ERROR(site.store().PutResult(adopted));
+      site.events()
+          .Publish("result.adopted",
+                   absl::StrCat("result ", uid.str(),
+                                " was already submitted to the server as "
+                                "execution ",
+                                r.id.value(), "; recorded here, not run again"),
+                   {{"uid", uid.str()}, {"execution", r.id.value()}})
+          .IgnoreError();
+      job.Progress("done",
+                   absl::StrCat("result ", uid.str(), " is already on the server (execution ",
+                                r.id.value(), "); not run again"));
+      return Json{{"uid", uid.str()}, {"from_server", true}};
+    }
+  }
+
   job.SetState(storage::JobState::kFetching);
   ASSIGN_OR_RETURN(storage::DatasetRecord dataset, site.store().GetDataset(uid.dataset()));
   if (dataset.prep_status != "prepared") {

@@ -380,11 +380,14 @@ absl::Status JobManager::RunWhileIdle(const std::function<absl::Status()>& fn) {
       running.push_back(absl::StrCat(j.id.value(), " (", j.kind, ")"));
     }
   }
+  std::string cancel = running.empty()
+                           ? "medperfctl job cancel <id>"
+                           : absl::StrCat("medperfctl job cancel ",
+                                          running.front().substr(0, running.front().find(' ')));
   return absl::FailedPreconditionError(absl::StrCat(
       running.empty() ? "a job is starting"
                       : absl::StrCat("job ", absl::StrJoin(running, ", job "), " is running"),
-      ": wait until it ends (medperfctl job ls) or cancel it (medperfctl job cancel <id>), "
-      "then try again"));
+      ": wait until it ends (medperfctl job ls) or cancel it (", cancel, "), then try again"));
 }
 
 }  // namespace medperf::daemon

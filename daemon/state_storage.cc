@@ -80,6 +80,14 @@ class Remover {
                              const std::string& reason, Keep keep) {
     CleanupItem item{.kind = kind, .path = dir, .count = 0, .bytes = 0, .reason = reason};
     std::error_code ec;
+    // An operator may point a folder at another disk with a link; what is there is not
+    // this cleanup's to empty (it could be anything, and shared).
+    if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+      report_.kept.push_back(
+          absl::StrCat(dir.string(), " is a symbolic link (to ", fs::read_symlink(dir, ec).string(),
+                       "): not cleaned; empty it where it points while medperfd is stopped"));
+      return absl::OkStatus();
+    }
     std::vector<fs::path> doomed;
     for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
          it.increment(ec)) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages needed to build, test and run the site agent.
+# Usage: deps.sh [--tests]   (--tests: also the test-only tools)
 # Idempotent: packages already present are skipped, and apt is not touched at all
 # when everything is installed.
 set -euo pipefail
@@ -12,11 +13,14 @@ PACKAGES=(
   libcpp-httplib-dev libcli11-dev libssl-dev libsystemd-dev bubblewrap libseccomp-dev
   ca-certificates curl procps
 )
-# Only for the tests: Debian's Docker engine, which the Docker runner's tests start as a
-# private dockerd of their own (tests/support/docker_engine.h). The site agent itself
-# needs no local engine (it falls back to the sandbox).
+# Only for the tests (`deps.sh --tests`, as tests/run.sh calls it): Debian's Docker
+# engine, which the Docker runner's tests start as a private dockerd of their own
+# (tests/support/docker_engine.h). The site agent and the demo need no local engine (they
+# use the sandbox), so the demo does not install one.
 TEST_PACKAGES=(docker.io)
-PACKAGES+=("${TEST_PACKAGES[@]}")
+if [ "${1:-}" = "--tests" ]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

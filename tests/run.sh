@@ -5,7 +5,7 @@
 #   MEDPERF_QUICK=1 bash tests/run.sh    # release tests only (for development)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash packaging/deps.sh
+bash packaging/deps.sh --tests
 jobs=$(nproc)
 
 run_preset() {

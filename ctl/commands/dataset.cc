@@ -57,6 +57,12 @@ absl::StatusOr<Reply> DatasetPrepare(CommandContext& ctx) {
   absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::PrepareDataset, req);
   if (!result.ok()) return result.status();
   return JsonReply(*result, [id = *id, r = *result](std::ostream& o) {
+    if (r.value("operational_again", false)) {
+      o << "Dataset " << id << " prepared; it is operational again: its prepared data "
+        << "matches the server's. Statistics:\n";
+      PrintKeyValues(o, r.value("statistics", Json::object()), 2);
+      return;
+    }
     o << "Dataset " << id << " prepared. Statistics (sent to the server only when "
       << "you run dataset set_operational):\n";
     PrintKeyValues(o, r.value("statistics", Json::object()), 2);

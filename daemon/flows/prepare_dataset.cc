@@ -1,6 +1,7 @@
 #include "daemon/flows/prepare_dataset.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/hashing.h"
 #include "core/status_macros.h"
 #include "daemon/container_policy.h"
 #include "daemon/execution.h"
@@ -66,8 +67,32 @@ absl::StatusOr<PrepareDatasetResult> PrepareDataset(FlowContext& ctx,
   local.generated_uid = prepared->generated_uid;
   local.statistics_json = prepared->statistics.dump();
   local.server_json = ToFullJson(remote).dump();
+  // A dataset already operational on the server (registered again after this site lost
+  // its state, flows/submit_dataset.cc) is operational here too once its preparation
+  // reproduces the prepared data the server knows; data that does not is never used.
+  bool restored = false;
+  if (remote.state == EntityState::kOperation && local.state != "OPERATION") {
+    if (ComparableSha256(prepared->generated_uid) != ComparableSha256(remote.generated_uid)) {
+      RETURN_IF_ERROR(site.store().PutDataset(local));
+      report("finished");
+      return absl::DataLossError(absl::StrCat(
+          "dataset ", id.value(), " is operational on the server with prepared data hash ",
+          remote.generated_uid, ", but preparing this data gave ", prepared->generated_uid,
+          ": it is not the data registered as dataset ", id.value(),
+          "; register it as a new dataset with `medperfctl dataset submit`"));
+    }
+    local.state = "OPERATION";
+    restored = true;
+  }
   RETURN_IF_ERROR(site.store().PutDataset(local));
   report("finished");
+  if (restored) {
+    ctx.job.Progress("operational",
+                     absl::StrCat("dataset ", id.value(),
+                                  " is operational again: its prepared data matches the "
+                                  "server's (generated_uid ",
+                                  remote.generated_uid, ")"));
+  }
   site.events()
       .Publish("dataset.prepared", absl::StrCat("dataset ", id.value(), " prepared"),
                {{"dataset", id.value()}, {"generated_uid", prepared->generated_uid}})
@@ -75,14 +100,16 @@ absl::StatusOr<PrepareDatasetResult> PrepareDataset(FlowContext& ctx,
   return PrepareDatasetResult{.dataset = id,
                               .generated_uid = prepared->generated_uid,
                               .statistics = prepared->statistics,
-                              .logs = dir / "logs"};
+                              .logs = dir / "logs",
+                              .operational_again = restored};
 }
 
 nlohmann::json SummaryJson(const PrepareDatasetResult& result) {
   return {{"dataset", result.dataset.value()},
           {"generated_uid", result.generated_uid},
           {"statistics", result.statistics},
-          {"logs", result.logs.string()}};
+          {"logs", result.logs.string()},
+          {"operational_again", result.operational_again}};
 }
 
 }  // namespace medperf::daemon::flows

@@ -24,6 +24,9 @@ struct PrepareDatasetResult {
   std::string generated_uid;   // MedPerf folders hash of the prepared data + labels
   nlohmann::json statistics;   // the preparator's statistics.yaml
   std::filesystem::path logs;  // every task's log
+  // The dataset was already operational on the server and its prepared data matches the
+  // server's generated_uid: it is operational here again, no set_operational needed.
+  bool operational_again = false;
 };
 
 // Before any job: NOT_FOUND when the dataset has no local record.

@@ -45,8 +45,13 @@ std::string Differences(const Benchmark& there, const Benchmark& here,
   id("reference_model", there.reference_model.value(), here.reference_model.value());
   id("data_evaluator_mlcube", there.data_evaluator_mlcube.value(),
      here.data_evaluator_mlcube.value());
+  // A local demo tarball is the same whether written as a path or as a file:// URL (the
+  // seeded benchmarks hold URLs, the tutorial passes paths).
+  auto location = [](std::string_view url) {
+    return url.starts_with("file://") ? url.substr(7) : url;
+  };
   if (!in.skip_compatibility_test && !in.demo_url.empty() &&
-      there.demo_dataset_tarball_url != in.demo_url) {
+      location(there.demo_dataset_tarball_url) != location(in.demo_url)) {
     out.push_back(absl::StrCat("demo_dataset_tarball_url (", there.demo_dataset_tarball_url,
                                " there, ", in.demo_url, " here)"));
   }

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "core/status_macros.h"
 #include "core/tree_walk.h"
 #include "daemon/container_policy.h"
@@ -32,8 +33,10 @@ absl::Status CheckSubmitDataset(const SubmitDatasetInput& in) {
   if (in.name.empty()) return absl::InvalidArgumentError("--name is required");
   RETURN_IF_ERROR(CheckDirectory(in.data_path, "data_path"));
   RETURN_IF_ERROR(CheckDirectory(in.labels_path, "labels_path"));
-  // An empty data folder would be registered on the server and fail only at prepare.
+  // An empty data or labels folder would be registered on the server and fail only at
+  // prepare.
   RETURN_IF_ERROR(CheckFolderHoldsAFile(in.data_path, "--data_path"));
+  RETURN_IF_ERROR(CheckFolderHoldsAFile(in.labels_path, "--labels_path"));
   if (in.benchmark.has_value() == in.data_preparation_container.has_value()) {
     return absl::InvalidArgumentError(
         "give exactly one of --benchmark or --data_preparation_container");
@@ -69,6 +72,10 @@ absl::StatusOr<SubmitDatasetResult> SubmitDataset(FlowContext& ctx, const Submit
   // The same raw data for the same preparator, registered before by this user (a site
   // that lost its state directory, a second machine): reuse that dataset rather than
   // put a twin on the server. The oldest one wins if there are several already.
+  // One submission at a time from the look-up to the local record, so two concurrent
+  // `dataset submit`s of the same data cannot both miss each other and register twins.
+  static absl::Mutex* const submitting = new absl::Mutex();
+  absl::MutexLock one_at_a_time(submitting);
   ASSIGN_OR_RETURN(std::vector<Dataset> mine, server->ListMyDatasets());
   const Dataset* twin = nullptr;
   for (const Dataset& d : mine) {

@@ -20,7 +20,8 @@ TEST(CheckFolderHoldsAFileTest, EmptyFoldersAreRefusedWithTheirName) {
   absl::Status empty = CheckFolderHoldsAFile(dir / "empty", "--data_path");
   EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(empty.message(), "--data_path '" + (dir / "empty").string() +
-                                 "' is empty: no file in it or its subfolders");
+                                 "' is empty: no data file in it or its subfolders (hidden "
+                                 "files and broken links do not count)");
   // Only empty subfolders is no data either.
   fs::create_directories(dir / "nested/a/b");
   fs::create_directories(dir / "nested/c");
@@ -32,6 +33,14 @@ TEST(CheckFolderHoldsAFileTest, EmptyFoldersAreRefusedWithTheirName) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckFolderHoldsAFile(dir / "missing", "--data_path").code(),
             absl::StatusCode::kNotFound);
+  // A broken link and hidden files are no data either (found by a newcomer's review).
+  fs::create_directories(dir / "no_data/sub");
+  fs::create_symlink(dir / "nonexistent-target", dir / "no_data/dangling");
+  WriteFile(dir / "no_data/.DS_Store", "");
+  WriteFile(dir / "no_data/sub/.gitkeep", "");
+  fs::create_directory_symlink(dir / "empty", dir / "no_data/link_to_dir");
+  EXPECT_EQ(CheckFolderHoldsAFile(dir / "no_data", "--data_path").code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CheckFolderHoldsAFileTest, OneFileAnywhereIsEnough) {

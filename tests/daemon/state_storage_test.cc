@@ -224,6 +224,23 @@ TEST_F(StateStorageTest, DryRunRemovesNothingAndReportsTheSame) {
   }
 }
 
+// An operator who points tmp/ at a scratch disk with a link keeps what is there: the
+// cleanup neither follows the link nor removes it, and says so.
+TEST_F(StateStorageTest, ALinkedTmpFolderIsNotFollowed) {
+  TempDir elsewhere;
+  WriteFile(elsewhere / "important.txt", "precious");
+  std::filesystem::remove_all(dir_ / "tmp");
+  std::filesystem::create_directory_symlink(elsewhere.path(), dir_ / "tmp");
+  auto report = CleanupStorage(*site_, *jobs_, /*dry_run=*/false, absl::Now());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(ReadFile(elsewhere / "important.txt"), "precious");
+  EXPECT_TRUE(std::filesystem::is_symlink(dir_ / "tmp"));
+  bool said = false;
+  for (const std::string& k : report->kept)
+    said |= k.find("is a symbolic link") != std::string::npos;
+  EXPECT_TRUE(said) << CleanupSummary(*report);
+}
+
 TEST_F(StateStorageTest, RetentionOfJobsAndEventsIsApplied) {
   storage::JobRecord j;
   j.kind = "prepare";

@@ -94,7 +94,7 @@ void StopEngine() {
 bool Start(Engine& e) {
   std::string dockerd = FindProgram("dockerd");
   if (dockerd.empty()) {
-    e.why = "docker.io is not installed: no dockerd (packaging/deps.sh installs it for tests)";
+    e.why = "docker.io is not installed: no dockerd (`packaging/deps.sh --tests` installs it)";
     return false;
   }
   std::string docker = FindProgram("docker");

@@ -298,6 +298,15 @@ TEST_F(CommitteeFlowTest, SubmitBenchmarkFoundAgainSkipsTheCompatibilityTest) {
   EXPECT_EQ(out->results, (Json{{"AUC", 0.8}}));
   EXPECT_TRUE(TasksRan().empty()) << "tested again";
   EXPECT_TRUE(server_->created_benchmarks.empty());
+
+  // A local demo tarball given as a path is the file:// URL the server holds (the seeded
+  // tutorial benchmark; found by a newcomer's review).
+  server_->benchmarks[7].demo_dataset_tarball_url = "file:///srv/demo/demo_data.tar.gz";
+  in.demo_url = "/srv/demo/demo_data.tar.gz";
+  auto as_path = RunFlow([&](FlowContext& ctx) { return SubmitBenchmark(ctx, in); });
+  ASSERT_TRUE(as_path.ok()) << as_path.status();
+  EXPECT_TRUE(as_path->reused);
+  EXPECT_EQ(as_path->benchmark.id, BenchmarkId(7));
 }
 
 // A taken name with other containers is refused before the test, naming the field, the
