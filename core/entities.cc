@@ -592,31 +592,32 @@ Json ToFullJson(const Result& r) {
   return WithoutAbsent(std::move(j), r.absent_fields);
 }
 
+namespace {
+
+// The fields both association kinds share; `entity` names the dataset or model side.
+template <typename Association>
+Json AssociationFullJson(const char* entity, int64_t entity_id, const Association& a) {
+  return Json{{"id", a.id},
+              {entity, entity_id},
+              {"benchmark", a.benchmark.value()},
+              {"initiated_by", a.initiated_by.value()},
+              {"metadata", a.metadata},
+              {"approval_status", ToString(a.approval_status)},
+              {"approved_at", NullIfEmpty(a.approved_at)},
+              {"created_at", NullIfEmpty(a.created_at)},
+              {"modified_at", NullIfEmpty(a.modified_at)}};
+}
+
+}  // namespace
+
 Json ToFullJson(const BenchmarkDatasetAssociation& a) {
-  return WithoutAbsent(Json{{"id", a.id},
-                            {"dataset", a.dataset.value()},
-                            {"benchmark", a.benchmark.value()},
-                            {"initiated_by", a.initiated_by.value()},
-                            {"metadata", a.metadata},
-                            {"approval_status", ToString(a.approval_status)},
-                            {"approved_at", NullIfEmpty(a.approved_at)},
-                            {"created_at", NullIfEmpty(a.created_at)},
-                            {"modified_at", NullIfEmpty(a.modified_at)}},
-                       a.absent_fields);
+  return WithoutAbsent(AssociationFullJson("dataset", a.dataset.value(), a), a.absent_fields);
 }
 
 Json ToFullJson(const BenchmarkModelAssociation& a) {
-  return WithoutAbsent(Json{{"id", a.id},
-                            {"model", a.model.value()},
-                            {"benchmark", a.benchmark.value()},
-                            {"initiated_by", a.initiated_by.value()},
-                            {"metadata", a.metadata},
-                            {"approval_status", ToString(a.approval_status)},
-                            {"approved_at", NullIfEmpty(a.approved_at)},
-                            {"created_at", NullIfEmpty(a.created_at)},
-                            {"modified_at", NullIfEmpty(a.modified_at)},
-                            {"priority", a.priority}},
-                       a.absent_fields);
+  Json j = AssociationFullJson("model", a.model.value(), a);
+  j["priority"] = a.priority;
+  return WithoutAbsent(std::move(j), a.absent_fields);
 }
 
 Json SanitizeJson(const Json& j) {
