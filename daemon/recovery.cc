@@ -218,9 +218,9 @@ bool SettleExecutionReports(Site& site) {
       continue;
     }
     bool sent_all = true;
-    for (const char* field : {"model_report", "evaluation_report"}) {
-      const nlohmann::json& report =
-          field[0] == 'm' ? execution->model_report : execution->evaluation_report;
+    for (const auto& [field, report] :
+         {std::pair<const char*, const nlohmann::json&>{"model_report", execution->model_report},
+          {"evaluation_report", execution->evaluation_report}}) {
       if (!report.is_object() || report.value("execution_status", "") != "started") continue;
       absl::StatusOr<Result> answer = server->UpdateResult(
           ResultId(execution_id), {{field, {{"execution_status", "interrupted"}}}});
