@@ -63,27 +63,60 @@ TEST(CrashLoopTest, FiftyRandomKillsLoseAndDuplicateNothing) {
     ASSERT_TRUE(site.StartDaemon()) << "restart after kill " << kill;
   }
 
-  // Let the last daemon finish the work.
+  // Let the last daemon finish the work. A job interrupted kMaxRunAttempts times is
+  // given up on purpose (a model that keeps taking the daemon down must not loop
+  // forever); on a slow machine the barrage can do that to any job, so a given-up job is
+  // retried here, as its error message tells the data owner to, and must then finish
+  // without a second local result or server execution.
+  auto given_up = [](const nlohmann::json& j) {
+    return j.value("state", "") == "FAILED" &&
+           j.value("error", "").find("not retried again") != std::string::npos;
+  };
+  auto describe = [&] {
+    std::string out;
+    for (int64_t m : models) {
+      for (const auto& j : site.RunJobsFor(m)) out += j.dump() + "\n";
+    }
+    return out + site.daemon().Log();
+  };
+  auto settled = [&] {
+    for (int64_t m : models) {
+      std::string state = site.JobState(m);
+      if (state != "DONE" && state != "FAILED") return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(settled, seconds(180))) << describe();
+  for (int64_t m : models) {
+    auto jobs = site.RunJobsFor(m);
+    if (jobs.empty() || !given_up(jobs.front())) continue;
+    RunResult retry = site.daemon().Ctl(
+        {"job", "retry", std::to_string(AsInt(jobs.front().value("id", nlohmann::json())))});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+  }
   ASSERT_TRUE(WaitFor(
       [&] {
         for (int64_t m : models) {
-          if (site.JobState(m) != "DONE" && m != 2) return false;
-          if (site.LocalResults(m).size() != 1) return false;
+          if (site.JobState(m) != "DONE" || site.LocalResults(m).size() != 1) return false;
         }
         return true;
       },
-      seconds(120)))
-      << site.daemon().Log();
+      seconds(180)))
+      << describe();
   ASSERT_EQ(site.daemon().Ctl({"sync"}).exit_code, 0);
 
   int attempts = 0;
   for (int64_t m : models) {
     SCOPED_TRACE("model " + std::to_string(m));
     auto jobs = site.RunJobsFor(m);
-    // The reference model ran once during onboarding, before the kills.
-    ASSERT_EQ(jobs.size(), 1u) << "duplicated or lost job";
+    // One job per model, plus at most the one given up after repeated kills.
+    ASSERT_GE(jobs.size(), 1u) << "lost job";
+    ASSERT_LE(jobs.size(), 2u) << "duplicated job";
     EXPECT_EQ(jobs[0].value("state", ""), "DONE");
-    attempts += jobs[0].value("attempts", 0);
+    if (jobs.size() == 2) {
+      EXPECT_TRUE(given_up(jobs[1])) << jobs[1].dump();
+    }
+    for (const auto& j : jobs) attempts += j.value("attempts", 0);
     auto results = site.LocalResults(m);
     ASSERT_EQ(results.size(), 1u);
     EXPECT_EQ(results[0].value("error", ""), "");
