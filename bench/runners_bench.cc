@@ -8,6 +8,11 @@
 //       the hardened start one by one (seccomp program, cgroup, planning, each bwrap
 //       option group), to show where the overhead goes; --only runs one variant
 //       (direct, hardened, unhardened, docker) alone, for profiling it.
+//   runners_bench images <work dir> [base MiB]
+//       the sandbox's image store: three `docker save` tarballs sharing a base layer,
+//       unpacked with the layer store (shared) and each on its own (the former way):
+//       time per image and disk used, against one unpacked image plus the other two
+//       images' own layers.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -22,7 +27,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +42,7 @@
 #include "core/archive.h"
 #include "core/hashing.h"
 #include "runners/container_config.h"
+#include "runners/image_unpack.h"
 #include "runners/sandbox_runner.h"
 #include "runners/seccomp_policy.h"
 #include "runners/subprocess.h"
@@ -75,6 +84,106 @@ int Extract(const char* archive, const char* target) {
   std::printf("%llu entries %.0f MiB %.3f s %.0f MiB/s\n",
               static_cast<unsigned long long>(stats->entries), stats->bytes / 1048576.0, s,
               stats->bytes / 1048576.0 / s);
+  return 0;
+}
+
+// --- image store ------------------------------------------------------------------------
+
+// Bytes on disk under `dirs` (st_blocks), each hard-linked file counted once.
+uint64_t DiskBytes(const std::vector<fs::path>& dirs) {
+  std::set<std::pair<dev_t, ino_t>> seen;
+  uint64_t total = 0;
+  for (const fs::path& dir : dirs) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      struct stat st;
+      if (::lstat(it->path().c_str(), &st) != 0) continue;
+      if (!seen.emplace(st.st_dev, st.st_ino).second) continue;
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  return total;
+}
+
+// A folder of `mib` MiB of random data in 1 MiB files.
+void RandomTree(const fs::path& dir, int mib, unsigned seed) {
+  fs::create_directories(dir / "data");
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> block(131072);
+  for (int i = 0; i < mib; ++i) {
+    for (auto& w : block) w = rng();
+    std::ofstream(dir / "data" / ("f" + std::to_string(i)), std::ios::binary)
+        .write(reinterpret_cast<const char*>(block.data()), block.size() * 8);
+  }
+}
+
+bool Tar(const fs::path& src, const fs::path& out) {
+  absl::Status s = medperf::CreateTarGz(src, {}, out);
+  if (!s.ok()) std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+  return s.ok();
+}
+
+int Images(const fs::path& work, int base_mib) {
+  fs::remove_all(work);
+  fs::create_directories(work);
+  int app_mib = std::max(1, base_mib / 10);
+  RandomTree(work / "src/base", base_mib, 1);
+  if (!Tar(work / "src/base", work / "base.tar")) return 1;
+  std::vector<fs::path> images;
+  for (int i = 0; i < 3; ++i) {
+    std::string app = "app" + std::to_string(i);
+    RandomTree(work / "src" / app, app_mib, 100 + i);
+    fs::path image = work / "src" / ("image" + std::to_string(i));
+    fs::create_directories(image / "l0");
+    fs::create_directories(image / "l1");
+    fs::copy_file(work / "base.tar", image / "l0/layer.tar");
+    if (!Tar(work / "src" / app, image / "l1/layer.tar")) return 1;
+    std::ofstream(image / "config.json") << R"({"config": {"Cmd": ["/bin/true"]}})";
+    std::ofstream(image / "manifest.json")
+        << R"([{"Config": "config.json", "Layers": ["l0/layer.tar", "l1/layer.tar"]}])";
+    images.push_back(work / (app + ".tar"));
+    if (!Tar(image, images.back())) return 1;
+  }
+  fs::remove_all(work / "src");
+  // One unpacked image (base + its layer) plus the two other images' own layers.
+  uint64_t reference = 0;
+  std::printf("%-28s %10s %10s %10s\n", "image", "shared s", "separate s", "");
+  double shared_total = 0, separate_total = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    auto start = Clock::now();
+    auto shared = medperf::UnpackImage(images[i], work / "shared/rootfs", work / "shared/layers");
+    double shared_s = Seconds(start);
+    start = Clock::now();
+    fs::path alone = work / ("separate" + std::to_string(i));
+    auto separate = medperf::UnpackImage(images[i], alone / "rootfs", alone / "layers");
+    double separate_s = Seconds(start);
+    if (!shared.ok() || !separate.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string((shared.ok() ? separate : shared).status().message()).c_str());
+      return 1;
+    }
+    // The former way kept only the root: drop the per-image layer copy it did not have.
+    fs::remove_all(alone / "layers");
+    shared_total += shared_s;
+    separate_total += separate_s;
+    std::printf("%-28s %10.3f %10.3f\n", images[i].filename().c_str(), shared_s, separate_s);
+    reference += i == 0 ? DiskBytes({alone}) : static_cast<uint64_t>(app_mib) << 20;
+  }
+  auto start = Clock::now();
+  auto warm = medperf::UnpackImage(images[0], work / "shared/rootfs", work / "shared/layers");
+  double warm_ms = Seconds(start) * 1000;
+  if (!warm.ok()) return 1;
+  uint64_t shared_disk = DiskBytes({work / "shared"});
+  uint64_t separate_disk = DiskBytes({work / "separate0", work / "separate1", work / "separate2"});
+  std::printf("unpack time, 3 images: shared %.3f s, separate %.3f s (ratio %.2f)\n", shared_total,
+              separate_total, shared_total / separate_total);
+  std::printf("warm (cached image): %.2f ms\n", warm_ms);
+  std::printf("disk: shared %.1f MiB, separate %.1f MiB, one image + other layers %.1f MiB\n",
+              shared_disk / 1048576.0, separate_disk / 1048576.0, reference / 1048576.0);
+  std::printf("disk ratio shared/(one image + other layers): %.2f\n",
+              double(shared_disk) / double(reference));
+  fs::remove_all(work);
   return 0;
 }
 
@@ -749,6 +858,9 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "hash" && argc == 3) return Hash(argv[2]);
   if (mode == "extract" && argc == 4) return Extract(argv[2], argv[3]);
+  if (mode == "images" && (argc == 3 || argc == 4)) {
+    return Images(argv[2], argc == 4 ? std::atoi(argv[3]) : 256);
+  }
   if (mode == "sandbox") {
     int runs = 20;
     std::string docker_image;
@@ -773,6 +885,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: runners_bench hash <file> | extract <archive> <target> |\n"
+               "       images <work dir> [base MiB] |\n"
                "       sandbox [runs] [--docker-image IMAGE] [--breakdown] [--only VARIANT]\n"
                "       (VARIANT: direct, hardened, unhardened or docker)\n");
   return 2;

@@ -52,6 +52,9 @@ echo "ratio ours/tar: $(ratio "$ours_s" "$ref")"
 diff -r "$WORK/tar_out" "$WORK/our_out" > /dev/null && echo "outputs identical"
 rm -rf "$WORK/tar_out" "$WORK/our_out" "$WORK/data.tar.gz"
 
+echo "== Sandbox image store: three image tarballs sharing a ${IMAGE_BASE_MIB:-256} MiB base layer"
+"$BIN" images "$WORK/images" "${IMAGE_BASE_MIB:-256}"
+
 echo "== Sandbox start-to-exit for a no-op task (direct, hardened, unhardened, docker)"
 sandbox_args=("${SANDBOX_RUNS:-30}")
 [ -n "${MEDPERF_BENCH_DOCKER_IMAGE:-}" ] && sandbox_args+=(--docker-image "$MEDPERF_BENCH_DOCKER_IMAGE")

@@ -81,6 +81,8 @@ class Extractor {
         mode_(mode),
         limits_(limits) {}
 
+  void keep_whiteouts(bool keep) { keep_whiteouts_ = keep; }
+
   absl::StatusOr<ExtractStats> Run() {
     struct stat archive_st;
     if (::stat(archive_path_.c_str(), &archive_st) == 0 && S_ISREG(archive_st.st_mode)) {
@@ -198,6 +200,21 @@ class Extractor {
     return absl::OkStatus();
   }
 
+  // An empty regular file of the whiteout's name, whatever the tar says it is.
+  absl::Status WriteWhiteoutMarker(std::string_view name, const std::vector<std::string>& parts) {
+    RETURN_IF_ERROR(CheckParents(name, parts, parts.size() - 1));
+    fs::path dest = root_ / absl::StrJoin(parts, "/");
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    ::unlink(dest.c_str());
+    int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return Fail(name, absl::StrCat("cannot write whiteout marker: ", std::strerror(errno)));
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  }
+
   absl::Status HandleEntry(struct archive* in, struct archive* out, struct archive_entry* entry) {
     const char* raw_name = archive_entry_pathname(entry);
     std::string name = raw_name ? raw_name : "";
@@ -210,7 +227,7 @@ class Extractor {
     std::string rel = absl::StrJoin(parts, "/");
 
     if (mode_ == Mode::kLayer && parts.back().starts_with(".wh.")) {
-      return ApplyWhiteout(name, parts);
+      return keep_whiteouts_ ? WriteWhiteoutMarker(name, parts) : ApplyWhiteout(name, parts);
     }
 
     const char* hardlink = archive_entry_hardlink(entry);
@@ -315,6 +332,7 @@ class Extractor {
   fs::path archive_path_;
   fs::path root_;
   Mode mode_;
+  bool keep_whiteouts_ = false;
   ExtractLimits limits_;
   uint64_t archive_bytes_ = 0;  // size of the archive file, for the expansion ratio
   ExtractStats stats_;
@@ -378,9 +396,9 @@ absl::StatusOr<ExtractStats> ExtractLayer(const fs::path& layer_path, const fs::
     return absl::NotFoundError(
         absl::StrCat("image root ", Quote(root_dir.string()), " is not a directory"));
   }
-  return Extractor(layer_path, root, options.whiteouts ? Mode::kLayer : Mode::kGeneric,
-                   options.limits)
-      .Run();
+  Extractor extractor(layer_path, root, Mode::kLayer, options.limits);
+  extractor.keep_whiteouts(options.keep_whiteouts);
+  return extractor.Run();
 }
 
 namespace {

@@ -61,8 +61,11 @@ struct LayerOptions {
   // inside the image root at run time, never followed while extracting.
   // Devices, fifos and sockets are skipped rather than rejected.
   // ".wh.<name>" deletes <name> from lower layers; ".wh..wh..opq" empties the
-  // directory of lower-layer content.
-  bool whiteouts = true;
+  // directory of lower-layer content. With `keep_whiteouts` they are written as the
+  // empty marker files they are in the tar instead: for a layer unpacked on its own into
+  // a layer store, whose whiteouts are applied when layers are stacked
+  // (runners/image_unpack.cc).
+  bool keep_whiteouts = false;
 };
 
 // Applies one image layer in place onto an existing root directory (no temp dir: the

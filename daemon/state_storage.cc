@@ -33,7 +33,10 @@ const std::vector<AssetSpec>& Assets() {
        {"cache"},
        "verified downloads: images, additional files, demo data",
        {"sha256", "extracted"}},
-      {"images", {"images"}, "unpacked container images", {"rootfs", "sif"}},
+      {"images",
+       {"images"},
+       "unpacked container images (files of shared layers count once)",
+       {"rootfs", "sif"}},
       {"tests", {"tests"}, "compatibility-test outputs", {}},
       {"logs", {"logs"}, "job logs", {}},
       {"tmp", {"tmp"}, "tasks' temporary files", {}},
@@ -244,9 +247,11 @@ absl::StatusOr<CleanupReport> CleanupStorage(Site& site, JobManager& jobs, bool 
                                           "temporary files of tasks that ended", none));
     RETURN_IF_ERROR(remover.RemoveEntries(site.assets().root() / "tmp", "download",
                                           "unfinished downloads and extractions", none));
-    RETURN_IF_ERROR(remover.RemoveEntries(
-        site.state_dir() / "images" / "rootfs", "download", "unfinished image unpacking",
-        [](const std::string& name) { return !absl::StartsWith(name, ".unpack-"); }));
+    for (const char* store : {"rootfs", "layers"}) {
+      RETURN_IF_ERROR(remover.RemoveEntries(
+          site.state_dir() / "images" / store, "download", "unfinished image unpacking",
+          [](const std::string& name) { return !absl::StartsWith(name, ".unpack-"); }));
+    }
     RETURN_IF_ERROR(RemoveFailedOutputs(site, remover));
     remover.report().kept.push_back(absl::StrCat(
         "verified downloads in ", site.assets().root().string(), " and unpacked images in ",

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/absl_view.h"
@@ -74,6 +76,17 @@ class TempWriter {
   uint64_t size_ = 0;
   bool kept_ = false;
 };
+
+// The name under local/ of what a local file held when it was last hashed: its absolute
+// path, device, inode, size, mtime and ctime (nanoseconds). A file whose stat says the
+// same is taken to hold the same bytes, as make and rsync assume; ctime cannot be set
+// back by users, so an edit in place is always noticed.
+std::string LocalFileKey(const fs::path& absolute, const struct stat& st) {
+  return Sha256Hex(
+      absl::StrCat(absolute.string(), "\n", st.st_dev, ":", st.st_ino, ":", st.st_size, ":",
+                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, ":",
+                   static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec));
+}
 
 absl::Status CopyLocal(const fs::path& source, uint64_t max_bytes, TempWriter& writer) {
   int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
@@ -169,6 +182,23 @@ absl::StatusOr<Asset> AssetCache::Fetch(std::string_view name, std::string_view 
   if (location.starts_with("synapse:")) {
     return absl::UnimplementedError(absl::StrCat(what, ": Synapse sources are not supported"));
   }
+  // A local file with no registered hash (e.g. an image tarball being submitted) is
+  // copied and hashed once; later fetches of the unchanged file reuse the cached copy.
+  std::optional<fs::path> memo;
+  if (expected.empty() && !IsSupportedUrl(location) && location.find("://") == std::string::npos) {
+    std::error_code ec;
+    fs::path absolute = fs::absolute(location, ec);
+    struct stat st;
+    if (!ec && ::stat(absolute.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      memo = root_ / "local" / LocalFileKey(absolute, st);
+      absl::StatusOr<std::string> hex = ReadSmallFile(*memo, 64, "local file record");
+      if (hex.ok() && IsSha256Hex(*hex)) {
+        if (auto cached = Lookup(*hex)) {
+          return Asset{*cached, *hex, static_cast<uint64_t>(st.st_size), false};
+        }
+      }
+    }
+  }
   TempWriter writer;
   RETURN_IF_ERROR(writer.Open(root_ / "tmp"));
   absl::Status status;
@@ -201,6 +231,12 @@ absl::StatusOr<Asset> AssetCache::Fetch(std::string_view name, std::string_view 
           absl::StrCat("cannot store ", what, " in the cache: ", std::strerror(errno)));
     }
     writer.Keep();
+  }
+  if (memo) {
+    // Best effort: without the record the file is only hashed again next time.
+    fs::create_directories(memo->parent_path(), ec);
+    fs::path tmp = memo->string() + ".tmp";
+    if (std::ofstream(tmp) << actual) ::rename(tmp.c_str(), memo->c_str());
   }
   return Asset{final_path, actual, writer.size(), true};
 }

@@ -4,6 +4,8 @@
 // Layout under the cache root:
 //   sha256/<hex>            verified files, named by their hash (read-only mode)
 //   extracted/<hex>/        tarballs extracted once (additional files, demo data)
+//   local/<key>             the hash of a local file fetched without one, by its stat
+//                           fingerprint (path, inode, size, mtime, ctime): not hashed again
 //   tmp/                    in-flight downloads and extractions (cleaned on failure)
 #pragma once
 
@@ -49,7 +51,8 @@ class AssetCache {
   // unless an asset with `expected_sha256` ("<hex>" or "sha256:<hex>") is already
   // cached. With an expected hash, a mismatch is an error naming `name`, the source,
   // the expected and actual hash, and nothing is cached. Without one, the computed
-  // hash is reported in Asset::sha256.
+  // hash is reported in Asset::sha256; a local file fetched so is copied and hashed once
+  // and then served from the cache while its stat fingerprint is unchanged.
   absl::StatusOr<Asset> Fetch(std::string_view name, std::string_view source,
                               std::string_view expected_sha256 = "",
                               const FetchOptions& options = {});

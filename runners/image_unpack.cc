@@ -5,8 +5,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -209,10 +211,134 @@ absl::StatusOr<ImageRoot> LoadSummary(const fs::path& dir, const std::string& he
   return image;
 }
 
+// Stacks stored layers into a new image root by hard links: files are shared with the
+// layer store (and so with every other image built on the same layer); directories
+// are created per image so that mount points can be added to one image alone.
+// Whiteout markers of a layer (kept by ExtractLayer's keep_whiteouts) remove what lower
+// layers put there before the layer's own entries are linked.
+absl::Status StackLayer(const fs::path& layer, const fs::path& root) {
+  std::error_code ec;
+  // Pass 1: whiteouts, which apply to lower layers only.
+  for (auto it = fs::recursive_directory_iterator(layer, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!name.starts_with(".wh.")) continue;
+    fs::path rel_dir = it->path().parent_path().lexically_relative(layer);
+    // The directory in the stacked root must be a real directory all the way down: a
+    // lower layer's symlink must never lead a whiteout outside the root.
+    fs::path dir = root;
+    bool real = true;
+    for (const auto& part : rel_dir) {
+      if (part == ".") continue;
+      dir /= part;
+      struct stat st;
+      if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        real = false;
+        break;
+      }
+    }
+    if (!real) continue;
+    if (name == ".wh..wh..opq") {
+      for (const auto& child : fs::directory_iterator(dir, ec)) fs::remove_all(child.path(), ec);
+    } else {
+      std::string victim = name.substr(4);
+      if (victim.empty() || victim == "." || victim == ".." ||
+          victim.find('/') != std::string::npos) {
+        continue;
+      }
+      fs::remove_all(dir / victim, ec);
+    }
+    ec.clear();
+  }
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat("cannot read layer '", layer.string(), "': ", ec.message()));
+  // Pass 2: the layer's own entries, parents before children.
+  for (auto it = fs::recursive_directory_iterator(layer, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.starts_with(".wh.")) continue;
+    fs::path rel = it->path().lexically_relative(layer);
+    fs::path dest = root / rel;
+    struct stat src;
+    if (::lstat(it->path().c_str(), &src) != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot inspect '", it->path().string(), "': ", std::strerror(errno)));
+    }
+    struct stat cur;
+    bool exists = ::lstat(dest.c_str(), &cur) == 0;
+    if (S_ISDIR(src.st_mode)) {
+      if (exists && S_ISDIR(cur.st_mode)) {
+        ::chmod(dest.c_str(), src.st_mode & 07777);
+        continue;
+      }
+      if (exists) ::unlink(dest.c_str());
+      if (::mkdir(dest.c_str(), src.st_mode & 07777) != 0) {
+        return absl::InternalError(
+            absl::StrCat("cannot create '", dest.string(), "': ", std::strerror(errno)));
+      }
+      continue;
+    }
+    if (exists) {
+      if (S_ISDIR(cur.st_mode)) {
+        fs::remove_all(dest, ec);
+        ec.clear();
+      } else {
+        ::unlink(dest.c_str());
+      }
+    }
+    // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never its target.
+    if (::linkat(AT_FDCWD, it->path().c_str(), AT_FDCWD, dest.c_str(), 0) != 0) {
+      return absl::InternalError(absl::StrCat("cannot link '", dest.string(),
+                                              "' to the layer store: ", std::strerror(errno)));
+    }
+  }
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat("cannot read layer '", layer.string(), "': ", ec.message()));
+  return absl::OkStatus();
+}
+
+// Unpacks one layer tar into the layer store, once per content hash (ours, never the
+// name the image gives the layer: a hostile image cannot plant content under another
+// layer's digest). Returns <layer_dir>/<hex>.
+absl::StatusOr<fs::path> StoreLayer(const fs::path& layer_tar, const fs::path& layer_dir,
+                                    const ExtractLimits& limits) {
+  ASSIGN_OR_RETURN(std::string hex, Sha256File(layer_tar));
+  fs::path dir = layer_dir / hex;
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(dir, ec))) return dir;
+  fs::create_directories(layer_dir, ec);
+  std::string tmpl = (layer_dir / (".unpack-" + hex.substr(0, 12) + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot create a temp dir in '", layer_dir.string(),
+                                            "': ", std::strerror(errno)));
+  }
+  fs::path work(tmpl);
+  LayerOptions options;
+  options.limits = limits;
+  options.keep_whiteouts = true;
+  absl::StatusOr<ExtractStats> stats = ExtractLayer(layer_tar, work, options);
+  if (!stats.ok()) {
+    fs::remove_all(work, ec);
+    return absl::Status(stats.status().code(),
+                        absl::StrCat("layer sha256:", hex, ": ", stats.status().message()));
+  }
+  ::chmod(work.c_str(), 0755);
+  if (::rename(work.c_str(), dir.c_str()) != 0) {
+    // Another task stored the same layer first: theirs is the same content.
+    fs::remove_all(work, ec);
+    if (!fs::is_directory(fs::symlink_status(dir, ec))) {
+      return absl::InternalError(absl::StrCat("cannot store layer in '", dir.string(), "'"));
+    }
+  }
+  return dir;
+}
+
 }  // namespace
 
 absl::StatusOr<ImageRoot> UnpackImage(const fs::path& image_tar, const fs::path& cache_dir,
-                                      const ExtractLimits& limits) {
+                                      const fs::path& layer_dir, const ExtractLimits& limits) {
   ASSIGN_OR_RETURN(std::string hex, CachedFileSha256(image_tar));
   fs::path final_dir = cache_dir / hex;
   std::error_code ec;
@@ -241,11 +367,10 @@ absl::StatusOr<ImageRoot> UnpackImage(const fs::path& image_tar, const fs::path&
   image.repo_tag = plan->repo_tag;
   if (auto s = ReadConfig(plan->config, image); !s.ok()) return fail(s);
   fs::create_directories(work / "rootfs", ec);
-  LayerOptions options;
-  options.limits = limits;
   for (const auto& layer : plan->layers) {
-    auto stats = ExtractLayer(layer, work / "rootfs", options);
-    if (!stats.ok()) return fail(stats.status());
+    absl::StatusOr<fs::path> stored = StoreLayer(layer, layer_dir, limits);
+    if (!stored.ok()) return fail(stored.status());
+    if (absl::Status s = StackLayer(*stored, work / "rootfs"); !s.ok()) return fail(s);
   }
   fs::remove_all(work / "outer", ec);
   ::chmod((work / "rootfs").c_str(), 0755);

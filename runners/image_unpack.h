@@ -23,10 +23,19 @@ struct ImageRoot {
   std::string repo_tag;  // first RepoTags entry of a docker save manifest, if any
 };
 
-// Unpacks once per tarball hash and reuses the result afterwards. The limits apply
-// to the outer tarball and to every layer.
+// Unpacks once per tarball hash into <cache_dir>/<hex>/rootfs and reuses it afterwards.
+// Each layer is unpacked once per layer content hash into <layer_dir>/<layer hex>/ (its
+// whiteouts kept as marker files), and an image root is those layers stacked by hard
+// links (whiteouts applied, directories per image): images that share a base layer share
+// its files on disk, and a second image on the same base unpacks only its own layers.
+// Image roots are mounted read-only, so the shared files are never written. `layer_dir`
+// must be on the same filesystem as `cache_dir`. The limits apply to the outer tarball
+// and to every layer. Errors: INVALID_ARGUMENT for a malformed image (manifest, config,
+// a layer outside the tarball) or one over the limits, naming the image and the layer;
+// NOT_FOUND for a missing file; INTERNAL when the cache cannot be written.
 absl::StatusOr<ImageRoot> UnpackImage(const std::filesystem::path& image_tar,
                                       const std::filesystem::path& cache_dir,
+                                      const std::filesystem::path& layer_dir,
                                       const ExtractLimits& limits = {});
 
 // SHA-256 of a file, memoized by (path, size, mtime) so that big image files are not

@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/absl_view.h"
@@ -75,13 +77,18 @@ absl::Status ValidateTaskOutputs(const std::vector<fs::path>& outputs, const Out
 absl::StatusOr<uint64_t> OutputBytes(const std::vector<fs::path>& paths,
                                      const std::atomic<bool>* cancel) {
   uint64_t total = 0;
+  std::set<std::pair<dev_t, ino_t>> linked;  // files with several names, counted once
   for (const fs::path& path : paths) {
     TreeWalkOptions walk;
     walk.tolerate_changes = true;
     walk.max_depth = OutputLimits{}.max_depth;
     walk.cancel = cancel;
     absl::Status s = WalkTree(path, walk, [&](const TreeEntry& e) {
-      if (S_ISREG(e.st.st_mode)) total += static_cast<uint64_t>(e.st.st_size);
+      if (!S_ISREG(e.st.st_mode)) return absl::OkStatus();
+      if (e.st.st_nlink > 1 && !linked.emplace(e.st.st_dev, e.st.st_ino).second) {
+        return absl::OkStatus();
+      }
+      total += static_cast<uint64_t>(e.st.st_size);
       return absl::OkStatus();
     });
     // The output (or a part of it) went away while we looked: it holds nothing now.

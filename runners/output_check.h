@@ -41,7 +41,9 @@ absl::Status ValidateTaskOutputs(const std::vector<std::filesystem::path>& outpu
 
 // Total bytes (st_size) of the regular files in `paths`, walked the same safe way, for
 // enforcing the output cap while the task still runs: entries (or whole outputs) that
-// vanish or change during the walk are skipped, links and special files count 0.
+// vanish or change during the walk are skipped, links and special files count 0, and a
+// file with several hard links counts once (what it takes on disk: image roots share
+// their layers' files by hard links).
 // Errors: RESOURCE_EXHAUSTED for a tree nested deeper than OutputLimits{}.max_depth (treat
 // it as the output cap being hit), CANCELLED, PERMISSION_DENIED / INTERNAL for I/O errors.
 absl::StatusOr<uint64_t> OutputBytes(const std::vector<std::filesystem::path>& paths,

@@ -82,6 +82,8 @@ absl::StatusOr<std::unique_ptr<Runner>> MakeSandbox(const RunnerOptions& options
   sandbox.bwrap = options.bwrap;
   sandbox.image_cache_dir =
       options.image_cache_dir.empty() ? fs::path() : options.image_cache_dir / "rootfs";
+  sandbox.layer_store_dir =
+      options.image_cache_dir.empty() ? fs::path() : options.image_cache_dir / "layers";
   sandbox.identity = options.identity;
   auto runner = SandboxRunner::Create(sandbox);
   if (!runner.ok()) return runner.status();

@@ -307,6 +307,9 @@ absl::StatusOr<std::unique_ptr<SandboxRunner>> SandboxRunner::Create(SandboxOpti
   if (options.image_cache_dir.empty()) {
     options.image_cache_dir = fs::temp_directory_path() / "medperf-images";
   }
+  if (options.layer_store_dir.empty()) {
+    options.layer_store_dir = options.image_cache_dir.string() + "-layers";
+  }
   return std::unique_ptr<SandboxRunner>(new SandboxRunner(std::move(options), std::move(bwrap)));
 }
 
@@ -324,7 +327,9 @@ absl::Status SandboxRunner::Prepare(const ContainerConfig& config, const fs::pat
     }
     case ContainerType::kDockerArchive: {
       ASSIGN_OR_RETURN(fs::path file, ImageFile(config, image_file));
-      return UnpackImage(file, options_.image_cache_dir, options_.image_limits).status();
+      return UnpackImage(file, options_.image_cache_dir, options_.layer_store_dir,
+                         options_.image_limits)
+          .status();
     }
     case ContainerType::kDockerImage:
     case ContainerType::kSingularityFile:
@@ -475,8 +480,8 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     if (task.has_command) program.insert(program.end(), task.command.begin(), task.command.end());
   } else {
     ASSIGN_OR_RETURN(fs::path file, ImageFile(config, run.image_file));
-    ASSIGN_OR_RETURN(ImageRoot image,
-                     UnpackImage(file, options_.image_cache_dir, options_.image_limits));
+    ASSIGN_OR_RETURN(ImageRoot image, UnpackImage(file, options_.image_cache_dir,
+                                                  options_.layer_store_dir, options_.image_limits));
     for (const auto& m : mounts) {
       RETURN_IF_ERROR(
           EnsureMountPoint(image.rootfs, m.mount_path, m.type == VolumeType::kDirectory));

@@ -30,6 +30,9 @@ struct SandboxOptions {
   std::string bwrap;  // empty = found on PATH
   // Unpacked image roots (DockerArchive) and the synthetic /etc (SyntheticEtc).
   std::filesystem::path image_cache_dir;
+  // Unpacked image layers shared by the image roots (runners/image_unpack.h); on the
+  // same filesystem as image_cache_dir. Empty: "<image_cache_dir>-layers".
+  std::filesystem::path layer_store_dir;
   ExtractLimits image_limits;
   // Default (uid 0, no switch): the daemon's own user when unprivileged, the task user
   // (ResolveTaskIdentity("")) when root; a task never runs as uid 0.

@@ -75,6 +75,7 @@ class StateStorageTest : public ::testing::Test {
     WriteFile(dir_ / "cache/tmp/download-1", std::string(40, 'd'));
     WriteFile(dir_ / "cache/sha256/abc", std::string(200, 'c'));
     WriteFile(dir_ / "images/rootfs/.unpack-abc-123/layer", std::string(10, 'u'));
+    WriteFile(dir_ / "images/layers/.unpack-def-456/file", std::string(10, 'u'));
     WriteFile(dir_ / "images/rootfs/abcdef/image.json", "{}");
     fs::create_directories(dir_ / "tests/old");
     WriteFile(dir_ / "tests/old/test_report.json", "{}");
@@ -156,6 +157,7 @@ TEST_F(StateStorageTest, CleanupRemovesClutterAndKeepsDatasetsAndResults) {
   EXPECT_EQ(tmp->bytes, 20u);
   ASSERT_NE(Find(*report, "download", "cache/tmp"), nullptr);
   ASSERT_NE(Find(*report, "download", "images/rootfs"), nullptr);
+  ASSERT_NE(Find(*report, "download", "images/layers"), nullptr);
   const CleanupItem* prep = Find(*report, "failed-preparation", "datasets/2");
   ASSERT_NE(prep, nullptr);
   EXPECT_EQ(prep->bytes, 300u);
@@ -165,7 +167,7 @@ TEST_F(StateStorageTest, CleanupRemovesClutterAndKeepsDatasetsAndResults) {
   const CleanupItem* test = Find(*report, "test");
   ASSERT_NE(test, nullptr);
   EXPECT_EQ(test->count, 1);
-  EXPECT_EQ(report->bytes_freed, 20u + 40 + 10 + 300 + 70 + 2);
+  EXPECT_EQ(report->bytes_freed, 20u + 40 + 10 + 10 + 300 + 70 + 2);
 
   std::map<std::string, std::string> after = Files();
   std::map<std::string, std::string> expected = {

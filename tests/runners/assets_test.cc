@@ -1,6 +1,8 @@
 #include "runners/assets.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -98,6 +100,34 @@ TEST(AssetCacheTest, SecondFetchReusesTheCache) {
   EXPECT_EQ(second->path, first->path);
   // Without an expected hash we cannot know it is cached, so it must be fetched.
   EXPECT_FALSE(cache.Fetch("config", url).ok());
+}
+
+// Issue 14: a local file fetched without a registered hash (an image tarball being
+// submitted, a local test container) is copied and hashed once, then reused while its
+// stat fingerprint is unchanged; any edit, even one that restores the mtime, is noticed.
+TEST(AssetCacheTest, ALocalFileWithoutAHashIsHashedOnceWhileUnchanged) {
+  TempDir dir;
+  WriteFile(dir / "src/image.tar", "image v1");
+  AssetCache cache(dir / "cache");
+  std::string path = (dir / "src/image.tar").string();
+  auto first = cache.Fetch("image", path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->downloaded);
+  auto second = cache.Fetch("image", path);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->downloaded) << "an unchanged local file was copied and hashed again";
+  EXPECT_EQ(second->sha256, first->sha256);
+  EXPECT_EQ(second->path, first->path);
+
+  struct stat before {};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  WriteFile(path, "image v2");  // same size
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  auto third = cache.Fetch("image", path);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(third->downloaded);
+  EXPECT_EQ(third->sha256, Sha256Hex("image v2"));
 }
 
 TEST(AssetCacheTest, SourceErrors) {
