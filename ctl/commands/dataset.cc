@@ -28,13 +28,27 @@ absl::StatusOr<Reply> DatasetSubmit(CommandContext& ctx) {
   req.set_dry_run(true);
   absl::StatusOr<Json> preview = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
   if (!preview.ok()) return preview.status();
-  ctx.out.Emit({"", [&p = *preview](std::ostream& o) {
-                  o << "The following will be sent to the MedPerf server (the data itself never "
-                       "leaves this machine):\n";
+  // Reusing the dataset this user registered before with the same data sends nothing:
+  // the preview must not say it will be sent.
+  const bool reuse = preview->value("reused", false);
+  const std::string reused_id = Cell(preview->value("dataset", Json::object()).value("id", Json()));
+  ctx.out.Emit({"", [&p = *preview, reuse, &reused_id](std::ostream& o) {
+                  if (reuse) {
+                    o << "This data is already registered on the MedPerf server: the existing "
+                         "dataset "
+                      << reused_id
+                      << " will be reused and nothing new is registered. Its server record:\n";
+                  } else {
+                    o << "The following will be sent to the MedPerf server (the data itself "
+                         "never leaves this machine):\n";
+                  }
                   PrintKeyValues(o, p.value("dataset", Json::object()), 2);
                   o << "Note: " << p.value("note", "") << "\n";
                 }});
-  if (!Confirm(ctx, "Submit this dataset?")) return Declined("Dataset not submitted.");
+  if (!Confirm(ctx, reuse ? absl::StrCat("Track the existing dataset ", reused_id, " here?")
+                          : std::string("Submit this dataset?"))) {
+    return Declined("Dataset not submitted.");
+  }
   req.set_dry_run(false);
   absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
   if (!result.ok()) return result.status();

@@ -417,6 +417,11 @@ TEST_F(DataOwnerTest, ResubmittingAfterLosingTheStateDirectoryReusesTheDataset) 
   EXPECT_NE(again.out.find("already registered on the server with this data as UID 1"),
             std::string::npos)
       << again.out;
+  // The preview says what happens: nothing is sent.
+  EXPECT_NE(again.out.find("the existing dataset 1 will be reused and nothing new is registered"),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(again.out.find("will be sent"), std::string::npos) << again.out;
   auto mine = As("testdo").ListMyDatasets();
   ASSERT_TRUE(mine.ok()) << mine.status();
   EXPECT_EQ(mine->size(), 1u) << "a twin was registered";
