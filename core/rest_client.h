@@ -74,6 +74,8 @@ class MedPerfApi {
   virtual absl::StatusOr<BenchmarkModelAssociation> CreateModelAssociation(
       ModelId model, BenchmarkId benchmark, const Json& metadata,
       ApprovalStatus status = ApprovalStatus::kPending) const = 0;
+  virtual absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> GetDatasetAssociations(
+      DatasetId dataset, BenchmarkId benchmark) const = 0;
   virtual absl::StatusOr<Result> SubmitResult(
       ResultId id, const Json& results, bool partial,
       const Json& existing_metadata = Json::object()) const = 0;
@@ -143,7 +145,7 @@ class RestClient final : public MedPerfApi {
   absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> ListMyDatasetAssociations() const;
   // Every row for the pair, oldest first (the server's plain list).
   absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> GetDatasetAssociations(
-      DatasetId dataset, BenchmarkId benchmark) const;
+      DatasetId dataset, BenchmarkId benchmark) const override;
   absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> ListDatasetBenchmarks(
       DatasetId dataset) const;
   // Approves or rejects the latest (PENDING) row of the pair.

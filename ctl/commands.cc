@@ -65,8 +65,9 @@ std::string AbsolutePath(const std::string& path) {
 
 Reply AssociationRequested(const Json& result) {
   return JsonReply(result, [result](std::ostream& o) mutable {
-    o << "Association requested: status " << Cell(result["association"]["approval_status"])
-      << ". Check it with: medperfctl association ls\n";
+    o << "Association requested: status " << Cell(result["association"]["approval_status"]);
+    if (result.contains("previous")) o << " (the previous request had been rejected)";
+    o << ". Check it with: medperfctl association ls\n";
   });
 }
 

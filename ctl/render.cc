@@ -6,6 +6,30 @@
 
 namespace medperf::ctl {
 
+std::string OneLineCell(const std::string& text, size_t max_width) {
+  const size_t newline = text.find_first_of("\r\n");
+  std::string line = text.substr(0, newline);
+  // Trailing blank lines (a message ending in "\n") leave nothing out.
+  const bool more_lines = newline != std::string::npos &&
+                          text.find_first_not_of(" \t\r\n", newline) != std::string::npos;
+  const std::string ellipsis = "...";
+  if (line.size() <= max_width && !more_lines) return line;
+  if (max_width < ellipsis.size()) max_width = ellipsis.size();
+  size_t keep = std::min(line.size(), max_width - ellipsis.size());
+  if (keep < line.size()) {
+    // Back off to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
+    while (keep > 0 && (static_cast<unsigned char>(line[keep]) & 0xC0) == 0x80) --keep;
+  }
+  line.resize(keep);
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line + ellipsis;
+}
+
+void Table::AddRow(std::vector<std::string> row) {
+  for (std::string& cell : row) cell = OneLineCell(cell);
+  rows_.push_back(std::move(row));
+}
+
 void Table::Print(std::ostream& out) const {
   std::vector<size_t> width(headers_.size());
   for (size_t c = 0; c < headers_.size(); ++c) width[c] = headers_[c].size();

@@ -9,10 +9,20 @@
 
 namespace medperf::ctl {
 
+// A table cell is one line of at most this many bytes: a multi-line value (a job's
+// error with the container's stderr, a description) would break the rows apart.
+inline constexpr size_t kMaxCellWidth = 80;
+
+// `text` as a table cell: its first line, cut to `max_width` bytes (never inside a UTF-8
+// character) with "..." at the end when anything was left out (more lines or a longer
+// line). The whole value stays in the --json output and in the `view` commands.
+std::string OneLineCell(const std::string& text, size_t max_width = kMaxCellWidth);
+
 class Table {
  public:
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
-  void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  // Each cell goes through OneLineCell.
+  void AddRow(std::vector<std::string> row);
   bool empty() const { return rows_.empty(); }
   // Columns padded to their widest cell, a dashed rule under the headers.
   void Print(std::ostream& out) const;

@@ -1,5 +1,8 @@
 #include "daemon/associations.h"
 
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
 namespace medperf::daemon {
 namespace {
 
@@ -25,6 +28,39 @@ std::map<BenchmarkId, std::vector<DatasetId>> ApprovedDatasetsByBenchmark(
     if (row->approval_status == ApprovalStatus::kApproved) out[pair.first].push_back(pair.second);
   }
   return out;
+}
+
+absl::StatusOr<std::optional<BenchmarkDatasetAssociation>> LatestDatasetAssociation(
+    const MedPerfApi& server, DatasetId dataset, BenchmarkId benchmark) {
+  ASSIGN_OR_RETURN(std::vector<BenchmarkDatasetAssociation> rows,
+                   server.GetDatasetAssociations(dataset, benchmark));
+  auto latest = LatestPerKey(rows, &PairOf);
+  if (latest.empty()) return std::nullopt;
+  return *latest.front().second;
+}
+
+absl::Status RequireApprovedDatasetAssociation(const MedPerfApi& server, DatasetId dataset,
+                                               BenchmarkId benchmark) {
+  ASSIGN_OR_RETURN(std::optional<BenchmarkDatasetAssociation> latest,
+                   LatestDatasetAssociation(server, dataset, benchmark));
+  if (latest && latest->approval_status == ApprovalStatus::kApproved) return absl::OkStatus();
+  const std::string head = absl::StrCat("dataset ", dataset.value(),
+                                        " is not associated with benchmark ", benchmark.value());
+  const std::string associate = absl::StrCat("run: medperfctl dataset associate -b ",
+                                             benchmark.value(), " -d ", dataset.value());
+  if (!latest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(head, " (it never asked to join); ", associate));
+  }
+  if (latest->approval_status == ApprovalStatus::kRejected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        head, " (the benchmark owner rejected its association request); to ask again, ",
+        associate));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(head, " yet (its association request of ", latest->created_at,
+                   " is PENDING until the benchmark owner approves it); wait for the approval: "
+                   "medperfctl association ls shows it"));
 }
 
 bool FollowsBenchmark(const PolicyConfig& policy, BenchmarkId benchmark) {

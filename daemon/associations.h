@@ -8,11 +8,15 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/entities.h"
+#include "core/rest_client.h"
 #include "daemon/config.h"
 
 namespace medperf::daemon {
@@ -53,6 +57,28 @@ std::vector<ModelId> ApprovedModels(const std::vector<BenchmarkModelAssociation>
 // The same for datasets: benchmark -> datasets whose latest association is APPROVED.
 std::map<BenchmarkId, std::vector<DatasetId>> ApprovedDatasetsByBenchmark(
     const std::vector<BenchmarkDatasetAssociation>& rows);
+
+// --- A dataset's association with a benchmark, as the server has it ---
+// Every command that needs or makes a dataset's association asks these two, so that they
+// all see the same state and say the same thing (`dataset associate`, `benchmark run`,
+// a model's `run` job).
+
+// The latest association row of (dataset, benchmark) on `server` (GET
+// /datasets/{D}/benchmarks/{B}/, the rule of LatestPerKey), or nullopt when the dataset
+// never asked to join. Errors: the server's (e.g. PERMISSION_DENIED for a dataset of
+// another user, NOT_FOUND for an unknown dataset).
+absl::StatusOr<std::optional<BenchmarkDatasetAssociation>> LatestDatasetAssociation(
+    const MedPerfApi& server, DatasetId dataset, BenchmarkId benchmark);
+
+// OK when the latest association of (dataset, benchmark) is APPROVED, the condition the
+// server puts on an execution of a model other than the reference
+// (server/benchmarkdataset + server/result in mlcommons/medperf). Else
+// FAILED_PRECONDITION "dataset D is not associated with benchmark B (<its state>); <what
+// to run next>", the next step being `medperfctl dataset associate -b B -d D` (none or
+// rejected) or waiting for the benchmark owner (pending). The server's errors as
+// LatestDatasetAssociation.
+absl::Status RequireApprovedDatasetAssociation(const MedPerfApi& server, DatasetId dataset,
+                                               BenchmarkId benchmark);
 
 // --- The site's policy (medperfd.yaml `policy:`) ---
 

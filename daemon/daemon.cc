@@ -9,6 +9,7 @@
 
 #include <grpcpp/server_builder.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/files.h"
@@ -71,7 +72,26 @@ absl::Status RefuseLostDatabase(const fs::path& dir) {
       " but the state directory still holds ", absl::StrJoin(kept, " and "),
       ": refusing to start with a fresh database that would forget those datasets and "
       "results. Restore state.db from a backup (docs/operations.md, \"Backup and restore\"), "
-      "or move the whole state directory away to start afresh on purpose"));
+      "or start afresh keeping the prepared data (docs/operations.md, \"A damaged state "
+      "database\")"));
+}
+
+// A state.db SQLite cannot read (not a database at all, or corrupt pages) is the only
+// copy of what the site knows about its datasets, results and jobs: never write over
+// it. One message names the file, what is wrong and where the recovery steps are.
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStateDatabase(const fs::path& db) {
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(db);
+  if (store.ok() || !absl::IsDataLoss(store.status())) return store;
+  const std::string detail(store.status().message());
+  const bool not_sqlite = absl::StrContains(detail, "not a database");
+  return absl::DataLossError(absl::StrCat(
+      "the state database ", db.string(), " is damaged: ",
+      not_sqlite ? "it is not a SQLite database"
+                 : absl::StrCat("SQLite reports it corrupt (", detail, ")"),
+      ". medperfd does not start on it, so that nothing is written over what it still "
+      "holds. Keep a copy of the file, then restore a backup, salvage it, or start afresh "
+      "keeping the prepared data, as docs/operations.md, \"A damaged state database\", "
+      "explains"));
 }
 
 }  // namespace
@@ -92,7 +112,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
   fs::create_directories(d->config_.state_dir / "tmp", ec);
 
   RETURN_IF_ERROR(RefuseLostDatabase(d->config_.state_dir));
-  ASSIGN_OR_RETURN(d->store_, storage::Store::Open(d->config_.state_dir / "state.db"));
+  ASSIGN_OR_RETURN(d->store_, OpenStateDatabase(d->config_.state_dir / "state.db"));
   ASSIGN_OR_RETURN(int requeued, d->store_->RequeueInterruptedJobs(kMaxRunAttempts));
   d->events_ = std::make_unique<EventBus>(*d->store_);
   // The hook subscribes first so it also hears about recovered jobs and the start.

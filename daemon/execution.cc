@@ -9,6 +9,7 @@
 #include "core/rest_client.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
+#include "daemon/associations.h"
 #include "daemon/container_policy.h"
 #include "daemon/log.h"
 #include "daemon/poller.h"
@@ -455,6 +456,11 @@ absl::StatusOr<Json> ExecuteRunJob(Site& site, JobContext& job) {
         absl::StrCat("dataset ", dataset.id.value(), " was prepared with container ",
                      dataset.prep_container.value(), " but benchmark ", benchmark.id.value(),
                      " uses ", benchmark.data_preparation_mlcube.value()));
+  }
+  // Any model but the reference needs the dataset's approved association (the server
+  // refuses the execution otherwise): said before anything is downloaded.
+  if (uid.model() != benchmark.reference_model) {
+    RETURN_IF_ERROR(RequireApprovedDatasetAssociation(server, uid.dataset(), uid.benchmark()));
   }
   job.Progress("fetch", absl::StrCat("fetching model ", uid.model().value(), " and evaluator ",
                                      benchmark.data_evaluator_mlcube.value()));

@@ -75,7 +75,11 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
                               .no_cache = req->no_cache(),
                               .ignore_model_errors = req->ignore_model_errors()};
   for (int64_t m : req->models()) in.models.push_back(ModelId(m));
-  if (absl::Status st = flows::CheckBenchmarkRun(ctx_.store, in); !st.ok()) return ToGrpc(st);
+  if (absl::Status st = flows::CheckBenchmarkRun(
+          ctx_.store, flows::SiteServer(ctx_.site, CallerToken(context)), in);
+      !st.ok()) {
+    return ToGrpc(st);
+  }
   return StartFlow(context, flows::BenchmarkRunJob(in), Summarized(&flows::BenchmarkRun, in),
                    writer);
 }

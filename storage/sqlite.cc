@@ -123,8 +123,11 @@ absl::Status Connection::Exec(std::string_view sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errstr(rc);
+    std::string msg = err ? err : "";
     sqlite3_free(err);
+    // SqliteError appends SQLite's text for `rc`, which often is the whole message: say
+    // it once ("file is not a database", not twice).
+    if (msg.empty() || msg == sqlite3_errstr(rc)) msg = "SQLite";
     return SqliteError(nullptr, rc, msg);
   }
   return absl::OkStatus();

@@ -40,6 +40,14 @@ absl::StatusOr<Reply> BenchmarkRun(CommandContext& ctx) {
       << "\t" << s.value("failed", 0) << " failed\n"
       << "\t" << s.value("ran", 0) << " ran successfully, of which " << s.value("ran_partial", 0)
       << " have partial results\n";
+    // The table shows an error's first line only: the whole of each cut one follows.
+    for (const auto& row : s["rows"]) {
+      const std::string error = Cell(row["error"]);
+      if (OneLineCell(error) != error) {
+        o << "model " << Cell(row["model"]) << " (" << Cell(row["local_result_uid"])
+          << "): " << error << "\n";
+      }
+    }
   });
   // Scripts and schedulers need to notice a failed model without parsing the table.
   reply.exit_code = summary->value("failed", 0) > 0 ? 1 : 0;

@@ -28,13 +28,27 @@ absl::StatusOr<Reply> DatasetSubmit(CommandContext& ctx) {
   req.set_dry_run(true);
   absl::StatusOr<Json> preview = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
   if (!preview.ok()) return preview.status();
-  ctx.out.Emit({"", [&p = *preview](std::ostream& o) {
-                  o << "The following will be sent to the MedPerf server (the data itself never "
-                       "leaves this machine):\n";
+  // Reusing the dataset this user registered before with the same data sends nothing:
+  // the preview must not say it will be sent.
+  const bool reuse = preview->value("reused", false);
+  const std::string reused_id = Cell(preview->value("dataset", Json::object()).value("id", Json()));
+  ctx.out.Emit({"", [&p = *preview, reuse, &reused_id](std::ostream& o) {
+                  if (reuse) {
+                    o << "This data is already registered on the MedPerf server: the existing "
+                         "dataset "
+                      << reused_id
+                      << " will be reused and nothing new is registered. Its server record:\n";
+                  } else {
+                    o << "The following will be sent to the MedPerf server (the data itself "
+                         "never leaves this machine):\n";
+                  }
                   PrintKeyValues(o, p.value("dataset", Json::object()), 2);
                   o << "Note: " << p.value("note", "") << "\n";
                 }});
-  if (!Confirm(ctx, "Submit this dataset?")) return Declined("Dataset not submitted.");
+  if (!Confirm(ctx, reuse ? absl::StrCat("Track the existing dataset ", reused_id, " here?")
+                          : std::string("Submit this dataset?"))) {
+    return Declined("Dataset not submitted.");
+  }
   req.set_dry_run(false);
   absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::SubmitDataset, req);
   if (!result.ok()) return result.status();
@@ -90,6 +104,24 @@ absl::StatusOr<Reply> DatasetSetOperational(CommandContext& ctx) {
                    [id = *id](std::ostream& o) { o << "Dataset " << id << " is operational.\n"; });
 }
 
+// An association in force (APPROVED or PENDING) leaves nothing to do: one sentence with
+// its state and the next step, exit code 0 (a script may run `associate` every time).
+Reply AlreadyAssociated(const Json& summary, int64_t dataset, int64_t benchmark) {
+  return JsonReply(summary, [summary, dataset, benchmark](std::ostream& o) {
+    const Json& a = summary.value("association", Json::object());
+    if (a.value("approval_status", "") == "APPROVED") {
+      o << "Dataset " << dataset << " is already associated with benchmark " << benchmark
+        << " (APPROVED " << Cell(a.value("approved_at", Json())) << "); nothing to do. Next: "
+        << "medperfctl benchmark run -b " << benchmark << " -d " << dataset << "\n";
+    } else {
+      o << "Dataset " << dataset << " has already asked to join benchmark " << benchmark
+        << " (PENDING since " << Cell(a.value("created_at", Json()))
+        << "); nothing to do until the benchmark owner approves it (medperfctl association ls "
+           "shows its state).\n";
+    }
+  });
+}
+
 absl::StatusOr<Reply> DatasetAssociate(CommandContext& ctx) {
   absl::StatusOr<int64_t> dataset = ctx.args.GetId("data_uid");
   if (!dataset.ok()) return dataset.status();
@@ -102,7 +134,14 @@ absl::StatusOr<Reply> DatasetAssociate(CommandContext& ctx) {
   req.set_dry_run(true);
   absl::StatusOr<Json> preview = RunJob(ctx, &v1::Control::Stub::AssociateDataset, req);
   if (!preview.ok()) return preview.status();
+  if (preview->value("already_associated", false)) {
+    return AlreadyAssociated(*preview, *dataset, *benchmark);
+  }
   ctx.out.Emit({"", [&](std::ostream& o) {
+                  if (preview->contains("previous")) {
+                    o << "The benchmark owner rejected the previous association request of "
+                         "this dataset; confirming sends a new one, which they must approve.\n";
+                  }
                   o << "Compatibility test of the reference model on your dataset (sent with "
                        "the association request; not part of the benchmark's results):\n";
                   PrintKeyValues(o, preview->value("test_result", Json::object()), 2);
@@ -114,6 +153,9 @@ absl::StatusOr<Reply> DatasetAssociate(CommandContext& ctx) {
   req.set_dry_run(false);
   absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::AssociateDataset, req);
   if (!result.ok()) return result.status();
+  if (result->value("already_associated", false)) {
+    return AlreadyAssociated(*result, *dataset, *benchmark);
+  }
   return AssociationRequested(*result);
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "daemon/associations.h"
 #include "daemon/container_policy.h"
 
 namespace medperf::daemon::flows {
@@ -54,6 +55,27 @@ absl::StatusOr<AssociateDatasetResult> AssociateDataset(FlowContext& ctx,
   Site& site = ctx.site;
   DatasetId dataset = in.dataset;
   ASSIGN_OR_RETURN(storage::DatasetRecord local, site.store().GetDataset(dataset));
+  ASSIGN_OR_RETURN(std::shared_ptr<const MedPerfApi> server, ctx.connect());
+  AssociateDatasetResult out;
+  out.dry_run = in.dry_run;
+  // Before anything runs: an association in force needs nothing (the server would refuse
+  // a second request after the test ran for nothing). Checked before the local state, as
+  // a dataset tracked again after a lost state directory is associated but not yet
+  // operational here.
+  ASSIGN_OR_RETURN(out.previous, LatestDatasetAssociation(*server, dataset, in.benchmark));
+  if (out.previous && out.previous->approval_status != ApprovalStatus::kRejected) {
+    out.already_associated = true;
+    out.association = out.previous;
+    ctx.job.Progress(
+        "check", absl::StrCat("dataset ", dataset.value(), " is already associated with benchmark ",
+                              in.benchmark.value(), " (",
+                              std::string(ToString(out.previous->approval_status)), ")"));
+    return out;
+  }
+  if (out.previous) {
+    ctx.job.Progress("check", absl::StrCat("the previous association request was rejected by "
+                                           "the benchmark owner; a new one will be sent"));
+  }
   if (local.state != "OPERATION") {
     return absl::FailedPreconditionError(
         absl::StrCat("dataset ", dataset.value(),
@@ -61,7 +83,6 @@ absl::StatusOr<AssociateDatasetResult> AssociateDataset(FlowContext& ctx,
                      "set_operational --data_uid ",
                      dataset.value(), "` first"));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<const MedPerfApi> server, ctx.connect());
   ASSIGN_OR_RETURN(Benchmark benchmark, server->GetBenchmark(in.benchmark));
   RETURN_IF_ERROR(CheckValid(benchmark));
   ASSIGN_OR_RETURN(Dataset remote, server->GetDataset(dataset));
@@ -72,8 +93,6 @@ absl::StatusOr<AssociateDatasetResult> AssociateDataset(FlowContext& ctx,
                      local.prep_container.value(), ", but benchmark ", benchmark.id.value(),
                      " prepares data with container ", benchmark.data_preparation_mlcube.value()));
   }
-  AssociateDatasetResult out;
-  out.dry_run = in.dry_run;
   if (!benchmark.metadata.value("skip_compatibility_tests", false)) {
     // Checked here too: a cached result of a model marked invalid since is not used.
     ASSIGN_OR_RETURN(Model reference, server->GetModel(benchmark.reference_model));
@@ -100,10 +119,18 @@ absl::StatusOr<AssociateDatasetResult> AssociateDataset(FlowContext& ctx,
 }
 
 nlohmann::json SummaryJson(const AssociateDatasetResult& result) {
-  if (result.dry_run || !result.association) {
-    return {{"test_result", result.test_result}, {"result_uid", result.result_uid}};
+  Json out;
+  if (result.already_associated) {
+    out = {{"already_associated", true}, {"association", ToFullJson(*result.association)}};
+  } else if (result.dry_run || !result.association) {
+    out = {{"test_result", result.test_result}, {"result_uid", result.result_uid}};
+  } else {
+    out = {{"association", ToFullJson(*result.association)}, {"test_result", result.test_result}};
   }
-  return {{"association", ToFullJson(*result.association)}, {"test_result", result.test_result}};
+  if (result.previous && !result.already_associated) {
+    out["previous"] = ToFullJson(*result.previous);
+  }
+  return out;
 }
 
 }  // namespace medperf::daemon::flows

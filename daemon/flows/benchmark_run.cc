@@ -10,8 +10,18 @@
 
 namespace medperf::daemon::flows {
 
-absl::Status CheckBenchmarkRun(storage::Store& store, const BenchmarkRunInput& in) {
-  return store.GetDataset(in.dataset).status();
+absl::Status CheckBenchmarkRun(storage::Store& store, const ServerConnector& connect,
+                               const BenchmarkRunInput& in) {
+  RETURN_IF_ERROR(store.GetDataset(in.dataset).status());
+  ASSIGN_OR_RETURN(std::shared_ptr<const MedPerfApi> server, connect());
+  if (!in.models.empty()) {
+    ASSIGN_OR_RETURN(Benchmark benchmark, server->GetBenchmark(in.benchmark));
+    if (std::all_of(in.models.begin(), in.models.end(),
+                    [&](ModelId m) { return m == benchmark.reference_model; })) {
+      return absl::OkStatus();
+    }
+  }
+  return RequireApprovedDatasetAssociation(*server, in.dataset, in.benchmark);
 }
 
 storage::JobRecord BenchmarkRunJob(const BenchmarkRunInput& in) {

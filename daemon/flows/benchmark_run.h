@@ -49,8 +49,14 @@ struct BenchmarkRunResult {
   int ran_partial = 0;
 };
 
-// Before any job: NOT_FOUND when the dataset has no local record.
-absl::Status CheckBenchmarkRun(storage::Store& store, const BenchmarkRunInput& in);
+// Before any job, so that a refused run leaves no failed job behind: NOT_FOUND when the
+// dataset has no local record; FAILED_PRECONDITION (naming the association's state and
+// the command to run next, daemon/associations.h RequireApprovedDatasetAssociation)
+// unless the dataset's association with the benchmark is APPROVED on the server, except
+// when only the reference model is asked for (the server runs it without an association,
+// as `dataset associate` does); the server's errors (connect is called).
+absl::Status CheckBenchmarkRun(storage::Store& store, const ServerConnector& connect,
+                               const BenchmarkRunInput& in);
 storage::JobRecord BenchmarkRunJob(const BenchmarkRunInput& in);  // "benchmark-run"
 
 // Needs ctx.jobs. Errors: FAILED_PRECONDITION when the dataset is not OPERATION

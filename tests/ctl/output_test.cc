@@ -33,6 +33,39 @@ TEST(OutputTest, TableOrJsonArray) {
   EXPECT_EQ(Emitted(reply, false), "UID  Name\n---  -----\n1    chest\n");
 }
 
+// A job whose error carries the container's stderr (many lines) keeps `job ls --all`
+// one row per job: the first line, cut with "..." (`job view` and --json keep it whole).
+TEST(OutputTest, AMultiLineCellIsItsFirstLineCut) {
+  const std::string error =
+      "the data preparator failed (exit code 1)\nTraceback (most recent call last):\n  File x";
+  Table t({"ID", "State", "Error"});
+  t.AddRow({"3", "failed", error});
+  t.AddRow({"4", "done", ""});
+  Reply reply = TableReply("[]", std::move(t));
+  EXPECT_EQ(Emitted(reply, false),
+            "ID  State   Error\n"
+            "--  ------  -------------------------------------------\n"
+            "3   failed  the data preparator failed (exit code 1)...\n"
+            "4   done\n");
+}
+
+TEST(OutputTest, OneLineCellBoundsTheWidth) {
+  EXPECT_EQ(OneLineCell("short"), "short");
+  EXPECT_EQ(OneLineCell("ends with a newline\n"), "ends with a newline");
+  EXPECT_EQ(OneLineCell("first\r\nsecond"), "first...");
+  std::string long_line(200, 'x');
+  std::string cell = OneLineCell(long_line);
+  EXPECT_EQ(cell.size(), kMaxCellWidth);
+  EXPECT_EQ(cell.substr(cell.size() - 3), "...");
+  EXPECT_EQ(OneLineCell(std::string(kMaxCellWidth, 'y')), std::string(kMaxCellWidth, 'y'));
+  // Never cut inside a UTF-8 character: "é" is two bytes.
+  EXPECT_EQ(OneLineCell("ab\xc3\xa9\xc3\xa9"
+                        "cd",
+                        6),
+            "ab...");
+  EXPECT_EQ(OneLineCell("", 10), "");
+}
+
 TEST(OutputTest, KeyValues) {
   Reply reply = KeyValueReply({{"name", "b"}, {"metrics", {{"auc", 0.5}}}});
   EXPECT_EQ(Emitted(reply, false), "metrics:\n  auc: 0.5\nname: b\n");

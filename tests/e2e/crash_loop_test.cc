@@ -4,8 +4,9 @@
 // (benchmark, model, dataset), no job left unfinished, a sound database, and no
 // temporary files left in the state directory.
 // Then kill points at exact moments (issue 13): while the data preparator runs, while a
-// result submission is in flight, and half-way through a container download; after
-// each restart the local state and the server's agree.
+// result submission is in flight, and half-way through a container download (of a run
+// job, and of an interactive command); after each restart the local state and the
+// server's agree.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -392,6 +393,73 @@ TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain)
   ASSERT_TRUE(remote.has_value());
   EXPECT_EQ(remote->model_report.value("execution_status", ""), "finished");
   EXPECT_EQ(remote->evaluation_report.value("execution_status", ""), "finished");
+  ExpectSoundDatabase();
+}
+
+// (e) Half-way through a download an interactive command started (`test run` of a model
+// whose additional files come from a slow server): the command's job is failed as
+// interrupted, saying what to run next; no partial file stays in the cache; running the
+// command again downloads, checks and passes.
+TEST_F(KillPointTest, KillMidDownloadOfAnInteractiveCommandLetsItRunAgain) {
+  fs::path files = dir_.path() / "additional_files";
+  fs::create_directories(files);
+  std::mt19937 rng(17);
+  std::string weights(2 << 20, '\0');
+  for (char& c : weights) c = static_cast<char>(rng());
+  WriteFile(files / "weights.bin", weights);
+  fs::path tarball = dir_.path() / "additional_files.tar.gz";
+  RunResult tar =
+      medperf::testing::Run({"/usr/bin/tar", "-czf", tarball.string(), "-C", files.string(), "."});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  std::string content = ReadFile(tarball);
+  absl::StatusOr<std::string> hash = Sha256File(tarball);
+  ASSERT_TRUE(hash.ok()) << hash.status();
+  GatedFileServer server("additional_files.tar.gz", content, content.size() / 2);
+  // Not approved: the poller leaves it alone, only the command below fetches it.
+  absl::StatusOr<int64_t> model = site_->AddModel(
+      "interactive-download-model", 0, 0, /*approve=*/false,
+      {{"additional_files_tarball_url", server.url()}, {"additional_files_tarball_hash", *hash}});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::vector<std::string> test_run = {"test", "run",     "--benchmark",
+                                             "1",    "--model", std::to_string(*model)};
+  auto first = CtlInBackground(test_run, "test-run.out");
+  ASSERT_TRUE(server.WaitHolds(1, kLong)) << first->Log() << site_->daemon().Log();
+  fs::path cache = site_->daemon().state_dir() / "cache";
+  fs::path partial;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(cache / "tmp", ec)) {
+          if (e.is_regular_file(ec) && e.file_size(ec) == content.size() / 2) partial = e.path();
+        }
+        return !partial.empty();
+      },
+      kLong))
+      << site_->daemon().Log();
+  KillAndRestart();
+  first->Stop(SIGTERM);
+  EXPECT_FALSE(fs::exists(partial)) << "the partial download was kept: " << partial;
+  EXPECT_FALSE(fs::exists(cache / "sha256" / *hash));
+  nlohmann::json interrupted;
+  for (const auto& j : site_->Jobs()) {
+    if (j.value("kind", "") == "test") interrupted = j;
+  }
+  EXPECT_EQ(interrupted.value("state", ""), "FAILED") << interrupted.dump();
+  EXPECT_NE(interrupted.value("error", "")
+                .find("interrupted: medperfd stopped while this job "
+                      "ran; run the command again"),
+            std::string::npos)
+      << interrupted.dump();
+
+  server.Open();
+  RunResult again = Ctl(test_run);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err << site_->daemon().Log();
+  EXPECT_EQ(server.requests(), 2);
+  absl::StatusOr<std::string> cached = Sha256File(cache / "sha256" / *hash);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ(*cached, *hash);
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(cache / "tmp", ec));
   ExpectSoundDatabase();
 }
 

@@ -228,5 +228,55 @@ TEST(DaemonCtlTest, RefusesToReplaceAnEmptiedStateDatabase) {
   EXPECT_FALSE(std::filesystem::exists(state / "state.db"));
 }
 
+// A state.db that is there but damaged (not SQLite at all, or corrupt pages) is refused
+// with one message naming the file, what is wrong and the recovery section; the file is
+// left exactly as it was.
+TEST(DaemonCtlTest, RefusesADamagedStateDatabaseOnceWithTheRecoverySection) {
+  TempDir dir;
+  {
+    DaemonProcess daemon(dir.path());
+    ASSERT_TRUE(daemon.Start());
+    ASSERT_EQ(daemon.Stop(SIGTERM), 0) << daemon.Log();
+  }
+  const std::filesystem::path state = dir / "state";
+  const std::filesystem::path db = state / "state.db";
+  const std::string good = ReadFile(db);
+  ASSERT_GT(good.size(), 4096u);
+  auto start = [&] {
+    std::filesystem::remove(state / "state.db-wal");
+    std::filesystem::remove(state / "state.db-shm");
+    return RunProcess({BinaryPath("daemon/medperfd").string(), "--state-dir", state.string(),
+                       "--socket", (dir / "d.sock").string()},
+                      std::chrono::seconds(20));
+  };
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+
+  // Not a database at all (e.g. a file restored from the wrong place).
+  const std::string garbage = "this is not a database\n" + std::string(5000, 'x');
+  WriteFile(db, garbage);
+  RunResult r = start();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count(r.err, "is damaged: it is not a SQLite database"), 1u) << r.err;
+  EXPECT_NE(r.err.find(db.string()), std::string::npos) << r.err;
+  EXPECT_LE(count(r.err, "not a database"), 1u) << "a detail said twice:\n" << r.err;
+  EXPECT_EQ(count(r.err, "docs/operations.md, \"A damaged state database\""), 1u) << r.err;
+  EXPECT_EQ(ReadFile(db), garbage) << "the damaged file was changed";
+  EXPECT_FALSE(std::filesystem::exists(dir / "d.sock"));
+
+  // A real database whose first page (the schema) was overwritten.
+  std::string corrupt = good;
+  for (size_t i = 100; i < 4096; ++i) corrupt[i] = static_cast<char>(i * 7);
+  WriteFile(db, corrupt);
+  r = start();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count(r.err, "is damaged"), 1u) << r.err;
+  EXPECT_NE(r.err.find("A damaged state database"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadFile(db), corrupt) << "the damaged file was changed";
+}
+
 }  // namespace
 }  // namespace medperf::testing

@@ -73,10 +73,12 @@ TEST_F(DataOwnerTest, TutorialFromRegistrationToSubmittedResult) {
   RunResult pending = Ctl({"association", "ls"});
   EXPECT_NE(pending.out.find("PENDING"), std::string::npos) << pending.out;
 
-  // Before approval the benchmark's models are not visible to this site.
+  // Before approval nothing runs, and the command says why.
   RunResult too_early = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
   EXPECT_EQ(too_early.exit_code, 1);
-  EXPECT_NE(too_early.err.find("no approved association"), std::string::npos) << too_early.err;
+  EXPECT_NE(too_early.err.find("dataset 1 is not associated with benchmark 1 yet"),
+            std::string::npos)
+      << too_early.err;
 
   RunResult approve =
       CtlAs("testbo", {"association", "approve", "--benchmark", "1", "--dataset_uid", "1"});
@@ -417,6 +419,11 @@ TEST_F(DataOwnerTest, ResubmittingAfterLosingTheStateDirectoryReusesTheDataset) 
   EXPECT_NE(again.out.find("already registered on the server with this data as UID 1"),
             std::string::npos)
       << again.out;
+  // The preview says what happens: nothing is sent.
+  EXPECT_NE(again.out.find("the existing dataset 1 will be reused and nothing new is registered"),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(again.out.find("will be sent"), std::string::npos) << again.out;
   auto mine = As("testdo").ListMyDatasets();
   ASSERT_TRUE(mine.ok()) << mine.status();
   EXPECT_EQ(mine->size(), 1u) << "a twin was registered";

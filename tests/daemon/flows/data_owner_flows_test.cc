@@ -1,5 +1,6 @@
 // The data owner's flows against a fake server and a fake runner: what each one sends,
-// what it stores locally, and how it fails.
+// what it stores locally, and how it fails. Over 600 lines: every data-owner flow shares
+// the one fixture below, and the flows are the tutorial's steps in order.
 #include <gtest/gtest.h>
 
 #include "daemon/flows/associate_dataset.h"
@@ -55,6 +56,16 @@ class DataOwnerFlowTest : public FlowTest {
     r.state = state;
     EXPECT_TRUE(store_->PutDataset(r).ok());
     return r;
+  }
+
+  // The dataset's association with the benchmark, approved on the server.
+  void ApproveDataset() {
+    BenchmarkDatasetAssociation a;
+    a.dataset = DatasetId(kDataset);
+    a.benchmark = BenchmarkId(kBenchmark);
+    a.approval_status = ApprovalStatus::kApproved;
+    a.created_at = "2025-01-01T00:00:00Z";
+    server_->dataset_associations.push_back(a);
   }
 
   BenchmarkModelAssociation Assoc(int64_t model, ApprovalStatus status, const std::string& at) {
@@ -318,10 +329,78 @@ TEST_F(DataOwnerFlowTest, AssociateRunsTheReferenceModelAndSendsItsResult) {
   EXPECT_EQ(server_->dataset_associations[0].metadata["test_result"], run_metrics_);
   EXPECT_EQ(Events("association.requested").size(), 1u);
 
-  // A second request reuses the stored reference result.
+  // A second request finds the association in force: nothing runs, nothing is sent.
   auto again = RunFlow([&](FlowContext& ctx) { return AssociateDataset(ctx, in); });
   ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_associated);
+  EXPECT_EQ(SummaryJson(*again)["association"]["approval_status"], "PENDING");
   EXPECT_EQ(RunJobs().size(), 1u);
+  EXPECT_EQ(server_->dataset_associations.size(), 1u);
+}
+
+// As medperfctl does it: the dry run tests, the request reuses the stored result.
+TEST_F(DataOwnerFlowTest, AssociateReusesTheResultOfItsDryRun) {
+  LocalDataset("OPERATION");
+  AssociateDatasetInput in{.dataset = DatasetId(kDataset),
+                           .benchmark = BenchmarkId(kBenchmark),
+                           .dry_run = true,
+                           .no_cache = false};
+  auto preview = RunFlow([&](FlowContext& ctx) { return AssociateDataset(ctx, in); });
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  EXPECT_TRUE(server_->dataset_associations.empty());
+  in.dry_run = false;
+  auto out = RunFlow([&](FlowContext& ctx) { return AssociateDataset(ctx, in); });
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(RunJobs().size(), 1u);
+  EXPECT_EQ(server_->dataset_associations.size(), 1u);
+}
+
+// An APPROVED association (e.g. a dataset tracked again after a lost state directory,
+// not operational here yet) needs nothing: no test, no request, no error.
+TEST_F(DataOwnerFlowTest, AssociateDoesNothingForAnApprovedAssociation) {
+  LocalDataset("DEVELOPMENT");
+  BenchmarkDatasetAssociation approved;
+  approved.dataset = DatasetId(kDataset);
+  approved.benchmark = BenchmarkId(kBenchmark);
+  approved.approval_status = ApprovalStatus::kApproved;
+  approved.created_at = "2025-01-01T00:00:00Z";
+  server_->dataset_associations.push_back(approved);
+  for (bool dry_run : {true, false}) {
+    auto out = RunFlow([&](FlowContext& ctx) {
+      return AssociateDataset(ctx, {.dataset = DatasetId(kDataset),
+                                    .benchmark = BenchmarkId(kBenchmark),
+                                    .dry_run = dry_run,
+                                    .no_cache = false});
+    });
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(out->already_associated);
+    EXPECT_EQ(out->association->approval_status, ApprovalStatus::kApproved);
+  }
+  EXPECT_TRUE(RunJobs().empty());
+  EXPECT_EQ(server_->dataset_associations.size(), 1u);
+}
+
+// After a rejection a new request is sent (the server allows it, MedPerf's client does
+// it), and the answer names the rejected one.
+TEST_F(DataOwnerFlowTest, AssociateAfterARejectionRequestsAgain) {
+  LocalDataset("OPERATION");
+  BenchmarkDatasetAssociation rejected;
+  rejected.dataset = DatasetId(kDataset);
+  rejected.benchmark = BenchmarkId(kBenchmark);
+  rejected.approval_status = ApprovalStatus::kRejected;
+  rejected.created_at = "2025-01-01T00:00:00Z";
+  server_->dataset_associations.push_back(rejected);
+  auto out = RunFlow([&](FlowContext& ctx) {
+    return AssociateDataset(ctx, {.dataset = DatasetId(kDataset),
+                                  .benchmark = BenchmarkId(kBenchmark),
+                                  .dry_run = false,
+                                  .no_cache = false});
+  });
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(out->already_associated);
+  EXPECT_EQ(SummaryJson(*out)["previous"]["approval_status"], "REJECTED");
+  EXPECT_EQ(RunJobs().size(), 1u);
+  EXPECT_EQ(server_->dataset_associations.size(), 2u);
 }
 
 TEST_F(DataOwnerFlowTest, AssociateRefusesADatasetPreparedWithAnotherContainer) {
@@ -370,7 +449,8 @@ TEST_F(DataOwnerFlowTest, BenchmarkRunRunsTheApprovedModelsAndReusesCachedResult
                        .models = {},
                        .no_cache = false,
                        .ignore_model_errors = false};
-  ASSERT_TRUE(CheckBenchmarkRun(*store_, in).ok());
+  ApproveDataset();
+  ASSERT_TRUE(CheckBenchmarkRun(*store_, Connect(), in).ok());
   auto out = RunFlow([&](FlowContext& ctx) { return BenchmarkRun(ctx, in); });
   ASSERT_TRUE(out.ok()) << out.status();
   // The reference model ran; model 21 came from the cache; model 22 is not approved.
@@ -384,6 +464,52 @@ TEST_F(DataOwnerFlowTest, BenchmarkRunRunsTheApprovedModelsAndReusesCachedResult
   EXPECT_EQ(out->skipped, 1);
   EXPECT_EQ(out->failed, 0);
   EXPECT_EQ(SummaryJson(*out)["total"], 2);
+}
+
+// Without an approved association nothing is queued, and no job is created at all: the
+// check comes before the job (the server would refuse each model's execution).
+TEST_F(DataOwnerFlowTest, BenchmarkRunNeedsAnApprovedAssociationBeforeAnyJob) {
+  LocalDataset("OPERATION");
+  BenchmarkRunInput in{.dataset = DatasetId(kDataset),
+                       .benchmark = BenchmarkId(kBenchmark),
+                       .models = {},
+                       .no_cache = false,
+                       .ignore_model_errors = false};
+  absl::Status none = CheckBenchmarkRun(*store_, Connect(), in);
+  EXPECT_TRUE(absl::IsFailedPrecondition(none)) << none;
+  EXPECT_NE(none.message().find("dataset 5 is not associated with benchmark 1 (it never asked to "
+                                "join); run: medperfctl dataset associate -b 1 -d 5"),
+            std::string::npos)
+      << none;
+
+  BenchmarkDatasetAssociation row;
+  row.dataset = DatasetId(kDataset);
+  row.benchmark = BenchmarkId(kBenchmark);
+  row.created_at = "2025-01-01T00:00:00Z";
+  server_->dataset_associations.push_back(row);
+  absl::Status pending = CheckBenchmarkRun(*store_, Connect(), in);
+  EXPECT_TRUE(absl::IsFailedPrecondition(pending)) << pending;
+  EXPECT_NE(pending.message().find("PENDING until the benchmark owner approves it"),
+            std::string::npos)
+      << pending;
+
+  row.approval_status = ApprovalStatus::kRejected;
+  row.created_at = "2025-01-02T00:00:00Z";
+  server_->dataset_associations.push_back(row);
+  absl::Status rejected = CheckBenchmarkRun(*store_, Connect(), in);
+  EXPECT_NE(rejected.message().find("rejected its association request"), std::string::npos)
+      << rejected;
+
+  // The reference model alone needs no association (the compatibility test's run).
+  in.models = {ModelId(kReference)};
+  EXPECT_TRUE(CheckBenchmarkRun(*store_, Connect(), in).ok());
+
+  row.approval_status = ApprovalStatus::kApproved;
+  row.created_at = "2025-01-03T00:00:00Z";
+  server_->dataset_associations.push_back(row);
+  in.models = {};
+  EXPECT_TRUE(CheckBenchmarkRun(*store_, Connect(), in).ok());
+  EXPECT_TRUE(RunJobs().empty());
 }
 
 TEST_F(DataOwnerFlowTest, BenchmarkRunReportsARefusedModelAsItsRowsError) {

@@ -184,6 +184,17 @@ class FakeServer final : public MedPerfApi {
     dataset_associations.push_back(a);
     return a;
   }
+  // The rows of dataset_associations for the pair (those a test put there, and those the
+  // flows requested), in their order.
+  absl::StatusOr<std::vector<BenchmarkDatasetAssociation>> GetDatasetAssociations(
+      DatasetId dataset, BenchmarkId benchmark) const override {
+    ++calls;
+    std::vector<BenchmarkDatasetAssociation> out;
+    for (const auto& a : dataset_associations) {
+      if (a.dataset == dataset && a.benchmark == benchmark) out.push_back(a);
+    }
+    return out;
+  }
   absl::StatusOr<BenchmarkModelAssociation> CreateModelAssociation(
       ModelId model, BenchmarkId benchmark, const Json& metadata,
       ApprovalStatus status) const override {
