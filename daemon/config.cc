@@ -18,6 +18,7 @@
 #include "core/files.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
+#include "daemon/gpu_pool.h"
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -224,7 +225,8 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
                          PolicyConfig& policy) {
   return r.ForEach(
       node, path,
-      {"benchmarks", "models", "max_concurrent_jobs", "gpus", "time_limits", "submission"},
+      {"benchmarks", "models", "max_concurrent_jobs", "gpus", "gpu_tasks", "time_limits",
+       "submission"},
       [&](const std::string& key, const YAML::Node& v, const std::string& p) -> absl::Status {
         if (key == "benchmarks") {
           ASSIGN_OR_RETURN(policy.benchmarks, r.IdSet(v, p));
@@ -241,6 +243,23 @@ absl::Status ParsePolicy(const ConfigReader& r, const YAML::Node& node, const st
           policy.max_concurrent_jobs = static_cast<int>(n);
         } else if (key == "gpus") {
           ASSIGN_OR_RETURN(policy.gpus, r.String(v, p));
+          if (auto spec = ParseGpuSpec(policy.gpus); !spec.ok()) {
+            return r.Error(p, std::string(spec.status().message()));
+          }
+        } else if (key == "gpu_tasks") {
+          policy.gpu_tasks.clear();
+          if (v.IsNull()) return absl::OkStatus();
+          if (!v.IsSequence()) return r.Error(p, "expected a list of task kinds, e.g. [infer]");
+          for (size_t i = 0; i < v.size(); ++i) {
+            std::string ip = absl::StrCat(p, "[", i, "]");
+            ASSIGN_OR_RETURN(std::string kind, r.String(v[i], ip));
+            if (std::find(std::begin(kTaskKinds), std::end(kTaskKinds), kind) ==
+                std::end(kTaskKinds)) {
+              return r.Error(ip, absl::StrCat("unknown task kind '", kind, "'; expected one of: ",
+                                              absl::StrJoin(kTaskKinds, ", ")));
+            }
+            policy.gpu_tasks.insert(kind);
+          }
         } else if (key == "time_limits") {
           return r.Error(p, "moved: set limits.<task>.time_seconds instead (docs/security.md)");
         } else if (key == "submission") {

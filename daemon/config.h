@@ -43,7 +43,12 @@ struct PolicyConfig {
   std::set<int64_t> allow_models;  // empty = all
   std::set<int64_t> deny_models;
   int max_concurrent_jobs = 1;
-  std::string gpus;  // "", "all", "device=0,1", or a count
+  // GPUs the site hands out (daemon/gpu_pool.h): "", "all", "device=0,1", or a count.
+  std::string gpus;
+  // Task kinds (kTaskKinds) that get the site's GPUs; a task of another kind gets GPUs
+  // only when its container's run_args.gpus asks. Default: the model's inference only,
+  // so data preparation and metrics run on hosts without a GPU runtime.
+  std::set<std::string> gpu_tasks = {"infer"};
   SubmissionPolicy submission = SubmissionPolicy::kManual;
   std::set<int64_t> auto_submit_benchmarks;  // per-benchmark `auto` overrides
 };

@@ -43,6 +43,9 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatus
   resp->set_socket_path(ctx_.config.socket_path.string());
   resp->set_server_url(ctx_.config.server.url);
   resp->set_runner(ctx_.config.runner);
+  resp->set_runner_choice(ctx_.site.DefaultRunnerChoice());
+  resp->set_gpus(ctx_.site.gpus().Describe());
+  for (const std::string& kind : ctx_.config.policy.gpu_tasks) resp->add_gpu_tasks(kind);
   resp->set_pid(getpid());
   resp->set_limit_enforcement(DetectLimitEnforcement().Describe());
   const auto& identity = ctx_.site.task_identity();

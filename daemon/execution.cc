@@ -11,6 +11,7 @@
 #include "core/yaml_json.h"
 #include "daemon/associations.h"
 #include "daemon/container_policy.h"
+#include "daemon/gpu_pool.h"
 #include "daemon/log.h"
 #include "daemon/poller.h"
 #include "daemon/recovery.h"
@@ -86,6 +87,17 @@ absl::Status RecoverFromFullDisk(Site& site, const std::string& task,
                    log_file.string()));
 }
 
+// A warning about a task the user must see: in the job's progress (streamed to
+// medperfctl), in the task's own log, and in the daemon's log.
+void Warn(JobContext& job, const std::string& task, const fs::path& log_file,
+          const std::string& message) {
+  job.Progress(task, message, log_file.string());
+  std::error_code ec;
+  fs::create_directories(log_file.parent_path(), ec);
+  std::ofstream(log_file, std::ios::app) << "[medperf] " << message << "\n";
+  LogWarning(message, {{"job", absl::StrCat(job.id().value())}, {"task", task}});
+}
+
 }  // namespace
 
 absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer& container,
@@ -109,6 +121,17 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
     // empty one, mounted read-only like every input.
     mounts["additional_files"] =
         container.additional_files.empty() ? site.EmptyDir() : container.additional_files;
+    // Model weights usually live there: an empty folder is why a model then fails with
+    // its own traceback, so say where we looked before it runs.
+    if (std::error_code dir_ec; fs::is_empty(mounts["additional_files"], dir_ec) || dir_ec) {
+      Warn(job, task, log_file,
+           absl::StrCat("warning: ", task, " of ", container.name,
+                        " declares additional_files but gets an empty folder (",
+                        container.additional_files_origin.empty()
+                            ? std::string("no additional files")
+                            : container.additional_files_origin,
+                        ")"));
+    }
   }
   RETURN_IF_ERROR(site.CheckFreeSpace(absl::StrCat(task, " of ", container.name)));
   std::error_code ec;
@@ -136,11 +159,36 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   // The fetched, hash-checked copy of an image archive, not the config's `image`.
   run.image_file = container.image_file;
   run.cancel = job.cancel_flag();
-  // GPUs go to the tasks that run a model; data preparation and metrics run on CPU.
-  if (task == "infer") run.gpus = site.config().policy.gpus;
   auto limits = site.config().limits.find(task);
   run.limits = limits != site.config().limits.end() ? limits->second : DefaultTaskLimits(task);
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, site.RunnerFor(container));
+  // GPUs go to the task kinds the site lists (policy.gpu_tasks, default infer) and to
+  // tasks whose container asks (run_args.gpus); the devices come from the site's pool,
+  // held until this function returns, whatever the outcome (daemon/gpu_pool.h).
+  GpuPool::Lease gpus;
+  const bool wants_gpus = site.config().policy.gpu_tasks.count(task) > 0 || !spec->gpus.empty();
+  if (wants_gpus && runner->name() == "sandbox") {
+    std::string asked = site.gpus().enabled() ? site.config().policy.gpus : spec->gpus;
+    if (!asked.empty()) {
+      Warn(job, task, log_file,
+           absl::StrCat("warning: the sandbox has no GPU support; the GPU request (gpus: ", asked,
+                        ") of ", task, " of ", container.name,
+                        " is ignored and it runs on CPU. Run GPU models with the docker or "
+                        "apptainer runner (runner in medperfd's config)"));
+    }
+  } else if (wants_gpus) {
+    ASSIGN_OR_RETURN(gpus, site.gpus().Acquire(job.cancel_flag(), [&](const std::string& busy) {
+      job.Progress(task,
+                   absl::StrCat("waiting for a free GPU for ", task, " of ", container.name,
+                                " (devices in use by other tasks: ", busy, ")"),
+                   log_file.string());
+    }));
+    run.gpus = gpus.gpus();
+    std::string granted = !run.gpus.empty() ? run.gpus : spec->gpus;
+    if (!granted.empty()) {
+      job.Progress(task, absl::StrCat("GPUs for ", task, ": ", granted), log_file.string());
+    }
+  }
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
                log_file.string());

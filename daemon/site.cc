@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
@@ -45,7 +46,10 @@ Site::Site(const DaemonConfig& config, storage::Store& store, EventBus& events)
       assets_(config.state_dir / "cache",
               HttpClient(TlsOptions{config.server.ca_bundle.string(), config.server.tls_verify}),
               config.archives),
-      reserve_(config.state_dir, config.storage.reserve_bytes) {
+      reserve_(config.state_dir, config.storage.reserve_bytes),
+      // The config parser already refused a bad policy.gpus.
+      gpus_(ParseGpuSpec(config.policy.gpus).value_or(GpuSpec{}),
+            config.policy.max_concurrent_jobs) {
   auto engine = ParseEngineChoice(config.runner);
   runner_options_.engine = engine.ok() ? *engine : EngineChoice::kAuto;
   runner_options_.docker = config.docker_binary;
@@ -84,6 +88,12 @@ absl::StatusOr<std::unique_ptr<Runner>> Site::RunnerFor(const LocalContainer& co
 std::string Site::RunnerChoice(const LocalContainer& container) const {
   if (runner_factory_) return "a test's runner";
   return DescribeRunnerChoice(container.config, runner_options_);
+}
+
+std::string Site::DefaultRunnerChoice() const {
+  ContainerConfig image;
+  image.type = ContainerType::kDockerImage;
+  return DescribeRunnerChoice(image, runner_options_);
 }
 
 fs::path Site::DatasetDir(DatasetId id) const {
@@ -155,6 +165,12 @@ absl::StatusOr<LocalContainer> Site::FetchContainer(const Container& container) 
                      assets_.FetchExtracted(absl::StrCat("additional files of ", label),
                                             container.additional_files_tarball_url,
                                             container.additional_files_tarball_hash));
+    local.additional_files_origin =
+        absl::StrCat("extracted from ", container.additional_files_tarball_url, " into ",
+                     local.additional_files.string());
+  } else {
+    local.additional_files_origin =
+        absl::StrCat(label, " has no additional files registered on the server");
   }
   if (local.config.type == ContainerType::kDockerArchive ||
       local.config.type == ContainerType::kSingularityFile) {
@@ -206,24 +222,52 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
   fs::path dir = config_file.parent_path();
   local.name = absl::StrCat("local_", dir.filename().string());
 
+  // MedPerf's layout (mlcommons/medperf examples/chestxray_tutorial/model_custom_cnn):
+  // workspace/parameters.yaml and workspace/additional_files/ beside the config, or
+  // beside the `mlcube/` folder of a legacy mlcube.yaml; also parameters.yaml and
+  // additional_files/ (or additional_files.tar.gz) right beside the config. The first
+  // filled folder wins, in the order listed in docs/runners.md.
+  std::vector<fs::path> roots = {dir};
+  if (local.config.format == ContainerConfig::Format::kLegacyMlcube && dir.filename() == "mlcube") {
+    roots.push_back(dir.parent_path());
+  }
+  std::vector<fs::path> folders;
+  for (const fs::path& root : roots) {
+    folders.push_back(root / "additional_files");
+    folders.push_back(root / "workspace" / "additional_files");
+  }
   if (local.config.format == ContainerConfig::Format::kLegacyMlcube) {
     local.parameters_file = local.config.legacy_parameters_file;
-    if (fs::is_directory(dir / "workspace" / "additional_files")) {
-      local.additional_files = dir / "workspace" / "additional_files";
-    }
-  } else {
+  }
+  for (const fs::path& root : roots) {
     for (const char* candidate : {"parameters.yaml", "workspace/parameters.yaml"}) {
-      if (fs::is_regular_file(dir / candidate)) {
-        local.parameters_file = dir / candidate;
-        break;
+      if (local.parameters_file.empty() && fs::is_regular_file(root / candidate, ec)) {
+        local.parameters_file = root / candidate;
       }
     }
-    if (fs::is_directory(dir / "additional_files")) {
-      local.additional_files = dir / "additional_files";
-    } else if (fs::is_regular_file(dir / "additional_files.tar.gz")) {
+  }
+  // An empty folder (a placeholder left by a download script) loses to a filled one.
+  for (const fs::path& folder : folders) {
+    if (!fs::is_directory(folder, ec)) continue;
+    bool filled = !fs::is_empty(folder, ec) && !ec;
+    if (local.additional_files.empty() || filled) {
+      local.additional_files = folder;
+      local.additional_files_origin = absl::StrCat("from ", folder.string());
+    }
+    if (filled) break;
+  }
+  if (local.additional_files.empty()) {
+    fs::path tarball = dir / "additional_files.tar.gz";
+    if (fs::is_regular_file(tarball, ec)) {
       ASSIGN_OR_RETURN(local.additional_files,
                        assets_.FetchExtracted(absl::StrCat("additional files of ", local.name),
-                                              (dir / "additional_files.tar.gz").string()));
+                                              tarball.string()));
+      local.additional_files_origin = absl::StrCat("extracted from ", tarball.string());
+    } else {
+      std::vector<std::string> looked;
+      for (const fs::path& f : folders) looked.push_back(f.string());
+      looked.push_back(tarball.string());
+      local.additional_files_origin = absl::StrCat("looked in ", absl::StrJoin(looked, ", "));
     }
   }
   if (local.config.type == ContainerType::kDockerArchive ||

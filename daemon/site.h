@@ -17,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/disk_space.h"
 #include "daemon/events.h"
+#include "daemon/gpu_pool.h"
 #include "runners/assets.h"
 #include "runners/container_config.h"
 #include "runners/runner.h"
@@ -34,6 +35,9 @@ struct LocalContainer {
   std::filesystem::path additional_files;  // empty when none
   std::filesystem::path image_file;        // for DockerArchive / SingularityFile
   std::string image_hash;                  // as computed here
+  // Where the additional files came from or were looked for, for the warning about an
+  // empty folder ("looked in /c/additional_files, /c/workspace/additional_files, ...").
+  std::string additional_files_origin;
 };
 
 class Site {
@@ -44,6 +48,8 @@ class Site {
   storage::Store& store() { return store_; }
   EventBus& events() { return events_; }
   AssetCache& assets() { return assets_; }
+  // The site's GPUs (policy.gpus), handed out per task by RunContainerTask.
+  GpuPool& gpus() { return gpus_; }
   const std::filesystem::path& state_dir() const { return config_.state_dir; }
 
   // A client for the configured server; `token` (from a ctl call's x-medperf-token)
@@ -62,6 +68,10 @@ class Site {
 
   // The runner for a container, following the `runner` setting.
   absl::StatusOr<std::unique_ptr<Runner>> RunnerFor(const LocalContainer& container) const;
+  // Which runner `runner` picks for an ordinary (DockerImage) container and why, for
+  // `medperfctl status`; names the engine's socket when a configured docker is
+  // unreachable.
+  std::string DefaultRunnerChoice() const;
   // Which runner RunnerFor picks for `container` and why, for the task's progress line
   // ("docker: runner auto, and the docker engine at unix:///... answers").
   std::string RunnerChoice(const LocalContainer& container) const;
@@ -101,6 +111,7 @@ class Site {
   EventBus& events_;
   AssetCache assets_;
   DiskReserve reserve_;
+  GpuPool gpus_;
   RunnerOptions runner_options_;
   absl::StatusOr<TaskIdentity> identity_;
   RunnerFactory runner_factory_;  // empty: CreateRunner with runner_options_

@@ -1,5 +1,6 @@
 #include "runners/runner_factory.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -39,7 +40,15 @@ bool DockerWorks(const std::string& docker_binary, const std::string& host, std:
   static std::map<std::string, std::pair<bool, std::string>> cache;
   std::lock_guard<std::mutex> lock(mu);
   std::string key = absl::StrCat(docker_binary, "|", host);
+  // A working engine is remembered; a failed probe only for a while, so an engine
+  // started after medperfd (or restarted) is found without restarting the daemon.
+  static std::map<std::string, std::chrono::steady_clock::time_point> failed_at;
   auto it = cache.find(key);
+  if (it != cache.end() && !it->second.first &&
+      std::chrono::steady_clock::now() - failed_at[key] > std::chrono::seconds(30)) {
+    cache.erase(it);
+    it = cache.end();
+  }
   if (it == cache.end()) {
     std::pair<bool, std::string> result{false, ""};
     std::string cli = FindExecutable(docker_binary);
@@ -59,6 +68,7 @@ bool DockerWorks(const std::string& docker_binary, const std::string& host, std:
                                      "); start it or set runner.docker.host in medperfd's config");
       }
     }
+    if (!result.first) failed_at[key] = std::chrono::steady_clock::now();
     it = cache.emplace(key, result).first;
   }
   if (why != nullptr) *why = it->second.second;
@@ -155,8 +165,15 @@ std::string DescribeRunnerChoice(const ContainerConfig& config, const RunnerOpti
   switch (options.engine) {
     case EngineChoice::kSandbox:
       return "sandbox: configured (runner: sandbox)";
-    case EngineChoice::kDocker:
-      return "docker: configured (runner: docker), engine " + EngineName(options.docker_host);
+    case EngineChoice::kDocker: {
+      std::string why;
+      if (!DockerWorks(options.docker.empty() ? "docker" : options.docker, options.docker_host,
+                       &why)) {
+        return "docker: configured (runner: docker), but " + why;
+      }
+      return "docker: configured (runner: docker), and the docker engine at " +
+             EngineName(options.docker_host) + " answers";
+    }
     case EngineChoice::kApptainer:
       return "apptainer: configured (runner: apptainer)";
     case EngineChoice::kAuto:

@@ -36,14 +36,17 @@ struct RunnerOptions {
   std::string docker_host;
 };
 
-// Whether `docker info` answers (a reachable engine), cached per binary and host; when
+// Whether `docker info` answers (a reachable engine), cached per binary and host (an
+// engine that did not answer is asked again after 30 s); when
 // it does not, *why (if given) says so naming the engine's socket and docker's error.
 bool DockerWorks(const std::string& docker_binary = "docker", const std::string& host = "",
                  std::string* why = nullptr);
 
 // Which engine CreateRunner picks for `config` and why, in a sentence for logs and
-// status ("docker: the engine at unix:///run/docker.sock answers"). Runs `docker info`
-// (cached) for auto.
+// status ("docker: runner auto, and the docker engine at unix:///run/docker.sock
+// answers", "sandbox: runner auto, the docker engine at ... is unreachable (...); no
+// apptainer/singularity found", "docker: configured (runner: docker), but the docker
+// engine at ... is unreachable ..."). Runs `docker info` (cached) for auto and docker.
 std::string DescribeRunnerChoice(const ContainerConfig& config, const RunnerOptions& options);
 // The first of apptainer/singularity on PATH whose --version works, or "".
 std::string FindApptainer();

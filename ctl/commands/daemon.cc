@@ -24,7 +24,14 @@ absl::StatusOr<Reply> Status(CommandContext& ctx) {
     o << "socket:         " << r.socket_path() << "\n";
     o << "server:         " << (r.server_url().empty() ? "(none configured)" : r.server_url())
       << "\n";
-    o << "runner:         " << r.runner() << "\n";
+    o << "runner:         " << r.runner();
+    if (!r.runner_choice().empty()) o << " -> " << r.runner_choice();
+    o << "\n";
+    if (!r.gpus().empty()) {
+      o << "gpus:           " << r.gpus() << "; for tasks: "
+        << (r.gpu_tasks().empty() ? "(none)" : absl::StrJoin(r.gpu_tasks(), ", "))
+        << " and those whose container asks\n";
+    }
     o << "task user:      " << r.task_user() << "\n";
     o << "task limits:    " << r.limit_enforcement() << "\n";
     o << "schema version: " << r.schema_version() << "\n";

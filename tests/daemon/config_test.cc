@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "tests/support/test_support.h"
 
 namespace medperf::daemon {
@@ -19,6 +21,36 @@ TEST(ConfigTest, RunnerAsAMappingNamesTheDockerEngine) {
   EXPECT_EQ(c->runner, "docker");
   EXPECT_EQ(c->docker_host, "unix:///srv/docker.sock");
   EXPECT_EQ(c->docker_binary, "/opt/docker/bin/docker");
+}
+
+TEST(ConfigTest, GpuTasksDefaultToInferAndTakeKnownKinds) {
+  auto d = ParseConfig("", "medperfd.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->policy.gpu_tasks, (std::set<std::string>{"infer"}));
+  auto c =
+      ParseConfig("policy:\n  gpus: device=0,1\n  gpu_tasks: [infer, evaluate]\n", "medperfd.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->policy.gpus, "device=0,1");
+  EXPECT_EQ(c->policy.gpu_tasks, (std::set<std::string>{"infer", "evaluate"}));
+  auto none = ParseConfig("policy: {gpu_tasks: []}\n", "medperfd.yaml");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->policy.gpu_tasks.empty());
+}
+
+TEST(ConfigTest, UnknownGpuTaskKindAndBadGpusAreNamed) {
+  auto c = ParseConfig("policy:\n  gpu_tasks: [infer, training]\n", "medperfd.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("policy.gpu_tasks[1]: unknown task kind 'training'"),
+            std::string::npos)
+      << c.status();
+  EXPECT_NE(c.status().message().find("prepare, sanity_check, statistics, infer, evaluate"),
+            std::string::npos)
+      << c.status();
+  auto g = ParseConfig("policy:\n  gpus: device=0,,1\n", "medperfd.yaml");
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("medperfd.yaml: policy.gpus: gpus 'device=0,,1'"),
+            std::string::npos)
+      << g.status();
 }
 
 TEST(ConfigTest, EmptyDocumentKeepsDefaults) {

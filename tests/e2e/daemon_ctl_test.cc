@@ -32,6 +32,52 @@ TEST(DaemonCtlTest, StatusShowsTheDaemon) {
   EXPECT_EQ(status["schema_version"], 2);
 }
 
+// runner.docker.binary /bin/false stands for a docker CLI whose engine never answers, so
+// the test does not depend on whether this machine has an engine.
+TEST(DaemonCtlTest, StatusSaysWhichRunnerIsUsedAndNamesAnUnreachableEngine) {
+  TempDir dir;
+  std::string socket = "unix://" + (dir.path() / "no-engine.sock").string();
+  WriteFile(dir.path() / "medperfd.yaml",
+            "runner:\n  engine: docker\n  docker: {host: \"" + socket +
+                "\", binary: /bin/false}\npolicy:\n  max_concurrent_jobs: 2\n"
+                "  gpus: device=0,1\n  gpu_tasks: [infer, evaluate]\n");
+  DaemonProcess daemon(dir.path(), {"--config", (dir.path() / "medperfd.yaml").string()});
+  ASSERT_TRUE(daemon.Start());
+  RunResult r = daemon.Ctl({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("runner:         docker -> docker: configured (runner: docker), but the "
+                       "docker engine at " +
+                       socket + " is unreachable"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("gpus:           device=0,1: 1 per task, 2 GPU tasks at once; busy: "
+                       "none; for tasks: evaluate, infer"),
+            std::string::npos)
+      << r.out;
+  RunResult j = daemon.Ctl({"status", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto status = nlohmann::json::parse(j.out);
+  EXPECT_NE(status["runner_choice"].get<std::string>().find(socket), std::string::npos) << j.out;
+  EXPECT_EQ(status["gpu_tasks"], (nlohmann::json{"evaluate", "infer"})) << j.out;
+}
+
+TEST(DaemonCtlTest, StatusExplainsWhatRunnerAutoPicked) {
+  TempDir dir;
+  std::string socket = "unix://" + (dir.path() / "no-engine.sock").string();
+  WriteFile(dir.path() / "medperfd.yaml",
+            "runner:\n  engine: auto\n  docker: {host: \"" + socket + "\", binary: /bin/false}\n");
+  DaemonProcess daemon(dir.path(), {"--config", (dir.path() / "medperfd.yaml").string()});
+  ASSERT_TRUE(daemon.Start());
+  RunResult j = daemon.Ctl({"status", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  std::string choice = nlohmann::json::parse(j.out)["runner_choice"];
+  // sandbox, or apptainer on a machine that has it; either way the reason names the
+  // engine that did not answer.
+  EXPECT_NE(choice.find(": runner auto, the docker engine at " + socket + " is unreachable"),
+            std::string::npos)
+      << choice;
+}
+
 TEST(DaemonCtlTest, SocketIsPrivateToOwnerAndGroup) {
   TempDir dir;
   DaemonProcess daemon(dir.path());
