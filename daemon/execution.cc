@@ -15,7 +15,7 @@
 #include "daemon/log.h"
 #include "daemon/poller.h"
 #include "daemon/recovery.h"
-#include "runners/docker_runner.h"  // DescribeBytes
+#include "runners/runner.h"  // DescribeBytes
 #include "runners/output_check.h"
 
 namespace medperf::daemon {

@@ -2,7 +2,7 @@
 // clutter. The work is daemon/state_storage's; these handlers translate.
 #include "daemon/control_service.h"
 #include "daemon/state_storage.h"
-#include "runners/docker_runner.h"  // DescribeBytes
+#include "runners/runner.h"  // DescribeBytes
 
 namespace medperf::daemon {
 namespace v1 = medperf::v1;

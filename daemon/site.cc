@@ -15,7 +15,7 @@
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
 #include "daemon/container_policy.h"
-#include "runners/docker_runner.h"  // DescribeBytes
+#include "runners/runner.h"  // DescribeBytes
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include "core/status_macros.h"
 #include "daemon/disk_space.h"
 #include "daemon/retention.h"
-#include "runners/docker_runner.h"  // DescribeBytes
+#include "runners/runner.h"  // DescribeBytes
 #include "runners/output_check.h"
 
 namespace medperf::daemon {

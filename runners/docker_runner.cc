@@ -203,14 +203,6 @@ absl::Status GiveOutputsTo(const std::vector<ResolvedMount>& mounts, const TaskI
   return absl::OkStatus();
 }
 
-std::string DescribeBytes(uint64_t bytes) {
-  constexpr uint64_t kKiB = 1024, kMiB = kKiB * 1024, kGiB = kMiB * 1024;
-  if (bytes >= kGiB) return absl::StrFormat("%d bytes (%.1f GiB)", bytes, double(bytes) / kGiB);
-  if (bytes >= kMiB) return absl::StrFormat("%d bytes (%.1f MiB)", bytes, double(bytes) / kMiB);
-  if (bytes >= kKiB) return absl::StrFormat("%d bytes (%.1f KiB)", bytes, double(bytes) / kKiB);
-  return absl::StrCat(bytes, " bytes");
-}
-
 std::function<std::pair<std::string, std::string>()> OutputCapTick(std::vector<fs::path> outputs,
                                                                    uint64_t output_bytes,
                                                                    const std::string& task,

@@ -69,9 +69,6 @@ absl::Status CheckEngineMount(const ResolvedMount& mount, std::string_view engin
 // never followed. Not root: no-op. Errors are INTERNAL naming the path.
 absl::Status GiveOutputsTo(const std::vector<ResolvedMount>& mounts, const TaskIdentity& owner);
 
-// Renders a byte count as "<n> bytes (<x> GiB|MiB|KiB)" for limit messages.
-std::string DescribeBytes(uint64_t bytes);
-
 // How a runner measures outputs the daemon's own walk (OutputBytes) could not read, e.g.
 // MeasureOutputs for a service-user daemon; bytes, or an error.
 using OutputMeasure =

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace medperf {
@@ -155,6 +156,14 @@ absl::StatusOr<std::vector<ResolvedMount>> ResolveMounts(const ContainerConfig& 
                      return a.mount_path.size() < b.mount_path.size();
                    });
   return mounts;
+}
+
+std::string DescribeBytes(uint64_t bytes) {
+  constexpr uint64_t kKiB = 1024, kMiB = kKiB * 1024, kGiB = kMiB * 1024;
+  if (bytes >= kGiB) return absl::StrFormat("%d bytes (%.1f GiB)", bytes, double(bytes) / kGiB);
+  if (bytes >= kMiB) return absl::StrFormat("%d bytes (%.1f MiB)", bytes, double(bytes) / kMiB);
+  if (bytes >= kKiB) return absl::StrFormat("%d bytes (%.1f KiB)", bytes, double(bytes) / kKiB);
+  return absl::StrCat(bytes, " bytes");
 }
 
 }  // namespace medperf

@@ -112,6 +112,10 @@ class Runner {
   virtual absl::StatusOr<TaskOutcome> Run(const ContainerConfig& config, const TaskRun& run) = 0;
 };
 
+// Renders a byte count as "<n> bytes (<x> GiB|MiB|KiB)" (binary units, one decimal) for
+// limit and disk-space messages, e.g. 1610612736 -> "1610612736 bytes (1.5 GiB)".
+std::string DescribeBytes(uint64_t bytes);
+
 // A host mount resolved from a task's declared volume and TaskRun::mounts.
 struct ResolvedMount {
   std::string name;
