@@ -76,6 +76,14 @@ grpc::Status ControlService::RunBenchmark(grpc::ServerContext* context,
                               .ignore_model_errors = req->ignore_model_errors()};
   for (int64_t m : req->models()) in.models.push_back(ModelId(m));
   if (absl::Status st = flows::CheckBenchmarkRun(ctx_.store, in); !st.ok()) return ToGrpc(st);
+  // Ask the server before queueing: a benchmark that does not exist (or that this user
+  // may not read, or a server that cannot be reached) is answered at once with its
+  // sentence instead of leaving a failed job behind.
+  absl::StatusOr<RestClient> server = ServerFor(context);
+  if (!server.ok()) return ToGrpc(server.status());
+  if (absl::StatusOr<Benchmark> b = server->GetBenchmark(in.benchmark); !b.ok()) {
+    return ToGrpc(b.status());
+  }
   return StartFlow(context, flows::BenchmarkRunJob(in), Summarized(&flows::BenchmarkRun, in),
                    writer);
 }
