@@ -312,7 +312,8 @@ ErrorInfo RestClient::Classified(const std::string& method, const std::string& u
     info.token_file = options_.token_file.string();
   std::string_view path(url);
   if (absl::StartsWith(AV(path), base_url_)) path.remove_prefix(base_url_.size());
-  DescribeRequest(method, path, &info);
+  // A TLS failure is about the server as a whole, not the object asked for.
+  if (info.error_class != ErrorClass::kConfiguration) DescribeRequest(method, path, &info);
   return info;
 }
 
