@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/errors.h"
 
 namespace medperf {
 namespace {
@@ -76,18 +77,60 @@ size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
+// The scheme://host[:port] part of `url`, which names the peer in messages.
+std::string Origin(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t path = url.find('/', scheme + 3);
+  return path == std::string::npos ? url : url.substr(0, path);
+}
+
+// A TLS failure the client cannot get past by retrying: the peer's certificate is not
+// trusted, does not match, or the configured CA bundle is unusable.
+bool IsTlsConfigurationError(CURLcode code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_CONNECT_ERROR:  // handshake refused, e.g. https:// to a plain-http port
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Classified where it arises (core/errors.h): TLS problems are configuration errors
+// (FAILED_PRECONDITION, never retried); refused connections, DNS failures and timeouts
+// make the server unreachable (UNAVAILABLE / DEADLINE_EXCEEDED, retried).
 absl::Status CurlError(CURLcode code, const std::string& url, const char* detail) {
   std::string msg = absl::StrCat(url, ": ", detail[0] ? detail : curl_easy_strerror(code));
+  ErrorInfo info;
+  info.server_url = Origin(url);
+  info.reason = curl_easy_strerror(code);
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
-      return absl::DeadlineExceededError(msg);
+      info.error_class = ErrorClass::kServerUnreachable;
+      return WithErrorInfo(absl::DeadlineExceededError(msg), info);
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
       return absl::InvalidArgumentError(msg);
     case CURLE_FILE_COULDNT_READ_FILE:
       return absl::NotFoundError(msg);
     default:
-      return absl::UnavailableError(msg);
+      if (IsTlsConfigurationError(code)) {
+        info.error_class = ErrorClass::kConfiguration;
+        info.object_kind = "tls";
+        // curl's detail says which check failed ("self-signed certificate"); it names
+        // no URL, so it can stand in the sentence.
+        if (detail[0]) info.reason = detail;
+        return WithErrorInfo(absl::FailedPreconditionError(msg), info);
+      }
+      info.error_class = ErrorClass::kServerUnreachable;
+      return WithErrorInfo(absl::UnavailableError(msg), info);
   }
 }
 

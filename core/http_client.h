@@ -45,9 +45,11 @@ class HttpClient {
  public:
   explicit HttpClient(TlsOptions tls = {});
 
-  // Sends a request and collects the whole body. Transport failures (refused,
-  // timeout, TLS) are UNAVAILABLE or DEADLINE_EXCEEDED; any HTTP status is returned
-  // as a response, not an error.
+  // Sends a request and collects the whole body. Transport failures carry an ErrorInfo
+  // (core/errors.h) naming the peer's origin: refused, unresolvable or reset connections
+  // are UNAVAILABLE and timeouts DEADLINE_EXCEEDED (class kServerUnreachable, retryable);
+  // TLS verification or handshake failures are FAILED_PRECONDITION (kConfiguration,
+  // object_kind "tls", never retried). Any HTTP status is returned as a response.
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) const;
 
   // Streams a GET of `url` into `sink`, failing with a clear message if the server

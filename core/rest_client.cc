@@ -8,8 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "core/absl_view.h"
+#include "core/errors.h"
 #include "core/files.h"
 #include "core/status_macros.h"
 #include "core/yaml_json.h"
@@ -73,10 +75,6 @@ absl::StatusOr<Json> ParseBody(std::string_view body, std::string_view what) {
   return j;
 }
 
-bool Retryable(const absl::Status& s) {
-  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
-}
-
 template <typename T>
 absl::StatusOr<T> Decode(absl::StatusOr<Json> j, absl::StatusOr<T> (*decode)(const Json&)) {
   if (!j.ok()) return j.status();
@@ -110,17 +108,95 @@ absl::StatusOr<std::pair<std::string, std::string>> ApiBaseUrl(std::string_view 
   return std::make_pair(url + "/api/v0", origin);
 }
 
-absl::Status StatusFromHttp(long status, std::string_view body, std::string_view what) {
-  std::string message;
+namespace {
+
+// The server's own words from an error body: DRF's messages flattened, or a short
+// printable excerpt of an HTML page from a proxy.
+std::string ServerMessage(std::string_view body, std::string_view what) {
   absl::StatusOr<Json> j = ParseJsonBounded(body, std::string(what));
   if (j.ok()) {
     std::vector<std::string> parts;
     Flatten(*j, "", &parts);
-    message = absl::StrJoin(parts, "; ");
-  } else {
-    // Proxies answer with HTML; keep a short, printable excerpt.
-    message = std::string(absl::StripAsciiWhitespace(AV(body.substr(0, 200))));
+    return absl::StrJoin(parts, "; ");
   }
+  std::string text(absl::StripAsciiWhitespace(AV(body.substr(0, 200))));
+  for (char& c : text) {
+    if (!absl::ascii_isprint(static_cast<unsigned char>(c))) c = ' ';
+  }
+  return text;
+}
+
+// MedPerf's name for the collection a path starts with ("mlcubes" are containers).
+std::string KindOf(std::string_view segment) {
+  if (segment == "benchmarks") return "benchmark";
+  if (segment == "mlcubes") return "container";
+  if (segment == "models") return "model";
+  if (segment == "datasets") return "dataset";
+  if (segment == "results") return "result";
+  if (segment == "users") return "user";
+  return "";
+}
+
+bool IsNumber(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+// What a request is about, from its path relative to the API base: "/datasets/99/" →
+// {object "dataset 99", kind "dataset"}; "/models/3/benchmarks/1/" → the association;
+// "/me/datasets/" → your datasets. The action follows the method.
+void DescribeRequest(const std::string& method, std::string_view path, ErrorInfo* info) {
+  path = path.substr(0, path.find('?'));
+  std::vector<std::string> seg = absl::StrSplit(AV(path), '/', absl::SkipEmpty());
+  info->action = method == "GET"      ? "read"
+                 : method == "POST"   ? "create"
+                 : method == "DELETE" ? "delete"
+                                      : "change";
+  if (seg.empty()) return;
+  if (seg[0] == "me" && seg.size() >= 2) {
+    info->object_kind = KindOf(seg[1]);
+    if (!info->object_kind.empty()) info->object = absl::StrCat("your ", seg[1]);
+    return;
+  }
+  std::string kind = KindOf(seg[0]);
+  if (kind.empty()) return;
+  info->object_kind = kind;
+  if (seg.size() >= 2 && IsNumber(seg[1])) {
+    info->object = absl::StrCat(kind, " ", seg[1]);
+    if (seg.size() >= 4 && seg[2] == "benchmarks" && IsNumber(seg[3])) {
+      info->object =
+          absl::StrCat("the association of ", kind, " ", seg[1], " with benchmark ", seg[3]);
+      info->object_kind = "association";
+    }
+  } else if (seg.size() >= 2 && seg[1] == "benchmarks") {
+    info->object = absl::StrCat("a ", kind, " association");
+    info->object_kind = "association";
+  } else {
+    info->object = method == "POST" ? absl::StrCat("a new ", kind) : absl::StrCat(kind, "s");
+  }
+}
+
+ErrorClass ClassOfHttp(long status) {
+  switch (status) {
+    case 400:
+    case 409:
+    case 413:
+      return ErrorClass::kInvalidInput;
+    case 401:
+      return ErrorClass::kUnauthenticated;
+    case 403:
+      return ErrorClass::kForbidden;
+    case 404:
+      return ErrorClass::kNotFound;
+    default:
+      return status >= 500 ? ErrorClass::kServerUnreachable : ErrorClass::kUnknown;
+  }
+}
+
+}  // namespace
+
+absl::Status StatusFromHttp(long status, std::string_view body, std::string_view what) {
+  std::string message = ServerMessage(body, what);
   std::string text =
       absl::StrCat(AV(what), ": HTTP ", status, message.empty() ? "" : ": ", message);
   switch (status) {
@@ -195,23 +271,50 @@ absl::StatusOr<Json> RestClient::Request(const std::string& method, const std::s
     }
     absl::StatusOr<HttpResponse> resp = http_.Send(req);
     if (!resp.ok()) {
-      last = absl::Status(resp.status().code(), absl::StrCat(what, ": ", resp.status().message()));
-      if (Retryable(resp.status())) continue;
+      last = WithMessage(resp.status(), absl::StrCat(what, ": ", resp.status().message()));
+      last = WithErrorInfo(last, Classified(method, url, resp.status(), ErrorClass::kUnknown, ""));
+      if (IsRetryable(last)) continue;
       return last;
     }
     if (resp->status >= 200 && resp->status < 300) {
       if (resp->status == 204 || resp->body.empty()) return Json(nullptr);
       return ParseBody(resp->body, what);
     }
-    last = StatusFromHttp(resp->status, resp->body, what);
-    if (resp->status >= 500) continue;
+    std::string message = ServerMessage(resp->body, what);
+    if (resp->status >= 500 || message.empty()) {
+      message = absl::StrCat("HTTP ", resp->status, message.empty() ? "" : ": ", message);
+    }
+    last = WithErrorInfo(
+        StatusFromHttp(resp->status, resp->body, what),
+        Classified(method, url, absl::OkStatus(), ClassOfHttp(resp->status), message));
+    if (IsRetryable(last)) continue;  // 5xx only: a 4xx will not change by asking again
     return last;
   }
   if (attempts > 1) {
-    return absl::Status(last.code(),
-                        absl::StrCat(last.message(), " (after ", attempts, " attempts)"));
+    return WithMessage(last, absl::StrCat(last.message(), " (after ", attempts, " attempts)"));
   }
   return last;
+}
+
+ErrorInfo RestClient::Classified(const std::string& method, const std::string& url,
+                                 const absl::Status& transport, ErrorClass http_class,
+                                 std::string reason) const {
+  ErrorInfo info = GetErrorInfo(transport).value_or(ErrorInfo{});
+  if (transport.ok()) {
+    info.error_class = http_class;
+    info.reason = std::move(reason);
+  } else if (info.error_class == ErrorClass::kUnknown) {
+    info.error_class = ClassifyError(transport);
+    if (info.reason.empty()) info.reason = std::string(transport.message());
+  }
+  info.server_url = origin_;
+  if (info.error_class == ErrorClass::kUnauthenticated)
+    info.token_file = options_.token_file.string();
+  std::string_view path(url);
+  if (absl::StartsWith(AV(path), base_url_)) path.remove_prefix(base_url_.size());
+  // A TLS failure is about the server as a whole, not the object asked for.
+  if (info.error_class != ErrorClass::kConfiguration) DescribeRequest(method, path, &info);
+  return info;
 }
 
 absl::StatusOr<Json> RestClient::GetJson(const std::string& path) const {

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/entities.h"
+#include "core/errors.h"
 #include "core/http_client.h"
 #include "core/ids.h"
 
@@ -30,7 +31,8 @@ struct RestClientOptions {
   TlsOptions tls;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
-  // GETs are retried on transport errors and 5xx: `max_attempts` in total, sleeping
+  // GETs are retried on retryable errors only (IsRetryable: connection failures,
+  // timeouts, 5xx; never TLS verification or a 4xx): `max_attempts` in total, sleeping
   // `initial_backoff`, doubled each time up to `max_backoff`.
   int max_attempts = 4;
   std::chrono::milliseconds initial_backoff{std::chrono::milliseconds(500)};
@@ -198,8 +200,14 @@ class RestClient final : public MedPerfApi {
   RestClient(RestClientOptions options, std::string base_url, std::string origin,
              std::string token);
 
+  // Failures carry an ErrorInfo (core/errors.h): the class (transport's, or from the
+  // HTTP status), this server's origin, the object and action read from the path, the
+  // server's message as the reason, and the token file on a 401.
   absl::StatusOr<Json> Request(const std::string& method, const std::string& url,
                                const std::string* body) const;
+  ErrorInfo Classified(const std::string& method, const std::string& url,
+                       const absl::Status& transport, ErrorClass http_class,
+                       std::string reason) const;
   template <typename T>
   absl::StatusOr<std::vector<T>> ListOf(const std::string& path, const QueryParams& query,
                                         absl::StatusOr<T> (*decode)(const Json&)) const;
@@ -217,6 +225,11 @@ class RestClient final : public MedPerfApi {
 // "http://h:8000" → {"http://h:8000/api/v0", "http://h:8000"}; bare hosts get https.
 absl::StatusOr<std::pair<std::string, std::string>> ApiBaseUrl(std::string_view server_url);
 
+// Every error of RestClient carries an ErrorInfo (core/errors.h): transport failures
+// keep HttpClient's class (unreachable, or TLS configuration); HTTP answers are classed
+// 400/409/413 → invalid input, 401 → unauthenticated (naming the token file), 403 →
+// forbidden, 404 → not found, 5xx → server unreachable. Only the last is retried (GETs).
+//
 // Maps an HTTP error answer to a status carrying the server's message: 400 →
 // InvalidArgument (DRF field errors flattened "field: msg; ..."), 401 → Unauthenticated,
 // 403 → PermissionDenied, 404 → NotFound, 409 → AlreadyExists, 5xx → Unavailable.

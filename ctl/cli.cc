@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "core/errors.h"
 #include "core/files.h"
 #include "ctl/client.h"
 
@@ -73,7 +75,7 @@ CommandContext::CommandContext(const GlobalOptions& global, std::string token, c
 CommandContext::~CommandContext() = default;
 
 DaemonClient& CommandContext::client() {
-  if (!client_) client_ = std::make_unique<DaemonClient>(global.socket, token_);
+  if (!client_) client_ = std::make_unique<DaemonClient>(global.socket, token_, global.token_file);
   return *client_;
 }
 
@@ -101,6 +103,7 @@ void AddGlobalOptions(CLI::App& app, ParsedCommandLine& p) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("--json", p.global.json);
   app.add_flag("-y,--yes", p.global.yes);
+  app.add_flag("-v,--verbose", p.global.verbose);
   app.add_flag("-h,--help", p.help);
   app.add_flag("--version", p.version);
 }
@@ -108,9 +111,9 @@ void AddGlobalOptions(CLI::App& app, ParsedCommandLine& p) {
 // Which arguments are global options; `with_value` when the next argument is its value.
 bool IsGlobalOption(const std::string& a, bool* with_value) {
   *with_value = a == "--socket" || a == "--token-file";
-  return *with_value || a == "--json" || a == "-y" || a == "--yes" || a == "-h" || a == "--help" ||
-         a == "--version" || absl::StartsWith(a, "--socket=") ||
-         absl::StartsWith(a, "--token-file=");
+  return *with_value || a == "--json" || a == "-y" || a == "--yes" || a == "-v" ||
+         a == "--verbose" || a == "-h" || a == "--help" || a == "--version" ||
+         absl::StartsWith(a, "--socket=") || absl::StartsWith(a, "--token-file=");
 }
 
 // CLI11 spellings of a flag: "--data_uid,--data-uid,-d" (the MedPerf CLI mixes both
@@ -262,6 +265,7 @@ void PrintUsage(std::ostream& out) {
          "                     /run/medperfd/medperfd.sock, or $XDG_RUNTIME_DIR/medperfd.sock)\n"
          "  --json             machine-readable output\n"
          "  -y, --yes          answer yes to confirmation prompts\n"
+         "  -v, --verbose      after an error's sentence, print its raw detail\n"
          "  --token-file PATH  act as the MedPerf user whose token is in PATH\n"
          "\nRun 'medperfctl <command> --help' for a command's options.\n";
 }
@@ -322,6 +326,11 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
       return 1;
     }
     err << "medperfctl: " << st.message() << "\n";
+    // One sentence by default; the raw detail (request line, server answer) on demand.
+    if (std::optional<std::string> detail = RawDetail(st);
+        parsed->global.verbose && detail && *detail != st.message()) {
+      err << "detail: " << *detail << "\n";
+    }
     return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   output.Emit(*reply);

@@ -60,6 +60,7 @@ struct GlobalOptions {
   std::string socket;
   bool json = false;
   bool yes = false;
+  bool verbose = false;    // print an error's raw detail after its sentence
   std::string token_file;  // act as another MedPerf user for this call
 };
 

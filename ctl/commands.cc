@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 
 namespace medperf::ctl {
 namespace v1 = medperf::v1;
@@ -51,6 +52,13 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx,
                                    final->state() == v1::CANCELLED ? "was cancelled" : "failed",
                                    ": ", final->error());
     if (!final->log_path().empty()) absl::StrAppend(&why, "\njob log: ", final->log_path());
+    // A classified failure's error is already the one sentence; its raw detail waits in
+    // result_json for --verbose.
+    Json detail = ParseJsonOrString(final->result_json());
+    if (detail.is_object() && detail.contains("error_detail") &&
+        detail["error_detail"].is_string()) {
+      return WithRawDetail(absl::UnknownError(why), detail["error_detail"].get<std::string>());
+    }
     return absl::UnknownError(why);
   }
   return *final;
@@ -113,6 +121,8 @@ absl::StatusOr<Reply> ListEntities(CommandContext& ctx, ListRpc rpc,
   Table t(headers);
   for (const auto& e : list->items()) {
     Json j = ParseJsonOrString(e.json());
+    // The site's own state of the entity (e.g. a dataset "prepared") belongs in --json too.
+    if (!e.local_status().empty() && j.is_object()) j["local_status"] = e.local_status();
     json.push_back(j);
     std::vector<std::string> row;
     for (const auto& [h, f] : columns) {

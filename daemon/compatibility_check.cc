@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/errors.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "daemon/container_policy.h"
@@ -86,6 +87,8 @@ std::string LogTail(const fs::path& log, size_t lines = 6) {
 
 absl::Status StageError(const absl::Status& st, const std::string& what, const fs::path& log) {
   if (absl::IsCancelled(st)) return st;
+  // Not WithMessage: the stage's own words and its log tail are the message to show,
+  // so the container's classification is left behind here on purpose.
   return absl::Status(st.code(), absl::StrCat("compatibility test failed: ", what, ": ",
                                               st.message(), LogTail(log)));
 }
@@ -124,8 +127,7 @@ absl::StatusOr<LocalContainer> ResolveTestContainer(Site& site, const MedPerfApi
                                                     const TestContainerSource& source,
                                                     const std::string& role) {
   auto fail = [&](const absl::Status& st) {
-    return absl::Status(st.code(),
-                        absl::StrCat("the ", role, " (", Describe(source), "): ", st.message()));
+    return WithMessage(st, absl::StrCat("the ", role, " (", Describe(source), "): ", st.message()));
   };
   if (source.empty()) return absl::InvalidArgumentError(absl::StrCat("no ", role, " given"));
   if (!source.local.empty()) {

@@ -4,6 +4,8 @@
 #include "runners/task_identity.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
+#include "daemon/log.h"
 #include "storage/migrations.h"
 
 namespace medperf::daemon {
@@ -12,7 +14,24 @@ namespace v1 = medperf::v1;
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  auto code = static_cast<grpc::StatusCode>(status.code());
+  std::string raw = RawDetail(status).value_or(std::string(status.message()));
+  std::optional<ErrorInfo> info = GetErrorInfo(status);
+  if (!info) return grpc::Status(code, raw);
+  // The ctl shows one sentence made from `info`; the raw detail goes with the status (for
+  // --verbose) and always to this log.
+  LogWarning(absl::StrCat("request failed (", ErrorClassName(info->error_class), "): ", raw),
+             {{"error_class", ErrorClassName(info->error_class)}});
+  v1::ErrorInfo out;
+  out.set_error_class(static_cast<v1::ErrorClass>(static_cast<int>(info->error_class)));
+  out.set_server_url(info->server_url);
+  out.set_object(info->object);
+  out.set_object_kind(info->object_kind);
+  out.set_action(info->action);
+  out.set_reason(info->reason);
+  out.set_token_file(info->token_file);
+  out.set_log_path(info->log_path);
+  return grpc::Status(code, raw, out.SerializeAsString());
 }
 
 v1::Job JobToProto(const storage::JobRecord& job) {

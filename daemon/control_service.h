@@ -141,7 +141,9 @@ class ControlService final : public medperf::v1::Control::Service {
 // The token a ctl call passed in its metadata, or "".
 std::string CallerToken(const grpc::ServerContext* context);
 
-// absl::Status → grpc::Status with the same code and message.
+// absl::Status → grpc::Status with the same code and the raw message; a classified
+// status (core/errors.h) also carries a medperf.v1.ErrorInfo as binary details and is
+// logged with its raw detail.
 grpc::Status ToGrpc(const absl::Status& status);
 
 }  // namespace medperf::daemon

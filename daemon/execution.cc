@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 #include "core/hashing.h"
 #include "core/rest_client.h"
 #include "core/status_macros.h"
@@ -208,8 +209,16 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
         !full.ok()) {
       return full;
     }
-    return absl::AbortedError(absl::StrCat(task, " of ", container.name, " ", outcome.Describe(),
-                                           "; see its log: ", log_file.string()));
+    ErrorInfo info;
+    info.error_class = ErrorClass::kContainerFailed;
+    info.object = absl::StrCat(task, " of ", container.name);
+    info.object_kind = "container";
+    info.reason = outcome.Describe();
+    info.log_path = log_file.string();
+    return WithErrorInfo(
+        absl::AbortedError(absl::StrCat(task, " of ", container.name, " ", outcome.Describe(),
+                                        "; see its log: ", log_file.string())),
+        info);
   }
   // Outputs are untrusted: no links, devices or pipes, within the size cap, before any
   // host code reads or hashes them.

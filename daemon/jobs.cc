@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/errors.h"
 #include "daemon/log.h"
 
 namespace medperf::daemon {
@@ -11,9 +12,7 @@ namespace medperf::daemon {
 using storage::JobRecord;
 using storage::JobState;
 
-bool IsTransient(const absl::Status& status) {
-  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
-}
+bool IsTransient(const absl::Status& status) { return IsRetryable(status); }
 
 storage::JobRecord InteractiveJob(std::string kind, const nlohmann::json& params) {
   storage::JobRecord r;
@@ -214,12 +213,26 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
     message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") finished");
   } else {
     done.state = JobState::kFailed;
-    done.error = std::string(result.status().message());
+    // A classified failure is recorded as the one sentence medperfctl shows; its raw
+    // detail (request line, server answer) stays in result_json for --verbose, in the
+    // event and in the job's log.
+    done.error = DescribeStatus(result.status());
     // A failure is never recorded without a reason.
     if (done.error.empty()) done.error = result.status().ToString();
     kind = "job.failed";
     message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") failed: ", done.error);
     ids["error"] = done.error;
+    if (std::optional<ErrorInfo> info = GetErrorInfo(result.status())) {
+      std::string raw = RawDetail(result.status()).value_or(std::string(result.status().message()));
+      done.result_json = nlohmann::json{
+          {"error_class", ErrorClassName(info->error_class)},
+          {"error_detail",
+           raw}}.dump();
+      ids["error_class"] = std::string(ErrorClassName(info->error_class));
+      ids["error_detail"] = raw;
+      std::ofstream log(done.log_path, std::ios::app);
+      log << storage::NowTimestamp() << " [error] " << raw << "\n";
+    }
   }
   ids["log"] = done.log_path;
   absl::Status recorded = store_.UpdateJob(done);

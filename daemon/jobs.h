@@ -70,7 +70,8 @@ using JobBody = std::function<absl::StatusOr<nlohmann::json>(JobContext&)>;
 // before it is marked failed and waits for `medperfctl job retry`.
 inline constexpr int kMaxRunAttempts = 5;
 
-// Errors worth another attempt later: the server or the network failing, not the work.
+// Errors worth another attempt later: the server or the network failing, not the work
+// (IsRetryable of core/errors.h: never a TLS/configuration error or a 4xx).
 bool IsTransient(const absl::Status& status);
 
 // A record for an interactive job of `kind` with its parameters.

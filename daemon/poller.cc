@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/errors.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
 #include "daemon/container_policy.h"
@@ -55,7 +56,9 @@ std::chrono::milliseconds NextPollDelay(const PollConfig& poll, int consecutive_
 }
 
 bool IsServerUnreachable(const absl::Status& status) {
-  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+  // The classification, not the code: a TLS certificate nobody trusts is a configuration
+  // error (reported once as poll.failed), never an outage to back off from.
+  return IsRetryable(status);
 }
 
 std::string PollOutcome::Summary() const {

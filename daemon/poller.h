@@ -29,8 +29,10 @@ namespace medperf::daemon {
 // fleet of sites does not hit the server in lockstep.
 std::chrono::milliseconds NextPollDelay(const PollConfig& poll, int consecutive_failures, double u);
 
-// Errors that mean "the server is not there right now" (transport errors and 5xx, which
-// the REST client maps to UNAVAILABLE) as opposed to a refusal (401/403/400).
+// Errors that mean "the server is not there right now" (transport errors and 5xx,
+// classified kServerUnreachable, core/errors.h) as opposed to a refusal (401/403/400) or
+// a configuration error (a TLS certificate that cannot be verified): only these count
+// as an outage (`server.unreachable`, the poll backoff).
 bool IsServerUnreachable(const absl::Status& status);
 
 struct PollOutcome {

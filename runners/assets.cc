@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/absl_view.h"
+#include "core/errors.h"
 #include "core/files.h"
 #include "core/hashing.h"
 #include "core/status_macros.h"
@@ -213,7 +214,7 @@ absl::StatusOr<Asset> AssetCache::Fetch(std::string_view name, std::string_view 
   }
   if (status.ok()) status = writer.Close();
   if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat("cannot fetch ", what, ": ", status.message()));
+    return WithMessage(status, absl::StrCat("cannot fetch ", what, ": ", status.message()));
   }
   std::string actual = writer.Hex();
   if (!expected.empty() && actual != expected) {

@@ -169,6 +169,14 @@ int main(int argc, char** argv) {
   if (cmd != "serve" && cmd != "user" && cmd != "seed" && cmd != "reset") {
     return Fail("unknown command '" + cmd + "'\n" + kUsage);
   }
+  // `medperf-server seed --help` (any command's --help) shows the usage, as the bare
+  // --help does; CLI11's own help flag is off so that it cannot print a second text.
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
   CLI::App app("MedPerf REST API v0", "medperf-server");
   app.set_help_flag();  // before the subcommands, which copy it: help is kUsage above
   app.require_subcommand(1, 1);

@@ -12,12 +12,27 @@ namespace v1 = medperf::v1;
 
 namespace {
 
+// Proto3's JSON mapping writes 64-bit integers as strings ("pid": "123"); a status a
+// script reads should have numbers, so they are turned back into numbers here
+// (uptime_seconds, pid, counts; all fit a JSON number exactly).
+nlohmann::json StatusJson(const v1::StatusResponse& r) {
+  nlohmann::json j = nlohmann::json::parse(ToJson(r), nullptr, false);
+  if (!j.is_object()) return j;
+  j["uptime_seconds"] = r.uptime_seconds();
+  j["pid"] = r.pid();
+  j["schema_version"] = r.schema_version();
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& [k, v] : r.counts()) counts[k] = v;
+  j["counts"] = counts;
+  return j;
+}
+
 absl::StatusOr<Reply> Status(CommandContext& ctx) {
   v1::GetStatusRequest req;
   req.set_check(ctx.args.Has("check"));
   absl::StatusOr<v1::StatusResponse> resp = ctx.client().Call(&v1::Control::Stub::GetStatus, req);
   if (!resp.ok()) return resp.status();
-  Reply reply = ProtoReply(*resp, [r = *resp, check = req.check()](std::ostream& o) {
+  Reply reply = JsonReply(StatusJson(*resp), [r = *resp, check = req.check()](std::ostream& o) {
     o << "medperfd " << r.version() << " (pid " << r.pid() << "), up " << r.uptime_seconds()
       << " s\n";
     o << "state dir:      " << r.state_dir() << "\n";

@@ -14,8 +14,11 @@ absl::Status CheckBenchmarkRun(storage::Store& store, const ServerConnector& con
                                const BenchmarkRunInput& in) {
   RETURN_IF_ERROR(store.GetDataset(in.dataset).status());
   ASSIGN_OR_RETURN(std::shared_ptr<const MedPerfApi> server, connect());
+  // The benchmark first: one that does not exist (or that this user may not read, or a
+  // server that cannot be reached) is answered with its own sentence, before any
+  // association question and without leaving a failed job behind.
+  ASSIGN_OR_RETURN(Benchmark benchmark, server->GetBenchmark(in.benchmark));
   if (!in.models.empty()) {
-    ASSIGN_OR_RETURN(Benchmark benchmark, server->GetBenchmark(in.benchmark));
     if (std::all_of(in.models.begin(), in.models.end(),
                     [&](ModelId m) { return m == benchmark.reference_model; })) {
       return absl::OkStatus();

@@ -2,6 +2,9 @@
 // datasets (latest association row wins), and the site policy.
 #include "daemon/poller.h"
 
+#include "core/errors.h"
+#include "daemon/jobs.h"
+
 #include <gtest/gtest.h>
 
 namespace medperf::daemon {
@@ -132,6 +135,31 @@ TEST(UnreachableTest, OnlyTransportAndServerErrorsBackOff) {
   EXPECT_FALSE(IsServerUnreachable(absl::PermissionDeniedError("403")));
   EXPECT_FALSE(IsServerUnreachable(absl::UnauthenticatedError("401")));
   EXPECT_FALSE(IsServerUnreachable(absl::OkStatus()));
+}
+
+// The classification decides, not the status code: a TLS certificate that cannot be
+// verified is a configuration error (no backoff, no server.unreachable); a 4xx never is
+// an outage; run jobs are re-queued only for outages.
+TEST(PollerTest, ConfigurationErrorsAndRefusalsAreNeverOutages) {
+  auto info = [](ErrorClass c) {
+    ErrorInfo i;
+    i.error_class = c;
+    if (c == ErrorClass::kConfiguration) i.object_kind = "tls";
+    return i;
+  };
+  ErrorInfo tls = info(ErrorClass::kConfiguration);
+  for (const absl::Status& st :
+       {WithErrorInfo(absl::FailedPreconditionError("SSL certificate problem"), tls),
+        WithErrorInfo(absl::UnavailableError("same, under an old code"), tls),
+        WithErrorInfo(absl::NotFoundError("404"), info(ErrorClass::kNotFound)),
+        WithErrorInfo(absl::InvalidArgumentError("400"), info(ErrorClass::kInvalidInput))}) {
+    EXPECT_FALSE(IsServerUnreachable(st)) << st;
+    EXPECT_FALSE(IsTransient(st)) << st;
+  }
+  absl::Status down =
+      WithErrorInfo(absl::UnavailableError("refused"), info(ErrorClass::kServerUnreachable));
+  EXPECT_TRUE(IsServerUnreachable(down));
+  EXPECT_TRUE(IsTransient(down));
 }
 
 }  // namespace

@@ -28,7 +28,11 @@ TEST(DaemonCtlTest, StatusShowsTheDaemon) {
   auto status = nlohmann::json::parse(j.out);
   EXPECT_EQ(status["integrity"], "ok");
   EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
-  EXPECT_GE(status["counts"]["events"].get<std::string>(), "1");  // int64 → JSON string
+  // Numbers are JSON numbers (proto3's JSON mapping would make the int64s strings).
+  ASSERT_TRUE(status["counts"]["events"].is_number_integer()) << j.out;
+  EXPECT_GE(status["counts"]["events"].get<int64_t>(), 1);
+  EXPECT_TRUE(status["pid"].is_number_integer()) << j.out;
+  EXPECT_TRUE(status["uptime_seconds"].is_number_integer()) << j.out;
   EXPECT_EQ(status["schema_version"], 2);
 }
 

@@ -153,7 +153,8 @@ TEST_F(DataOwnerTest, UnknownBenchmarkIsAClearError) {
   RunResult r = Ctl({"dataset", "submit", "--name", "x", "--data_path", RawData().string(),
                      "--labels_path", RawLabels().string(), "--benchmark", "99", "-y"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower(r.err), "not found")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "benchmark 99 does not exist on the MedPerf server"))
+      << r.err;
   EXPECT_TRUE(As("testdo").ListMyDatasets()->empty());
 }
 

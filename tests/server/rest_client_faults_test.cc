@@ -221,5 +221,79 @@ TEST(RestClientFaults, NonFiniteNumbersAreSanitisedOnTheWire) {
   EXPECT_EQ(body["metadata"]["partial"], true);
 }
 
+// Every failure says what it is about (core/errors.h): the class from the HTTP status,
+// the object from the path, the server's message as the reason, the server named by its
+// origin; a 4xx is asked once, a refused connection is retried as an outage.
+TEST(RestClientFaults, ErrorsAreClassifiedWithTheirObject) {
+  FakeServer fake;
+  std::atomic<int> calls{0};
+  auto answer = [&](int status, const char* body) {
+    return [&calls, status, body](const httplib::Request&, httplib::Response& res) {
+      ++calls;
+      res.status = status;
+      res.set_content(body, "application/json");
+    };
+  };
+  fake.server().Get("/api/v0/datasets/99/", answer(404, R"({"detail": "Not found."})"));
+  fake.server().Put("/api/v0/benchmarks/1/",
+                    answer(403, R"({"detail": "You do not have permission."})"));
+  fake.server().Get("/api/v0/me/", answer(401, R"({"detail": "Invalid token."})"));
+  fake.server().Get("/api/v0/mlcubes/", answer(400, R"({"state": ["Select a valid choice."]})"));
+  RestClient c = Client(fake.url(), 4);
+  c.set_sleep_for_testing([](std::chrono::milliseconds) {});
+
+  auto d = c.GetDataset(DatasetId(99));
+  std::optional<ErrorInfo> info = GetErrorInfo(d.status());
+  ASSERT_TRUE(info.has_value()) << d.status();
+  EXPECT_EQ(info->error_class, ErrorClass::kNotFound);
+  EXPECT_EQ(info->object, "dataset 99");
+  EXPECT_EQ(info->object_kind, "dataset");
+  EXPECT_EQ(info->server_url, fake.url());
+  EXPECT_EQ(info->reason, "Not found.");
+  EXPECT_EQ(calls.exchange(0), 1) << "a 404 is not retried";
+  EXPECT_EQ(DescribeStatus(d.status()), "dataset 99 does not exist on the MedPerf server at " +
+                                            fake.url() +
+                                            "; list them with `medperfctl dataset ls`");
+
+  auto b = c.UpdateBenchmark(BenchmarkId(1), Json{{"is_active", false}});
+  info = GetErrorInfo(b.status());
+  ASSERT_TRUE(info.has_value()) << b.status();
+  EXPECT_EQ(info->error_class, ErrorClass::kForbidden);
+  EXPECT_EQ(info->action, "change");
+  EXPECT_EQ(info->object, "benchmark 1");
+
+  auto me = c.GetMe();
+  EXPECT_EQ(ClassifyError(me.status()), ErrorClass::kUnauthenticated);
+  EXPECT_EQ(calls.exchange(0), 2) << "the 403 and the 401 were each asked once";
+
+  auto list = c.ListContainers({{"state", "operation"}});
+  info = GetErrorInfo(list.status());
+  ASSERT_TRUE(info.has_value()) << list.status();
+  EXPECT_EQ(info->error_class, ErrorClass::kInvalidInput);
+  EXPECT_EQ(info->reason, "state: Select a valid choice.");
+  EXPECT_EQ(info->object_kind, "container");
+  EXPECT_FALSE(IsRetryable(list.status()));
+}
+
+TEST(RestClientFaults, ARefusedConnectionIsAnOutageAndRetried) {
+  int port;
+  {
+    FakeServer gone;  // a port that was just free, now closed
+    port = gone.port();
+  }
+  RestClient c = Client("http://127.0.0.1:" + std::to_string(port), 3);
+  int sleeps = 0;
+  c.set_sleep_for_testing([&](std::chrono::milliseconds) { ++sleeps; });
+  auto b = c.GetBenchmark(BenchmarkId(1));
+  std::optional<ErrorInfo> info = GetErrorInfo(b.status());
+  ASSERT_TRUE(info.has_value()) << b.status();
+  EXPECT_EQ(info->error_class, ErrorClass::kServerUnreachable);
+  EXPECT_TRUE(IsRetryable(b.status()));
+  EXPECT_EQ(sleeps, 2);
+  std::string sentence = DescribeStatus(b.status());
+  EXPECT_THAT(sentence, HasSubstr("cannot reach the MedPerf server at http://127.0.0.1:"));
+  EXPECT_THAT(sentence, ::testing::Not(HasSubstr("/api/v0"))) << "no request line in the sentence";
+}
+
 }  // namespace
 }  // namespace medperf::testing
