@@ -246,6 +246,14 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
       }
     }
   }
+  // The container reads the parameters file, not we; but a repeated key means something
+  // different to each YAML reader, so it is refused here as `container submit` refuses
+  // it (issue 13 item 5), naming the key and both lines.
+  if (!local.parameters_file.empty()) {
+    ASSIGN_OR_RETURN(std::string text,
+                     ReadFileBounded(local.parameters_file, "the parameters file", 1 << 20));
+    RETURN_IF_ERROR(YamlToJson(text, local.parameters_file.string()).status());
+  }
   // An empty folder (a placeholder left by a download script) loses to a filled one.
   for (const fs::path& folder : folders) {
     if (!fs::is_directory(folder, ec)) continue;

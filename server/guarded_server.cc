@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -35,6 +36,12 @@ bool WaitFor(int fd, short events, Clock::time_point until) {
   }
 }
 
+// Three quarters of the workers serving connections: from then on a request still being
+// received, and an idle keep-alive connection, get the short pressure budget.
+bool UnderPressure(const ConnectionLimits& limits, int busy) {
+  return limits.workers > 0 && busy * 4 >= limits.workers * 3;
+}
+
 void AddressOf(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& port) {
   char host[NI_MAXHOST] = "";
   if (::getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host, sizeof host, nullptr, 0,
@@ -53,8 +60,10 @@ void AddressOf(const sockaddr_storage& addr, socklen_t len, std::string& ip, int
 // socket is non-blocking; every wait is a poll() with a deadline.
 class GuardedStream final : public httplib::Stream {
  public:
-  GuardedStream(int fd, SSL* ssl, const ConnectionLimits& limits)
-      : fd_(fd), ssl_(ssl), limits_(limits) {}
+  // `busy` (may be null): how many connections the server is serving now.
+  GuardedStream(int fd, SSL* ssl, const ConnectionLimits& limits,
+                const std::atomic<int>* busy = nullptr)
+      : fd_(fd), ssl_(ssl), limits_(limits), busy_(busy) {}
 
   // Starts the read budget of a new request (its first byte is available now).
   void StartRequest() {
@@ -67,10 +76,7 @@ class GuardedStream final : public httplib::Stream {
 
   bool is_readable() const override {
     if (HasBuffered()) return true;
-    const Clock::time_point until = ReadUntil();
-    if (WaitFor(fd_, POLLIN, until)) return true;
-    expired_ = expired_ || until == RequestDeadline();
-    return false;
+    return WaitWithinDeadline(POLLIN);
   }
   bool is_writable() const override {
     return WaitFor(fd_, POLLOUT, Clock::now() + limits_.io_timeout);
@@ -125,12 +131,33 @@ class GuardedStream final : public httplib::Stream {
   // When the current request must have been received (max() without a budget).
   Clock::time_point RequestDeadline() const {
     if (limits_.request_read_timeout.count() <= 0) return Clock::time_point::max();
-    return start_ + limits_.request_read_timeout +
-           milliseconds(request_bytes_ * 1000 / kMinRequestBytesPerSecond);
+    milliseconds budget = limits_.request_read_timeout;
+    // Under pressure (three quarters of the workers serving connections), every request
+    // still being received gets the short budget: slow clients spread over several
+    // addresses, each under its connection cap, would otherwise hold every worker for
+    // the full budget while legitimate requests queue behind them.
+    if (busy_ != nullptr && UnderPressure(limits_, busy_->load())) {
+      budget = std::min(budget, limits_.pressure_read_timeout);
+    }
+    return start_ + budget + milliseconds(request_bytes_ * 1000 / kMinRequestBytesPerSecond);
   }
-  // The earlier of the I/O timeout and the request's deadline.
-  Clock::time_point ReadUntil() const {
-    return std::min(Clock::now() + limits_.io_timeout, RequestDeadline());
+
+  // Waits for `events` until the I/O timeout or the request's deadline, whichever comes
+  // first, looking at the deadline again every 200 ms (it shrinks when the server comes
+  // under pressure). False when the wait ran out; the request is then marked expired if
+  // its deadline, not the I/O timeout, ended it.
+  bool WaitWithinDeadline(short events) const {
+    const Clock::time_point io_until = Clock::now() + limits_.io_timeout;
+    for (;;) {
+      const Clock::time_point deadline = RequestDeadline();
+      const Clock::time_point until = std::min(io_until, deadline);
+      const Clock::time_point now = Clock::now();
+      if (now >= until) {
+        expired_ = expired_ || deadline <= io_until;
+        return false;
+      }
+      if (WaitFor(fd_, events, std::min(until, now + milliseconds(200)))) return true;
+    }
   }
 
   // Refills the buffer: bytes read, 0 at end of stream, -1 on error or timeout.
@@ -150,13 +177,7 @@ class GuardedStream final : public httplib::Stream {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) wait_for = POLLIN;
       }
-      if (wait_for == 0) return -1;
-      const Clock::time_point until = ReadUntil();
-      if (!WaitFor(fd_, wait_for, until)) {
-        // The wait ended at the request's deadline rather than at the I/O timeout.
-        expired_ = until == RequestDeadline();
-        return -1;
-      }
+      if (wait_for == 0 || !WaitWithinDeadline(wait_for)) return -1;
     }
   }
   ssize_t Got(ssize_t n) {
@@ -168,6 +189,7 @@ class GuardedStream final : public httplib::Stream {
   int fd_;
   SSL* ssl_;
   const ConnectionLimits& limits_;
+  const std::atomic<int>* busy_;
   char buf_[16 * 1024];
   size_t pos_ = 0, len_ = 0;
   Clock::time_point start_ = Clock::now();
@@ -255,6 +277,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     return false;
   }
 
+  ++busy_;
   SSL* ssl = nullptr;
   bool ready = true;
   if (tls_ != nullptr) {
@@ -276,15 +299,22 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   }
 
   if (ready) {
-    GuardedStream strm(sock, ssl, limits_);
+    GuardedStream strm(sock, ssl, limits_, &busy_);
     size_t count = keep_alive_max_count_;
     const auto keep_alive = std::chrono::seconds(keep_alive_timeout_sec_);
     while (svr_sock_ != INVALID_SOCKET && count > 0) {
       // Wait for the next request in short slices, so that stop() is noticed.
-      const Clock::time_point idle_until = Clock::now() + keep_alive;
+      const Clock::time_point idle_since = Clock::now();
       bool arrived = strm.HasBuffered();
-      while (!arrived && svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until) {
-        arrived = WaitFor(sock, POLLIN, std::min(idle_until, Clock::now() + milliseconds(100)));
+      // Under pressure an idle connection gives its worker back after the short budget.
+      auto idle_until = [&] {
+        return idle_since +
+               (UnderPressure(limits_, busy_.load())
+                    ? std::min<Clock::duration>(keep_alive, limits_.pressure_read_timeout)
+                    : Clock::duration(keep_alive));
+      };
+      while (!arrived && svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until()) {
+        arrived = WaitFor(sock, POLLIN, std::min(idle_until(), Clock::now() + milliseconds(100)));
       }
       if (!arrived || svr_sock_ == INVALID_SOCKET) break;
       strm.StartRequest();
@@ -313,6 +343,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
+  --busy_;
   Release(client);
   return ret;
 }

@@ -10,6 +10,10 @@
 //   * a cap on the connections one client address holds at once (open and idle
 //     keep-alive ones alike); over it the connection is answered 503 with Retry-After
 //     and closed (for TLS: closed), before any of its bytes are read;
+//   * under pressure (three quarters of `workers` serving connections, e.g. slow
+//     clients spread over several addresses, each under its cap), every request still
+//     being received gets `pressure_read_timeout` instead, and idle keep-alive
+//     connections are closed after it, so workers come free within about a second;
 //   * TLS done here with OpenSSL (cpp-httplib's SSLServer runs its own loop).
 #pragma once
 
@@ -17,6 +21,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -32,6 +37,10 @@ struct ConnectionLimits {
   int max_connections_per_client = 16;
   // Longest wait for one read or write to make progress (cpp-httplib's read/write timeout).
   std::chrono::milliseconds io_timeout{30'000};
+  // The worker pool's size (0: unknown, no pressure rule) and the read budget of a request,
+  // and the idle time of a keep-alive connection, once three quarters of it are busy.
+  int workers = 0;
+  std::chrono::milliseconds pressure_read_timeout{1'000};
 };
 
 // Bytes per second a request must keep up to earn time beyond request_read_timeout.
@@ -61,6 +70,7 @@ class GuardedServer : public httplib::Server {
   SSL_CTX* tls_ = nullptr;
   bool tls_wanted_ = false;
   std::mutex mu_;
+  std::atomic<int> busy_{0};         // connections admitted and not yet closed
   std::map<std::string, int> open_;  // client address -> open connections
   // Log lines about refusals and expiries are rate-limited (one per 10 s each).
   std::chrono::steady_clock::time_point last_refusal_log_{};

@@ -32,6 +32,7 @@ absl::Status Serve(const ServeOptions& options) {
   limits.request_read_timeout = options.request_read_timeout;
   limits.max_connections_per_client = options.max_connections_per_client;
   limits.io_timeout = std::chrono::seconds(30);
+  limits.workers = options.threads;
   auto server = tls ? std::make_unique<GuardedServer>(limits, options.tls_cert.string(),
                                                       options.tls_key.string())
                     : std::make_unique<GuardedServer>(limits);

@@ -27,10 +27,16 @@ bool IsUrl(const std::string& s) {
 // The real server's unique set for containers (mlcommons/medperf
 // server/mlcube/models.py, MlCube.Meta.unique_together), compared as it compares them:
 // exact hash strings, JSON values by content.
+// A NaN or infinity in a config reaches the server as "nan"/"Infinity" (SanitizeJson, as
+// the client sends it) and comes back so; compared in that form, a config holding one
+// equals its registered copy (and NaN, which equals nothing, equals itself).
+bool SameJson(const Json& a, const Json& b) { return SanitizeJson(a) == SanitizeJson(b); }
+
 bool SameIdentity(const Container& a, const Container& b) {
   return a.image_hash == b.image_hash &&
          a.additional_files_tarball_hash == b.additional_files_tarball_hash &&
-         a.container_config == b.container_config && a.parameters_config == b.parameters_config;
+         SameJson(a.container_config, b.container_config) &&
+         SameJson(a.parameters_config, b.parameters_config);
 }
 
 // The unique-set fields in which `there` (on the server) differs from `here`, for
@@ -46,8 +52,12 @@ std::string Differences(const Container& there, const Container& here) {
   hash("image_hash", there.image_hash, here.image_hash);
   hash("additional_files_tarball_hash", there.additional_files_tarball_hash,
        here.additional_files_tarball_hash);
-  if (there.container_config != here.container_config) out.push_back("container_config");
-  if (there.parameters_config != here.parameters_config) out.push_back("parameters_config");
+  if (!SameJson(there.container_config, here.container_config)) {
+    out.push_back("container_config");
+  }
+  if (!SameJson(there.parameters_config, here.parameters_config)) {
+    out.push_back("parameters_config");
+  }
   return absl::StrJoin(out, ", ");
 }
 

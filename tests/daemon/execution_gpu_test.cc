@@ -235,6 +235,15 @@ TEST_F(ExecutionGpuTest, LocalFolderFollowsTheMedPerfWorkspaceLayout) {
   EXPECT_EQ(local->parameters_file, folder / "workspace" / "parameters.yaml");
   EXPECT_EQ(local->additional_files, folder / "workspace" / "additional_files");
 
+  // A repeated key in a local parameters file is refused, as `container submit` refuses
+  // it (issue 13 item 5): `test run` of local parts must not accept what submit would not.
+  WriteFile(folder / "workspace" / "parameters.yaml",
+            "threshold: 0.5\nbatch_size: 8\nthreshold: 0.9\n");
+  local = site_->LoadLocalContainer(folder);
+  ASSERT_FALSE(local.ok());
+  EXPECT_NE(local.status().message().find("threshold"), std::string::npos) << local.status();
+  EXPECT_NE(local.status().message().find("line 3"), std::string::npos) << local.status();
+
   fs::path bare = dir_ / "bare";
   WriteFile(bare / "container_config.yaml", kConfig);
   local = site_->LoadLocalContainer(bare);

@@ -112,6 +112,43 @@ TEST_F(SlowClientsTest, FortyHeaderTricklersDoNotStarveALegitimateRequest) {
   for (int fd : slow) ::close(fd);
 }
 
+TEST_F(SlowClientsTest, TricklersFromSeveralAddressesDoNotStarveALegitimateRequest) {
+  // 16 connections (the per-address cap) from each of three addresses: 48 tricklers for
+  // 32 workers, none refused. Under pressure their read budget shrinks to a second, so a
+  // legitimate request is served long before the full 10 s budget would free a worker.
+  std::vector<int> slow;
+  for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
+    for (int i = 0; i < 16; ++i) {
+      int fd = ConnectFrom(source, port_);
+      ASSERT_GE(fd, 0) << "connect from " << source << ": " << std::strerror(errno);
+      ASSERT_TRUE(SendAll(fd, "GET /api/v0/me/ HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+      slow.push_back(fd);
+    }
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    while (!stop) {
+      for (int fd : slow) (void)::send(fd, "a", 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  HttpClient http;
+  HttpRequest req;
+  req.method = "GET";
+  req.url = url() + "/api/v0/me/";
+  // Well under the 10 s read budget the tricklers would otherwise each hold.
+  req.timeout = std::chrono::seconds(6);
+  req.headers.emplace_back("Authorization", "Bearer " + tokens_.at(kDo));
+  auto res = http.Send(req);
+  stop = true;
+  trickle.join();
+  for (int fd : slow) ::close(fd);
+  ASSERT_TRUE(res.ok()) << res.status() << "\n" << ServerLog();
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
 TEST_F(SlowClientsTest, ATricklingRequestIsCutAtItsReadDeadline) {
   // One header byte every 500 ms never trips the 30 s per-read timeout; the 10 s
   // request budget must end it.

@@ -186,6 +186,24 @@ TEST_F(CommitteeFlowTest, SubmitContainerTwiceReusesTheRegisteredOne) {
   EXPECT_EQ(server_->created_containers.size(), 1u);
 }
 
+// A parameters file holding NaN or infinity (a metrics container's extra results) is the
+// same container when submitted again: the values are compared in the form the server
+// keeps them ("nan", "Infinity"), where NaN equals itself.
+TEST_F(CommitteeFlowTest, SubmitContainerWithNonFiniteParametersTwiceReusesIt) {
+  SubmitContainerInput in = ContainerInput(ConfigFile("metrics", {"evaluate"}));
+  std::filesystem::path parameters = dir_ / "configs" / "metrics" / "parameters.yaml";
+  testing::WriteFile(parameters,
+                     "extra_results:\n  AUC_rare: .nan\n  ratio: .inf\n  delta: -.inf\n");
+  in.parameters_file = parameters.string();
+  auto first = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->reused);
+  EXPECT_EQ(again->container.id, first->container.id);
+  EXPECT_EQ(server_->created_containers.size(), 1u) << "registered twice";
+}
+
 TEST_F(CommitteeFlowTest, SubmitModelContainerTwiceReusesTheModel) {
   SubmitContainerInput in = ContainerInput(ConfigFile("reference", {"infer"}));
   in.name = "reference-v2";
