@@ -35,6 +35,9 @@ absl::StatusOr<PrepareDatasetResult> PrepareDataset(FlowContext& ctx,
     return absl::FailedPreconditionError(
         absl::StrCat("dataset ", id.value(), " is already operational; its preparation is final"));
   }
+  // Refused for want of room before anything changes, here or on the server (no
+  // `started` report for a preparation that never starts).
+  RETURN_IF_ERROR(site.CheckFreeSpace(absl::StrCat("preparation of dataset ", id.value())));
   ASSIGN_OR_RETURN(Container prep_entity, server->GetContainer(local.prep_container));
   // FetchContainer applies the site's container policy before fetching anything.
   ctx.job.Progress("fetch", absl::StrCat("fetching the data preparation container ",

@@ -331,10 +331,20 @@ TEST_F(DiskFullTest, PreparationThatFillsTheDiskFailsCleanly) {
                                         "storage:\n  min_free: 16MiB\n  reserve: 1MiB\n");
   ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
   ASSERT_TRUE(daemon_->Start());
+  auto report = [&] {
+    auto remote = As("testdo").GetDataset(DatasetId(1));
+    // modified_at moves with every update, even one that ends where it started.
+    return remote.ok() ? remote->report.dump() + " " + remote->modified_at
+                       : std::string(remote.status().message());
+  };
+  const std::string report_before = report();
   RunResult refused = Ctl({"dataset", "prepare", "--data_uid", "1"});
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_NE(refused.err.find("not enough free space to run prepare"), std::string::npos)
+  EXPECT_NE(refused.err.find("not enough free space to run preparation of dataset 1"),
+            std::string::npos)
       << refused.err;
+  // Refused before anything started: the server's preparation report is untouched.
+  EXPECT_EQ(report(), report_before);
   EXPECT_NE(refused.err.find("storage.min_free asks for 16777216 bytes (16.0 MiB)"),
             std::string::npos)
       << refused.err;
