@@ -151,6 +151,25 @@ TEST(CrashLoopTest, FiftyRandomKillsLoseAndDuplicateNothing) {
 // The daemon talks to the server through a GatedProxy, so a test can hold a request.
 class KillPointTest : public ::testing::Test {
  protected:
+  // An additional-files tarball holding an incompressible 2 MiB file (so a gate half-way
+  // stops a real stream), its bytes and its SHA-256.
+  void AdditionalFilesTarball(std::string* content, std::string* hash) {
+    fs::path files = dir_.path() / "additional_files";
+    fs::create_directories(files);
+    std::mt19937 rng(13);
+    std::string weights(2 << 20, '\0');
+    for (char& c : weights) c = static_cast<char>(rng());
+    WriteFile(files / "weights.bin", weights);
+    fs::path tarball = dir_.path() / "additional_files.tar.gz";
+    RunResult tar = medperf::testing::Run(
+        {"/usr/bin/tar", "-czf", tarball.string(), "-C", files.string(), "."});
+    ASSERT_EQ(tar.exit_code, 0) << tar.err;
+    *content = ReadFile(tarball);
+    absl::StatusOr<std::string> sha = Sha256File(tarball);
+    ASSERT_TRUE(sha.ok()) << sha.status();
+    *hash = *sha;
+  }
+
   void SetUp() override {
     site_ = std::make_unique<UnattendedSite>(dir_.path());
     ASSERT_TRUE(site_->SeedAndServe());
@@ -330,25 +349,13 @@ TEST_F(KillPointTest, KillDuringASubmissionTheServerTookRecordsItAtRestart) {
 // (c) Half-way through downloading a model's additional files: the partial file never
 // becomes a cached asset; the requeued job downloads and checks it again and runs.
 TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain) {
-  // An incompressible 2 MiB file in the tarball, so the gate stops a real stream.
-  fs::path files = dir_.path() / "additional_files";
-  fs::create_directories(files);
-  std::mt19937 rng(13);
-  std::string weights(2 << 20, '\0');
-  for (char& c : weights) c = static_cast<char>(rng());
-  WriteFile(files / "weights.bin", weights);
-  fs::path tarball = dir_.path() / "additional_files.tar.gz";
-  RunResult tar =
-      medperf::testing::Run({"/usr/bin/tar", "-czf", tarball.string(), "-C", files.string(), "."});
-  ASSERT_EQ(tar.exit_code, 0) << tar.err;
-  std::string content = ReadFile(tarball);
-  absl::StatusOr<std::string> hash = Sha256File(tarball);
-  ASSERT_TRUE(hash.ok()) << hash.status();
+  std::string content, hash;
+  ASSERT_NO_FATAL_FAILURE(AdditionalFilesTarball(&content, &hash));
   GatedFileServer server("additional_files.tar.gz", content, content.size() / 2);
 
   absl::StatusOr<int64_t> model = site_->AddModel(
       "download-model", 0, 0, true,
-      {{"additional_files_tarball_url", server.url()}, {"additional_files_tarball_hash", *hash}});
+      {{"additional_files_tarball_url", server.url()}, {"additional_files_tarball_hash", hash}});
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_TRUE(server.WaitHolds(1, kLong)) << site_->daemon().Log();
   // Everything sent so far has reached the daemon's temp file.
@@ -366,7 +373,7 @@ TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain)
       << site_->daemon().Log();
   KillAndRestart();
   EXPECT_FALSE(fs::exists(partial)) << "the partial download was kept: " << partial;
-  EXPECT_FALSE(fs::exists(cache / "sha256" / *hash));
+  EXPECT_FALSE(fs::exists(cache / "sha256" / hash));
 
   ASSERT_TRUE(server.WaitHolds(2, kLong)) << "the requeued job did not download again\n"
                                           << site_->daemon().Log();
@@ -378,10 +385,10 @@ TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain)
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].value("attempts", 0), 2);
   EXPECT_EQ(server.requests(), 2);
-  absl::StatusOr<std::string> cached = Sha256File(cache / "sha256" / *hash);
+  absl::StatusOr<std::string> cached = Sha256File(cache / "sha256" / hash);
   ASSERT_TRUE(cached.ok()) << cached.status();
-  EXPECT_EQ(*cached, *hash);
-  EXPECT_TRUE(fs::is_regular_file(cache / "extracted" / *hash / "weights.bin"));
+  EXPECT_EQ(*cached, hash);
+  EXPECT_TRUE(fs::is_regular_file(cache / "extracted" / hash / "weights.bin"));
   std::error_code ec;
   EXPECT_TRUE(fs::is_empty(cache / "tmp", ec));
   for (const auto& e : fs::directory_iterator(cache / "extracted", ec)) {
@@ -401,24 +408,13 @@ TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain)
 // interrupted, saying what to run next; no partial file stays in the cache; running the
 // command again downloads, checks and passes.
 TEST_F(KillPointTest, KillMidDownloadOfAnInteractiveCommandLetsItRunAgain) {
-  fs::path files = dir_.path() / "additional_files";
-  fs::create_directories(files);
-  std::mt19937 rng(17);
-  std::string weights(2 << 20, '\0');
-  for (char& c : weights) c = static_cast<char>(rng());
-  WriteFile(files / "weights.bin", weights);
-  fs::path tarball = dir_.path() / "additional_files.tar.gz";
-  RunResult tar =
-      medperf::testing::Run({"/usr/bin/tar", "-czf", tarball.string(), "-C", files.string(), "."});
-  ASSERT_EQ(tar.exit_code, 0) << tar.err;
-  std::string content = ReadFile(tarball);
-  absl::StatusOr<std::string> hash = Sha256File(tarball);
-  ASSERT_TRUE(hash.ok()) << hash.status();
+  std::string content, hash;
+  ASSERT_NO_FATAL_FAILURE(AdditionalFilesTarball(&content, &hash));
   GatedFileServer server("additional_files.tar.gz", content, content.size() / 2);
   // Not approved: the poller leaves it alone, only the command below fetches it.
   absl::StatusOr<int64_t> model = site_->AddModel(
       "interactive-download-model", 0, 0, /*approve=*/false,
-      {{"additional_files_tarball_url", server.url()}, {"additional_files_tarball_hash", *hash}});
+      {{"additional_files_tarball_url", server.url()}, {"additional_files_tarball_hash", hash}});
   ASSERT_TRUE(model.ok()) << model.status();
   const std::vector<std::string> test_run = {"test", "run",     "--benchmark",
                                              "1",    "--model", std::to_string(*model)};
@@ -439,7 +435,7 @@ TEST_F(KillPointTest, KillMidDownloadOfAnInteractiveCommandLetsItRunAgain) {
   KillAndRestart();
   first->Stop(SIGTERM);
   EXPECT_FALSE(fs::exists(partial)) << "the partial download was kept: " << partial;
-  EXPECT_FALSE(fs::exists(cache / "sha256" / *hash));
+  EXPECT_FALSE(fs::exists(cache / "sha256" / hash));
   nlohmann::json interrupted;
   for (const auto& j : site_->Jobs()) {
     if (j.value("kind", "") == "test") interrupted = j;
@@ -455,9 +451,9 @@ TEST_F(KillPointTest, KillMidDownloadOfAnInteractiveCommandLetsItRunAgain) {
   RunResult again = Ctl(test_run);
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err << site_->daemon().Log();
   EXPECT_EQ(server.requests(), 2);
-  absl::StatusOr<std::string> cached = Sha256File(cache / "sha256" / *hash);
+  absl::StatusOr<std::string> cached = Sha256File(cache / "sha256" / hash);
   ASSERT_TRUE(cached.ok()) << cached.status();
-  EXPECT_EQ(*cached, *hash);
+  EXPECT_EQ(*cached, hash);
   std::error_code ec;
   EXPECT_TRUE(fs::is_empty(cache / "tmp", ec));
   ExpectSoundDatabase();
