@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,9 +62,41 @@ std::string Drain(int fd) {
   }
 }
 
+// Sends one header byte on every connection every 200 ms until destroyed.
+class Trickle {
+ public:
+  explicit Trickle(const std::vector<int>& fds)
+      : thread_([this, fds] {
+          while (!stop_) {
+            for (int fd : fds) (void)::send(fd, "a", 1, MSG_NOSIGNAL);
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          }
+        }) {}
+  ~Trickle() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 class SlowClientsTest : public ServerFixture {
  public:
   std::string Demo() const override { return "benchmark"; }
+
+ protected:
+  // A legitimate GET /me/ from 127.0.0.1 that gives up after `timeout`.
+  absl::StatusOr<HttpResponse> LegitimateRequest(std::chrono::seconds timeout) {
+    HttpClient http;
+    HttpRequest req;
+    req.method = "GET";
+    req.url = url() + "/api/v0/me/";
+    req.timeout = timeout;
+    req.headers.emplace_back("Authorization", "Bearer " + tokens_.at(kDo));
+    return http.Send(req);
+  }
 };
 
 TEST_F(SlowClientsTest, FortyHeaderTricklersDoNotStarveALegitimateRequest) {
@@ -76,24 +109,12 @@ TEST_F(SlowClientsTest, FortyHeaderTricklersDoNotStarveALegitimateRequest) {
     ASSERT_TRUE(SendAll(fd, "GET /api/v0/me/ HTTP/1.1\r\nHost: x\r\nX-Slow: "));
     slow.push_back(fd);
   }
-  std::atomic<bool> stop{false};
-  std::thread trickle([&] {
-    while (!stop) {
-      for (int fd : slow) (void)::send(fd, "a", 1, MSG_NOSIGNAL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  });
+  auto trickle = std::make_unique<Trickle>(slow);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
   // A legitimate request from 127.0.0.1 answers, well before any trickler gives up.
   const auto start = Clock::now();
-  HttpClient http;
-  HttpRequest req;
-  req.method = "GET";
-  req.url = url() + "/api/v0/me/";
-  req.timeout = std::chrono::seconds(5);
-  req.headers.emplace_back("Authorization", "Bearer " + tokens_.at(kDo));
-  auto res = http.Send(req);
+  auto res = LegitimateRequest(std::chrono::seconds(5));
   const auto took = Clock::now() - start;
   ASSERT_TRUE(res.ok()) << res.status() << "\n" << ServerLog();
   EXPECT_EQ(res->status, 200) << res->body;
@@ -107,8 +128,7 @@ TEST_F(SlowClientsTest, FortyHeaderTricklersDoNotStarveALegitimateRequest) {
   }
   EXPECT_GE(refused, 20) << ServerLog();
   EXPECT_NE(ServerLog().find("refusing connections from 127.0.0.2"), std::string::npos);
-  stop = true;
-  trickle.join();
+  trickle.reset();
   for (int fd : slow) ::close(fd);
 }
 
@@ -125,25 +145,12 @@ TEST_F(SlowClientsTest, TricklersFromSeveralAddressesDoNotStarveALegitimateReque
       slow.push_back(fd);
     }
   }
-  std::atomic<bool> stop{false};
-  std::thread trickle([&] {
-    while (!stop) {
-      for (int fd : slow) (void)::send(fd, "a", 1, MSG_NOSIGNAL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  });
+  auto trickle = std::make_unique<Trickle>(slow);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
-  HttpClient http;
-  HttpRequest req;
-  req.method = "GET";
-  req.url = url() + "/api/v0/me/";
   // Well under the 10 s read budget the tricklers would otherwise each hold.
-  req.timeout = std::chrono::seconds(6);
-  req.headers.emplace_back("Authorization", "Bearer " + tokens_.at(kDo));
-  auto res = http.Send(req);
-  stop = true;
-  trickle.join();
+  auto res = LegitimateRequest(std::chrono::seconds(6));
+  trickle.reset();
   for (int fd : slow) ::close(fd);
   ASSERT_TRUE(res.ok()) << res.status() << "\n" << ServerLog();
   EXPECT_EQ(res->status, 200) << res->body;
