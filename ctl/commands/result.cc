@@ -11,7 +11,7 @@ namespace {
 
 // A result as shown. What does not exist is left out rather than shown as 0 or empty:
 // the server execution id of a result never created on the server, the error of one
-// that did not fail.
+// that did not fail, the logs of one adopted from the server.
 Json ResultJson(const v1::Result& r) {
   Json j = {{"uid", r.uid()},
             {"benchmark", r.benchmark()},
@@ -20,8 +20,9 @@ Json ResultJson(const v1::Result& r) {
             {"partial", r.partial()},
             {"results", ParseJsonOrString(r.metrics_json())},
             {"submitted", r.submitted()},
-            {"created_at", r.created_at()},
-            {"logs", r.log_dir()}};
+            {"created_at", r.created_at()}};
+  // A result adopted from the server (not run here) has no local logs.
+  if (!r.log_dir().empty()) j["logs"] = r.log_dir();
   if (r.server_id() != 0) j["execution_id"] = r.server_id();
   if (!r.error().empty()) j["error"] = r.error();
   return j;

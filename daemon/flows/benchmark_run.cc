@@ -126,16 +126,24 @@ absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const Benchmar
   for (const Planned& p : plan) {
     LocalResultUid uid(bid, p.model, dataset);
     std::string error = p.refused;
+    bool from_cache = p.from_cache;
     if (p.job) {
       ASSIGN_OR_RETURN(storage::JobRecord done,
                        FollowRunJob(jobs, job, *p.job, absl::StrCat("model ", p.model.value())));
       if (done.state != storage::JobState::kDone) error = done.error;
+      // The run job found the result already made (here, or on the server as the user's
+      // own finalized execution, adopted): nothing ran, so it counts as skipped.
+      nlohmann::json answer = nlohmann::json::parse(done.result_json, nullptr, false);
+      if (error.empty() && answer.is_object() &&
+          (answer.value("from_cache", false) || answer.value("from_server", false))) {
+        from_cache = true;
+      }
     }
     auto result = site.store().GetResult(uid);
     if (!p.refused.empty()) result = absl::NotFoundError("refused");
     bool partial = result.ok() && result->partial;
     if (error.empty() && result.ok() && result->status == "failed") error = result->error;
-    if (p.from_cache) {
+    if (from_cache) {
       ++out.skipped;
       out.skipped_partial += partial;
     } else if (!error.empty()) {
@@ -147,7 +155,7 @@ absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const Benchmar
     out.rows.push_back({.model = p.model,
                         .local_result_uid = uid.str(),
                         .partial_result = partial,
-                        .from_cache = p.from_cache,
+                        .from_cache = from_cache,
                         .error = error});
   }
   return out;

@@ -471,8 +471,18 @@ TEST_F(DataOwnerTest, AReusedOperationalDatasetIsOperationalAgainAfterPreparing)
   EXPECT_EQ(operational.exit_code, 0) << operational.err;
 
   // The results the server already holds are adopted, not run and submitted twice.
-  RunResult rerun = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
+  RunResult rerun = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1", "--json"});
   EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+  // ...and the summary says so: nothing ran for it (found by the second review).
+  nlohmann::json summary = nlohmann::json::parse(rerun.out, nullptr, false);
+  ASSERT_TRUE(summary.is_object()) << rerun.out;
+  bool row_found = false;
+  for (const auto& row : summary["rows"]) {
+    if (row.value("local_result_uid", "") != "b1m4d1") continue;
+    row_found = true;
+    EXPECT_EQ(row.value("from_cache", false), true) << row.dump();
+  }
+  EXPECT_TRUE(row_found) << rerun.out;
   auto executions = As("testdo").ListMyResults();
   ASSERT_TRUE(executions.ok()) << executions.status();
   int b1m4d1 = 0;
@@ -483,6 +493,8 @@ TEST_F(DataOwnerTest, AReusedOperationalDatasetIsOperationalAgainAfterPreparing)
   RunResult view = Ctl({"result", "view", "b1m4d1", "--json"});
   ASSERT_EQ(view.exit_code, 0) << view.err;
   EXPECT_NE(view.out.find("submitted"), std::string::npos) << view.out;
+  RunResult text = Ctl({"result", "view", "b1m4d1"});
+  EXPECT_EQ(text.out.find("logs"), std::string::npos) << "no local logs to point to\n" << text.out;
 }
 
 // Two `dataset submit`s of the same data at once register it once (found by a
