@@ -16,8 +16,8 @@
 #include "daemon/log.h"
 #include "daemon/poller.h"
 #include "daemon/recovery.h"
-#include "runners/runner.h"  // DescribeBytes
 #include "runners/output_check.h"
+#include "runners/runner.h"  // DescribeBytes
 
 namespace medperf::daemon {
 namespace fs = std::filesystem;
@@ -78,14 +78,19 @@ absl::Status RecoverFromFullDisk(Site& site, const std::string& task,
   for (const fs::path& out : outputs) fs::remove_all(out, ec);
   site.reserve().ReleaseIfLow(kFullDiskBytes);
   absl::StatusOr<uint64_t> after = FreeBytes(site.state_dir());
-  return absl::ResourceExhaustedError(
-      absl::StrCat(task, " of ", container.name, " ran out of disk space: the state directory ",
-                   site.state_dir().string(), " had ", DescribeBytes(*free),
-                   " free when it failed; its partial outputs were removed (now ",
-                   DescribeBytes(after.ok() ? *after : 0),
-                   " free). Free space on that filesystem and run the "
-                   "command again; see the task's log: ",
-                   log_file.string()));
+  // The log lives on the same full filesystem: it may have stayed empty, and is then
+  // not worth pointing to; the note goes in now that there is room again.
+  const bool log_written = fs::file_size(log_file, ec) > 0 && !ec;
+  const std::string note =
+      absl::StrCat("ran out of disk space: the state directory ", site.state_dir().string(),
+                   " had ", DescribeBytes(*free), " free when it failed");
+  std::ofstream(log_file, std::ios::app) << "[medperf] " << task << " " << note << "\n";
+  return absl::ResourceExhaustedError(absl::StrCat(
+      task, " of ", container.name, " ", note, "; its partial outputs were removed (now ",
+      DescribeBytes(after.ok() ? *after : 0),
+      " free). Free space on that filesystem and run the command again",
+      log_written ? absl::StrCat("; see the task's log: ", log_file.string())
+                  : std::string(" (the task's log stayed empty: the disk was already full)")));
 }
 
 // A warning about a task the user must see: in the job's progress (streamed to
