@@ -49,6 +49,19 @@ absl::Status RequireApprovedDatasetAssociation(const MedPerfApi& server, Dataset
   const std::string associate = absl::StrCat("run: medperfctl dataset associate -b ",
                                              benchmark.value(), " -d ", dataset.value());
   if (!latest) {
+    // A dataset made by another data preparator can never join: say so instead of
+    // suggesting an association request the server would refuse.
+    absl::StatusOr<Benchmark> b = server.GetBenchmark(benchmark);
+    absl::StatusOr<Dataset> d = server.GetDataset(dataset);
+    if (b.ok() && d.ok() && b->data_preparation_mlcube != d->data_preparation_mlcube) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          head, " and cannot join it: it was prepared with container ",
+          d->data_preparation_mlcube.value(), ", but benchmark ", benchmark.value(),
+          " prepares data with container ", b->data_preparation_mlcube.value(),
+          "; to take part, register the raw data for that benchmark: medperfctl dataset "
+          "submit --benchmark ",
+          benchmark.value(), " ..."));
+    }
     return absl::FailedPreconditionError(
         absl::StrCat(head, " (it never asked to join); ", associate));
   }

@@ -481,6 +481,17 @@ TEST_F(DataOwnerFlowTest, BenchmarkRunNeedsAnApprovedAssociationBeforeAnyJob) {
                                 "join); run: medperfctl dataset associate -b 1 -d 5"),
             std::string::npos)
       << none;
+  // A dataset made by another preparator is told it cannot join, not to associate.
+  Dataset other_prep = server_->datasets[kDataset];
+  other_prep.id = DatasetId(kDataset);
+  other_prep.data_preparation_mlcube = ContainerId(999);
+  std::swap(server_->datasets[kDataset], other_prep);
+  absl::Status foreign = CheckBenchmarkRun(*store_, Connect(), in);
+  EXPECT_NE(foreign.message().find("cannot join it: it was prepared with container 999"),
+            std::string::npos)
+      << foreign;
+  EXPECT_EQ(foreign.message().find("dataset associate"), std::string::npos) << foreign;
+  std::swap(server_->datasets[kDataset], other_prep);
 
   BenchmarkDatasetAssociation row;
   row.dataset = DatasetId(kDataset);
