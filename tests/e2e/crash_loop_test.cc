@@ -170,6 +170,21 @@ class KillPointTest : public ::testing::Test {
     *hash = *sha;
   }
 
+  // Waits until the daemon's temp file in <cache>/tmp holds `bytes` (all a gated server
+  // sent so far) and sets `*partial` to it.
+  void WaitForPartialDownload(const fs::path& cache, uintmax_t bytes, fs::path* partial) {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::error_code ec;
+          for (const auto& e : fs::directory_iterator(cache / "tmp", ec)) {
+            if (e.is_regular_file(ec) && e.file_size(ec) == bytes) *partial = e.path();
+          }
+          return !partial->empty();
+        },
+        kLong))
+        << site_->daemon().Log();
+  }
+
   void SetUp() override {
     site_ = std::make_unique<UnattendedSite>(dir_.path());
     ASSERT_TRUE(site_->SeedAndServe());
@@ -361,16 +376,7 @@ TEST_F(KillPointTest, KillMidDownloadLeavesNothingCachedAndTheJobDownloadsAgain)
   // Everything sent so far has reached the daemon's temp file.
   fs::path cache = site_->daemon().state_dir() / "cache";
   fs::path partial;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(cache / "tmp", ec)) {
-          if (e.is_regular_file(ec) && e.file_size(ec) == content.size() / 2) partial = e.path();
-        }
-        return !partial.empty();
-      },
-      kLong))
-      << site_->daemon().Log();
+  ASSERT_NO_FATAL_FAILURE(WaitForPartialDownload(cache, content.size() / 2, &partial));
   KillAndRestart();
   EXPECT_FALSE(fs::exists(partial)) << "the partial download was kept: " << partial;
   EXPECT_FALSE(fs::exists(cache / "sha256" / hash));
@@ -422,16 +428,7 @@ TEST_F(KillPointTest, KillMidDownloadOfAnInteractiveCommandLetsItRunAgain) {
   ASSERT_TRUE(server.WaitHolds(1, kLong)) << first->Log() << site_->daemon().Log();
   fs::path cache = site_->daemon().state_dir() / "cache";
   fs::path partial;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(cache / "tmp", ec)) {
-          if (e.is_regular_file(ec) && e.file_size(ec) == content.size() / 2) partial = e.path();
-        }
-        return !partial.empty();
-      },
-      kLong))
-      << site_->daemon().Log();
+  ASSERT_NO_FATAL_FAILURE(WaitForPartialDownload(cache, content.size() / 2, &partial));
   KillAndRestart();
   first->Stop(SIGTERM);
   EXPECT_FALSE(fs::exists(partial)) << "the partial download was kept: " << partial;

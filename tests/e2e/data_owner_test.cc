@@ -22,7 +22,23 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-class DataOwnerTest : public SiteFixture {};
+class DataOwnerTest : public SiteFixture {
+ protected:
+  // `dataset submit` of the tutorial's raw data for benchmark 1 under `name`, confirmed.
+  std::vector<std::string> SubmitRawData(const std::string& name) const {
+    return {"dataset",
+            "submit",
+            "--name",
+            name,
+            "--data_path",
+            RawData().string(),
+            "--labels_path",
+            RawLabels().string(),
+            "--benchmark",
+            "1",
+            "-y"};
+  }
+};
 
 TEST_F(DataOwnerTest, TutorialFromRegistrationToSubmittedResult) {
   RunResult benchmarks = Ctl({"benchmark", "ls"});
@@ -408,17 +424,7 @@ TEST_F(DataOwnerTest, PreparationInterruptedByAKillIsReportedEverywhere) {
 // A site that lost its state directory submits the same raw data again: the dataset it
 // registered before is tracked again, and the server gets no twin (issue 13, item 1).
 TEST_F(DataOwnerTest, ResubmittingAfterLosingTheStateDirectoryReusesTheDataset) {
-  std::vector<std::string> submit = {"dataset",
-                                     "submit",
-                                     "--name",
-                                     "mydata",
-                                     "--data_path",
-                                     RawData().string(),
-                                     "--labels_path",
-                                     RawLabels().string(),
-                                     "--benchmark",
-                                     "1",
-                                     "-y"};
+  std::vector<std::string> submit = SubmitRawData("mydata");
   RunResult first = Ctl(submit);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
@@ -458,9 +464,7 @@ TEST_F(DataOwnerTest, AReusedOperationalDatasetIsOperationalAgainAfterPreparing)
   ASSERT_EQ(daemon_->Stop(), 0) << daemon_->Log();
   fs::remove_all(daemon_->state_dir());
   ASSERT_TRUE(daemon_->Start());
-  RunResult again =
-      Ctl({"dataset", "submit", "--name", "mytestdata", "--data_path", RawData().string(),
-           "--labels_path", RawLabels().string(), "--benchmark", "1", "-y"});
+  RunResult again = Ctl(SubmitRawData("mytestdata"));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   RunResult before = Ctl({"benchmark", "run", "--benchmark", "1", "--data_uid", "1"});
   EXPECT_NE(before.err.find("is not operational yet"), std::string::npos) << before.err;
@@ -500,17 +504,7 @@ TEST_F(DataOwnerTest, AReusedOperationalDatasetIsOperationalAgainAfterPreparing)
 // Two `dataset submit`s of the same data at once register it once (found by a
 // newcomer's review: both missed each other and registered twins).
 TEST_F(DataOwnerTest, TwoSubmissionsOfTheSameDataAtOnceRegisterItOnce) {
-  std::vector<std::string> submit = {"dataset",
-                                     "submit",
-                                     "--name",
-                                     "together",
-                                     "--data_path",
-                                     RawData().string(),
-                                     "--labels_path",
-                                     RawLabels().string(),
-                                     "--benchmark",
-                                     "1",
-                                     "-y"};
+  std::vector<std::string> submit = SubmitRawData("together");
   auto first = std::async(std::launch::async, [&] { return Ctl(submit); });
   auto second = std::async(std::launch::async, [&] { return Ctl(submit); });
   RunResult a = first.get(), b = second.get();
