@@ -38,11 +38,12 @@ using testing::TempDir;
 using testing::WriteFile;
 
 constexpr char kImage[] = "medperf-test/cxr:1";
+constexpr char kProgramDir[] = "/opt/cxr";  // where the example programs sit in kImage
 
 fs::path Cxr() { return testing::BuildDir() / "examples" / "chestxray"; }
 
-// One image for every test of this process: /bin/sh (dash) and the example programs at
-// their host paths, each with its libraries.
+// One image for every test of this process: /bin/sh (dash) and the example programs in
+// kProgramDir, each with its libraries.
 ::testing::AssertionResult BuildImage() {
   static TempDir* work = new TempDir;
   fs::path root = *work / "rootfs";
@@ -50,8 +51,10 @@ fs::path Cxr() { return testing::BuildDir() / "examples" / "chestxray"; }
   if (!sh) return sh;
   for (const char* exe : {"chestxray_prep", "chestxray_model_linear", "chestxray_model_faulty",
                           "chestxray_metrics"}) {
-    auto copied =
-        testing::CopyWithLibraries(testing::BinaryPath(std::string("examples/bin/") + exe), root);
+    // A fixed path inside the image, not the host's: a build tree under /tmp would be
+    // hidden by the tmpfs every container gets at /tmp.
+    auto copied = testing::CopyWithLibraries(
+        testing::BinaryPath(std::string("examples/bin/") + exe), root, fs::path(kProgramDir) / exe);
     if (!copied) return copied;
   }
   // As in any base image: a task user who is not root must be able to write /tmp
@@ -62,13 +65,15 @@ fs::path Cxr() { return testing::BuildDir() / "examples" / "chestxray"; }
 }
 
 // An example container folder's LocalProcess config run from kImage: the same tasks,
-// volumes and commands, the program as the entrypoint.
+// volumes and commands, the program (in kProgramDir) as the entrypoint.
 ContainerConfig AsDockerImage(const fs::path& folder) {
   auto config = LoadContainerConfigFile(folder / "container_config.yaml");
   EXPECT_TRUE(config.ok()) << config.status();
   if (!config.ok()) return {};
   config->type = ContainerType::kDockerImage;
-  for (auto& [name, task] : config->tasks) task.entrypoint = config->image;
+  for (auto& [name, task] : config->tasks) {
+    task.entrypoint = (fs::path(kProgramDir) / fs::path(config->image).filename()).string();
+  }
   config->image = kImage;
   return *config;
 }
