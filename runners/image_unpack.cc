@@ -29,17 +29,28 @@ namespace medperf {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-absl::StatusOr<std::string> CachedFileSha256(const fs::path& path) {
-  static std::mutex mu;
-  static std::map<std::tuple<std::string, uintmax_t, int64_t>, std::string> memo;
+namespace {
+
+// What identifies an unchanged image file for the memos below: absolute path, size and
+// modification time (ns). NOT_FOUND when the file does not exist.
+using FileStatKey = std::tuple<std::string, uintmax_t, int64_t>;
+absl::StatusOr<FileStatKey> StatKey(const fs::path& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat("image file '", path.string(), "' not found"));
   }
   std::error_code ec;
-  auto key =
-      std::make_tuple(fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
-                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  return std::make_tuple(
+      fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CachedFileSha256(const fs::path& path) {
+  static std::mutex mu;
+  static std::map<FileStatKey, std::string> memo;
+  ASSIGN_OR_RETURN(FileStatKey key, StatKey(path));
   {
     std::lock_guard<std::mutex> lock(mu);
     if (auto it = memo.find(key); it != memo.end()) return it->second;
@@ -394,7 +405,7 @@ absl::StatusOr<ImageRoot> UnpackImage(const fs::path& image_tar, const fs::path&
 namespace {
 
 // manifest.json of a `docker save` tarball (only that entry is read), or NOT_FOUND.
-absl::StatusOr<json> DockerArchiveManifest(const fs::path& image_tar) {
+absl::StatusOr<json> ReadDockerArchiveManifest(const fs::path& image_tar) {
   std::unique_ptr<struct archive, int (*)(struct archive*)> in(archive_read_new(),
                                                                archive_read_free);
   archive_read_support_filter_all(in.get());
@@ -418,6 +429,22 @@ absl::StatusOr<json> DockerArchiveManifest(const fs::path& image_tar) {
   }
   return absl::NotFoundError(absl::StrCat("image '", image_tar.string(),
                                           "' has no manifest.json (not a `docker save` tarball)"));
+}
+
+// The same, memoized by the file's stat key: `docker save` writes manifest.json last, so
+// reading it means reading the whole tarball, and the Docker runner asks for each task.
+absl::StatusOr<json> DockerArchiveManifest(const fs::path& image_tar) {
+  static std::mutex mu;
+  static std::map<FileStatKey, json> memo;
+  ASSIGN_OR_RETURN(FileStatKey key, StatKey(image_tar));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(json manifest, ReadDockerArchiveManifest(image_tar));
+  std::lock_guard<std::mutex> lock(mu);
+  memo[key] = manifest;
+  return manifest;
 }
 
 }  // namespace

@@ -42,14 +42,15 @@ absl::StatusOr<ImageRoot> UnpackImage(const std::filesystem::path& image_tar,
 // re-read on every task.
 absl::StatusOr<std::string> CachedFileSha256(const std::filesystem::path& path);
 
-// Reads only manifest.json of a `docker save` tarball and returns its first RepoTags
-// entry (what `docker load` will name the image), or NOT_FOUND.
+// Reads only manifest.json of a `docker save` tarball (once per path, size and mtime:
+// the entry sits at the end of the tarball) and returns its first RepoTags entry (what
+// `docker load` will name the image), or NOT_FOUND.
 absl::StatusOr<std::string> DockerArchiveRepoTag(const std::filesystem::path& image_tar);
 
 // The image id ("sha256:<64 hex>", what `docker image inspect` knows the loaded image
 // by) of the first image in a `docker save` tarball, from manifest.json's Config entry
 // ("<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI one); NOT_FOUND
-// when the file has no such entry.
+// when the file has no such entry. manifest.json is read once per path, size and mtime.
 absl::StatusOr<std::string> DockerArchiveImageId(const std::filesystem::path& image_tar);
 
 }  // namespace medperf
