@@ -40,9 +40,8 @@ absl::StatusOr<FileStatKey> StatKey(const fs::path& path) {
     return absl::NotFoundError(absl::StrCat("image file '", path.string(), "' not found"));
   }
   std::error_code ec;
-  return std::make_tuple(
-      fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  return std::make_tuple(fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
+                         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
 }
 
 }  // namespace
