@@ -13,22 +13,11 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "tests/ctl/run_ctl.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::ctl {
 namespace {
-
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-CliRun RunCtl(const std::vector<std::string>& argv) {
-  std::ostringstream out, err;
-  std::istringstream in;
-  int code = RunCli(argv, out, err, in);
-  return {code, out.str(), err.str()};
-}
 
 // argv for `command` with every required option given a placeholder value, on a socket
 // nobody listens on.

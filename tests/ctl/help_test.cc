@@ -12,22 +12,11 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "tests/ctl/run_ctl.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::ctl {
 namespace {
-
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-CliRun RunCtl(const std::vector<std::string>& argv) {
-  std::ostringstream out, err;
-  std::istringstream in;
-  int code = RunCli(argv, out, err, in);
-  return {code, out.str(), err.str()};
-}
 
 std::string Name(const Command& c) { return absl::StrJoin(c.words, " "); }
 
