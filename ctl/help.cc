@@ -325,8 +325,11 @@ namespace {
 // Per command path ("", "dataset", "dataset submit"): the words that may follow it with
 // what they are, and the flags.
 struct CompletionTable {
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> next_words;
-  std::map<std::string, std::vector<const FlagSpec*>> flags;
+  struct Path {
+    std::vector<std::pair<std::string, std::string>> next;  // word, what it is
+    std::vector<const FlagSpec*> flags;
+  };
+  std::map<std::string, Path> paths;
   std::set<std::string> value_flags;  // spellings whose next argument is a value
 };
 
@@ -336,7 +339,7 @@ CompletionTable BuildCompletionTable() {
   for (const Command& c : AllCommands()) {
     for (size_t i = 0; i < c.words.size(); ++i) {
       std::string prefix = absl::StrJoin(c.words.begin(), c.words.begin() + i, " ");
-      auto& next = t.next_words[prefix];
+      auto& next = t.paths[prefix].next;
       bool leaf = i + 1 == c.words.size();
       auto it = std::find_if(next.begin(), next.end(),
                              [&](const auto& p) { return p.first == c.words[i]; });
@@ -344,7 +347,7 @@ CompletionTable BuildCompletionTable() {
         next.emplace_back(c.words[i], leaf ? c.summary : c.words[i] + " commands");
       }
     }
-    auto& flags = t.flags[Name(c)];
+    auto& flags = t.paths[Name(c)].flags;
     for (const FlagSpec& f : c.flags) {
       flags.push_back(&f);
       for (const std::string& s : FlagSpellings(f))
@@ -365,13 +368,6 @@ std::vector<std::string> LongSpellings(const FlagSpec& f) {
     if (s.size() > 2) out.push_back(s);
   }
   return out;
-}
-
-std::set<std::string> Paths(const CompletionTable& t) {
-  std::set<std::string> paths;
-  for (const auto& [p, _] : t.next_words) paths.insert(p);
-  for (const auto& [p, _] : t.flags) paths.insert(p);
-  return paths;
 }
 
 constexpr char kGlobalLongOptions[] = "--json --yes --verbose --socket --token-file --help";
@@ -401,16 +397,16 @@ std::string Bash(const CompletionTable& t) {
       kGlobalLongOptions,
       "\"\n"
       "  case \"$path\" in\n");
-  for (const std::string& p : Paths(t)) {
+  for (const auto& [p, path] : t.paths) {
     absl::StrAppend(&o, "    \"", p, "\") ");
-    if (auto it = t.next_words.find(p); it != t.next_words.end()) {
+    if (!path.next.empty()) {
       std::vector<std::string> words;
-      for (const auto& [w, _] : it->second) words.push_back(w);
+      for (const auto& [w, _] : path.next) words.push_back(w);
       absl::StrAppend(&o, "words=\"", absl::StrJoin(words, " "), "\"; ");
     }
-    if (auto it = t.flags.find(p); it != t.flags.end()) {
+    if (!path.flags.empty()) {
       std::vector<std::string> opts;
-      for (const FlagSpec* f : it->second) {
+      for (const FlagSpec* f : path.flags) {
         for (const std::string& s : LongSpellings(*f)) opts.push_back(s);
       }
       absl::StrAppend(&o, "opts=\"$opts ", absl::StrJoin(opts, " "), "\"; ");
@@ -463,16 +459,16 @@ std::string Zsh(const CompletionTable& t) {
     }
   }
   absl::StrAppend(&o, absl::StrJoin(globals, " "), ")\n  case \"$cmdpath\" in\n");
-  for (const std::string& p : Paths(t)) {
+  for (const auto& [p, path] : t.paths) {
     absl::StrAppend(&o, "    \"", p, "\")");
-    if (auto it = t.next_words.find(p); it != t.next_words.end()) {
+    if (!path.next.empty()) {
       std::vector<std::string> items;
-      for (const auto& [w, what] : it->second) items.push_back(ZshItem(w, what));
+      for (const auto& [w, what] : path.next) items.push_back(ZshItem(w, what));
       absl::StrAppend(&o, " next=(", absl::StrJoin(items, " "), ");");
     }
-    if (auto it = t.flags.find(p); it != t.flags.end()) {
+    if (!path.flags.empty()) {
       std::vector<std::string> items;
-      for (const FlagSpec* f : it->second) {
+      for (const FlagSpec* f : path.flags) {
         for (const std::string& s : LongSpellings(*f)) items.push_back(ZshItem(s, f->help));
       }
       absl::StrAppend(&o, " opts+=(", absl::StrJoin(items, " "), ");");
@@ -538,16 +534,16 @@ std::string FishScript(const CompletionTable& t) {
     }
     absl::StrAppend(&o, line, " -d ", Fish(g.help), "\n");
   }
-  for (const std::string& p : Paths(t)) {
+  for (const auto& [p, path] : t.paths) {
     std::string when = absl::StrCat(" -n ", Fish(absl::StrCat("__medperfctl_at '", p, "'")));
-    if (auto it = t.next_words.find(p); it != t.next_words.end()) {
-      for (const auto& [w, what] : it->second) {
+    if (!path.next.empty()) {
+      for (const auto& [w, what] : path.next) {
         absl::StrAppend(&o, "complete -c medperfctl", when, " -a ", Fish(w), " -d ", Fish(what),
                         "\n");
       }
     }
-    if (auto it = t.flags.find(p); it != t.flags.end()) {
-      for (const FlagSpec* f : it->second) {
+    if (!path.flags.empty()) {
+      for (const FlagSpec* f : path.flags) {
         absl::StrAppend(&o, "complete -c medperfctl", when);
         for (const std::string& s : FlagSpellings(*f)) {
           absl::StrAppend(&o, s.size() == 2 ? " -s " : " -l ", s.substr(s.size() == 2 ? 1 : 2));
