@@ -280,10 +280,9 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
   }
   if (local.config.type == ContainerType::kDockerArchive ||
       local.config.type == ContainerType::kSingularityFile) {
-    fs::path image = local.config.image;
-    if (image.is_relative()) image = dir / image;
-    ASSIGN_OR_RETURN(Asset asset,
-                     assets_.Fetch(absl::StrCat("image of ", local.name), image.string()));
+    std::string image = local.config.image;
+    if (!IsAssetUrl(image) && fs::path(image).is_relative()) image = (dir / image).string();
+    ASSIGN_OR_RETURN(Asset asset, assets_.Fetch(absl::StrCat("image of ", local.name), image));
     local.image_file = asset.path;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));

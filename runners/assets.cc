@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/absl_view.h"
 #include "core/errors.h"
@@ -336,6 +337,11 @@ absl::StatusOr<DemoDataset> ParseDemoPaths(const fs::path& root) {
   demo.data_path = *data;
   demo.labels_path = *labels;
   return demo;
+}
+
+bool IsAssetUrl(const std::string& source) {
+  return absl::StrContains(source, "://") || absl::StartsWith(source, "direct:") ||
+         absl::StartsWith(source, "synapse:");
 }
 
 }  // namespace medperf

@@ -88,6 +88,11 @@ class AssetCache {
   ExtractLimits extract_limits_;
 };
 
+// True when `source` is something AssetCache::Fetch downloads ("http(s)://", "file://",
+// any other "scheme://", "direct:", "synapse:") rather than a path on the daemon's
+// machine; paths are resolved against a folder, URLs never are.
+bool IsAssetUrl(const std::string& source);
+
 // Parses <root>/paths.yaml of an extracted demo dataset: data_path and labels_path
 // (required) and metadata_path (optional), relative, resolving inside `root`, and
 // existing.

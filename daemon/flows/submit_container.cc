@@ -18,12 +18,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-// URLs the asset cache downloads; anything else is a path on the daemon's machine.
-bool IsUrl(const std::string& s) {
-  return absl::StrContains(s, "://") || absl::StartsWith(s, "direct:") ||
-         absl::StartsWith(s, "synapse:");
-}
-
 // The real server's unique set for containers (mlcommons/medperf
 // server/mlcube/models.py, MlCube.Meta.unique_together), compared as it compares them:
 // exact hash strings, JSON values by content.
@@ -114,7 +108,7 @@ absl::Status CheckSubmitContainer(const SubmitContainerInput& in) {
   }
   for (const std::string* p :
        {&in.container_config_file, &in.parameters_file, &in.additional_file, &in.image_file}) {
-    if (!p->empty() && !IsUrl(*p) && fs::path(*p).is_relative()) {
+    if (!p->empty() && !IsAssetUrl(*p) && fs::path(*p).is_relative()) {
       return absl::InvalidArgumentError(
           absl::StrCat("'", *p, "' must be a URL or an absolute path"));
     }
@@ -215,7 +209,7 @@ absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
 
   if (!r.additional_file.empty()) {
     std::string url = r.additional_file;
-    if (!IsUrl(url)) {
+    if (!IsAssetUrl(url)) {
       job.Progress("fetch", absl::StrCat("note: ", url,
                                          " is a local path; other sites cannot "
                                          "download it (host it and pass its URL)"));
@@ -234,7 +228,28 @@ absl::StatusOr<SubmitContainerResult> SubmitContainer(FlowContext& ctx,
   local.config = config;
   if (config.type == ContainerType::kDockerArchive ||
       config.type == ContainerType::kSingularityFile) {
+    // What is registered is what every site fetches and hashes: the --image-file URL
+    // when given (it replaces the config's `image`), and never a relative path.
     std::string image = r.image_file.empty() ? config.image : r.image_file;
+    if (!IsAssetUrl(image)) {
+      fs::path path(image);
+      if (path.is_relative()) {
+        if (IsAssetUrl(r.container_config_file)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "the container config ", r.container_config_file, " names its image as '", image,
+              "', a relative path no site can fetch; put the image's URL in `image` or pass "
+              "--image-file <URL>"));
+        }
+        path = fs::path(r.container_config_file).parent_path() / path;
+      }
+      image = absl::StrCat("file://", path.lexically_normal().string());
+      job.Progress("fetch", absl::StrCat("note: the image ", image,
+                                         " is a local file; other sites cannot download it "
+                                         "(host it and pass its URL with --image-file)"));
+    }
+    c.container_config["image"] = image;
+    config.image = image;
+    local.config.image = image;
     job.Progress("fetch", absl::StrCat("fetching the image ", image));
     ASSIGN_OR_RETURN(Asset asset, site.assets().Fetch("image", image, r.image_hash));
     local.image_file = asset.path;

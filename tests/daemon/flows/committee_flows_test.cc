@@ -143,6 +143,45 @@ TEST_F(CommitteeFlowTest, SubmitContainerRegistersItWithTheImageHashComputedHere
   EXPECT_EQ(Events("container.submitted").size(), 1u);
 }
 
+// An image tarball is registered where every site can fetch it: the --image-file URL
+// replaces the config's `image`; a relative path in a local config becomes the file it
+// names; a relative path in a config fetched from a URL is refused.
+TEST_F(CommitteeFlowTest, SubmitArchiveContainerRegistersTheImageEverySiteFetches) {
+  namespace fs = std::filesystem;
+  fs::path folder = dir_ / "configs" / "archive";
+  testing::WriteFile(folder / "images" / "metrics.tar", "an image tarball");
+  testing::WriteFile(dir_ / "hosted" / "metrics.tar", "the hosted image tarball");
+  auto write_config = [&](const std::string& image) {
+    testing::WriteFile(folder / "container_config.yaml", "container_type: DockerArchive\nimage: " +
+                                                             image + "\ntasks:\n  evaluate: {}\n");
+  };
+  write_config("images/metrics.tar");
+  SubmitContainerInput in = ContainerInput((folder / "container_config.yaml").string());
+  in.name = "archive-from-file";
+  auto out = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(server_->created_containers.size(), 1u);
+  EXPECT_EQ(server_->created_containers[0].container_config["image"],
+            "file://" + (folder / "images" / "metrics.tar").string());
+
+  in.name = "archive-from-url";
+  in.image_file = "file://" + (dir_ / "hosted" / "metrics.tar").string();
+  out = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(server_->created_containers.size(), 2u);
+  EXPECT_EQ(server_->created_containers[1].container_config["image"], in.image_file)
+      << "the config's own image would not be the file whose hash was registered";
+
+  in.name = "archive-relative-in-url-config";
+  in.image_file.clear();
+  in.container_config_file = "file://" + (folder / "container_config.yaml").string();
+  out = RunFlow([&](FlowContext& ctx) { return SubmitContainer(ctx, in); });
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("relative path no site can fetch"), std::string::npos)
+      << out.status();
+  EXPECT_EQ(server_->created_containers.size(), 2u);
+}
+
 TEST_F(CommitteeFlowTest, SubmitContainerWithAnInferTaskRegistersAModel) {
   SubmitContainerInput in = ContainerInput(ConfigFile("reference", {"infer"}));
   in.operational = true;
