@@ -104,5 +104,27 @@ TEST(SqliteTest, ANonDatabaseFileIsDataLossNamingThePath) {
   EXPECT_NE(conn.status().message().find((dir / "a.db").string()), std::string::npos);
 }
 
+// A file whose first page (the header is intact, the schema after it is not) was
+// overwritten: the damage must show at Open, before a program trusts the file, even though
+// the schema version in the header still reads fine.
+TEST(SqliteTest, AnOverwrittenSchemaPageIsDataLossAtOpen) {
+  TempDir dir;
+  {
+    auto conn = Connection::Open(dir / "a.db");
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE((*conn)->Exec("CREATE TABLE t (x); PRAGMA user_version = 3;").ok());
+    ASSERT_TRUE((*conn)->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  }
+  std::string bytes = medperf::testing::ReadFile(dir / "a.db");
+  ASSERT_GE(bytes.size(), 4096u);
+  for (size_t i = 100; i < 4096; ++i) bytes[i] = static_cast<char>(i * 7);
+  medperf::testing::WriteFile(dir / "a.db", bytes);
+  auto conn = Connection::Open(dir / "a.db");
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kDataLoss) << conn.status();
+  EXPECT_NE(conn.status().message().find((dir / "a.db").string()), std::string::npos)
+      << conn.status();
+}
+
 }  // namespace
 }  // namespace medperf::storage
