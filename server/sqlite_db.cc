@@ -1,18 +1,63 @@
 #include "server/sqlite_db.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace medperf::server {
 namespace {
 
-// Numbered migrations; the DB records how many have run (PRAGMA user_version). Append
-// new ones, never edit old ones: deployed databases have already applied them.
-const char* const kMigrations[] = {
-    // 1: the evaluation schema. Column names equal the API's field names so that rows
-    // map one-to-one onto JSON. Foreign keys restrict deletion: the admin must remove
-    // dependants first (documented in docs/server.md).
-    R"sql(
+constexpr const char* kDataTables[] = {
+    "results",    "benchmark_models", "benchmark_datasets", "datasets",
+    "benchmarks", "models",           "containers",         "users"};
+
+// Binds one JSON parameter as Db::Query documents.
+void BindJson(storage::Statement& stmt, int index, const Json& p) {
+  if (p.is_null()) {
+    stmt.BindNull(index);
+  } else if (p.is_boolean()) {
+    stmt.Bind(index, int64_t{p.get<bool>() ? 1 : 0});
+  } else if (p.is_number_integer() || p.is_number_unsigned()) {
+    stmt.Bind(index, p.get<int64_t>());
+  } else if (p.is_number_float()) {
+    stmt.BindDouble(index, p.get<double>());
+  } else if (p.is_string()) {
+    stmt.Bind(index, p.get_ref<const std::string&>());
+  } else {
+    stmt.Bind(index, p.dump());
+  }
+}
+
+// The current row as an object keyed by column name.
+Json RowJson(const storage::Statement& stmt) {
+  Json row = Json::object();
+  for (int c = 0, n = stmt.ColumnCount(); c < n; ++c) {
+    Json& cell = row[stmt.ColumnName(c)];
+    switch (stmt.ColumnType(c)) {
+      case SQLITE_INTEGER:
+        cell = stmt.Int(c);
+        break;
+      case SQLITE_FLOAT:
+        cell = stmt.Double(c);
+        break;
+      case SQLITE_NULL:
+        cell = nullptr;
+        break;
+      default:
+        cell = stmt.Text(c);
+    }
+  }
+  return row;
+}
+
+}  // namespace
+
+// Append new steps, never edit old ones: deployed databases have already applied them.
+const std::vector<storage::Migration>& ServerMigrations() {
+  static const auto* migrations = new std::vector<storage::Migration>{
+      // The evaluation schema. Column names equal the API's field names so that rows map
+      // one-to-one onto JSON. Foreign keys restrict deletion: the admin must remove
+      // dependants first (documented in docs/server.md).
+      {1, "the evaluation schema", R"sql(
 CREATE TABLE users (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   username TEXT NOT NULL UNIQUE,
@@ -149,158 +194,44 @@ CREATE TABLE results (
 );
 CREATE INDEX results_owner ON results(owner);
 CREATE INDEX results_benchmark ON results(benchmark);
-)sql",
-};
-
-constexpr const char* kDataTables[] = {
-    "results",    "benchmark_models", "benchmark_datasets", "datasets",
-    "benchmarks", "models",           "containers",         "users"};
-
-}  // namespace
-
-bool IsConstraintError(const absl::Status& s) {
-  return absl::StrContains(s.message(), "constraint failed");
+)sql"},
+  };
+  return *migrations;
 }
 
 absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::filesystem::path& path) {
-  sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    if (raw) sqlite3_close(raw);
-    return absl::UnavailableError(absl::StrCat("cannot open database ", path.string(), ": ", msg));
-  }
-  std::unique_ptr<Db> db(new Db(raw));
-  sqlite3_busy_timeout(raw, 5000);
-  auto wal = db->Query("PRAGMA journal_mode=WAL");
-  if (!wal.ok()) return wal.status();
-  for (const char* pragma : {"PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
-    if (absl::Status s = db->Exec(pragma); !s.ok()) return s;
-  }
-  if (absl::Status s = db->Migrate(); !s.ok()) return s;
-  return db;
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Connection> conn, storage::Connection::Open(path));
+  RETURN_IF_ERROR(storage::Migrate(*conn, ServerMigrations(), "medperf-server"));
+  return std::unique_ptr<Db>(new Db(std::move(conn)));
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
-
-absl::Status Db::Error(const std::string& what) const {
-  return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
-}
-
-absl::Status Db::Exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite: ", msg));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<Json>> Db::Query(const std::string& sql,
-                                            const std::vector<Json>& params) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    return Error(absl::StrCat("sqlite prepare '", sql.substr(0, 80), "'"));
-  }
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Json& p = params[i];
-    int idx = static_cast<int>(i + 1);
-    int rc;
-    if (p.is_null()) {
-      rc = sqlite3_bind_null(stmt, idx);
-    } else if (p.is_boolean()) {
-      rc = sqlite3_bind_int64(stmt, idx, p.get<bool>() ? 1 : 0);
-    } else if (p.is_number_integer() || p.is_number_unsigned()) {
-      rc = sqlite3_bind_int64(stmt, idx, p.get<int64_t>());
-    } else if (p.is_number_float()) {
-      rc = sqlite3_bind_double(stmt, idx, p.get<double>());
-    } else if (p.is_string()) {
-      const std::string& s = p.get_ref<const std::string&>();
-      rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    } else {
-      std::string s = p.dump();
-      rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    }
-    if (rc != SQLITE_OK) return Error("sqlite bind");
-  }
+absl::StatusOr<std::vector<Json>> Db::Query(std::string_view sql, const std::vector<Json>& params) {
+  ASSIGN_OR_RETURN(storage::Statement stmt, conn_->Prepare(sql));
+  for (size_t i = 0; i < params.size(); ++i) BindJson(stmt, static_cast<int>(i + 1), params[i]);
   std::vector<Json> rows;
   while (true) {
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return Error("sqlite step");
-    Json row = Json::object();
-    int n = sqlite3_column_count(stmt);
-    for (int c = 0; c < n; ++c) {
-      const char* name = sqlite3_column_name(stmt, c);
-      switch (sqlite3_column_type(stmt, c)) {
-        case SQLITE_INTEGER:
-          row[name] = static_cast<int64_t>(sqlite3_column_int64(stmt, c));
-          break;
-        case SQLITE_FLOAT:
-          row[name] = sqlite3_column_double(stmt, c);
-          break;
-        case SQLITE_NULL:
-          row[name] = nullptr;
-          break;
-        default: {
-          const unsigned char* text = sqlite3_column_text(stmt, c);
-          int len = sqlite3_column_bytes(stmt, c);
-          row[name] = std::string(reinterpret_cast<const char*>(text), len);
-        }
-      }
-    }
-    rows.push_back(std::move(row));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    rows.push_back(RowJson(stmt));
   }
   return rows;
 }
 
-absl::StatusOr<Json> Db::Scalar(const std::string& sql, const std::vector<Json>& params) {
-  auto rows = Query(sql, params);
-  if (!rows.ok()) return rows.status();
-  if (rows->empty() || rows->front().empty()) {
-    return absl::NotFoundError(absl::StrCat("no row for '", sql.substr(0, 80), "'"));
+absl::StatusOr<Json> Db::Scalar(std::string_view sql, const std::vector<Json>& params) {
+  ASSIGN_OR_RETURN(std::vector<Json> rows, Query(sql, params));
+  if (rows.empty() || rows.front().empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no row for '", absl::string_view(sql.data(), sql.size()).substr(0, 80), "'"));
   }
-  return rows->front().begin().value();
-}
-
-int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
-int Db::Changes() const { return sqlite3_changes(db_); }
-
-absl::Status Db::Migrate() {
-  auto v = Scalar("PRAGMA user_version");
-  if (!v.ok()) return v.status();
-  int current = static_cast<int>(v->get<int64_t>());
-  const int latest = static_cast<int>(std::size(kMigrations));
-  if (current > latest) {
-    return absl::FailedPreconditionError(absl::StrCat("database schema version ", current,
-                                                      " is newer than this server (", latest,
-                                                      "); refusing to touch it"));
-  }
-  for (int i = current; i < latest; ++i) {
-    // Each migration and its version bump commit together, so a crash never leaves a
-    // half-applied schema.
-    absl::Status s = Exec(absl::StrCat("BEGIN IMMEDIATE;", kMigrations[i],
-                                       "; PRAGMA user_version = ", i + 1, "; COMMIT;"));
-    if (!s.ok()) {
-      (void)Exec("ROLLBACK");
-      return absl::Status(s.code(), absl::StrCat("migration ", i + 1, ": ", s.message()));
-    }
-  }
-  schema_version_ = latest;
-  return absl::OkStatus();
+  return rows.front().begin().value();
 }
 
 absl::Status Db::WipeData() {
-  std::string sql = "BEGIN IMMEDIATE;";
-  for (const char* t : kDataTables) absl::StrAppend(&sql, "DELETE FROM ", t, ";");
-  absl::StrAppend(&sql, "DELETE FROM sqlite_sequence; COMMIT;");
-  absl::Status s = Exec(sql);
-  if (!s.ok()) (void)Exec("ROLLBACK");
-  return s;
+  storage::Transaction tx(*conn_);
+  RETURN_IF_ERROR(tx.status());
+  for (const char* t : kDataTables) RETURN_IF_ERROR(conn_->Exec(absl::StrCat("DELETE FROM ", t)));
+  RETURN_IF_ERROR(conn_->Exec("DELETE FROM sqlite_sequence"));
+  return tx.Commit();
 }
 
 }  // namespace medperf::server

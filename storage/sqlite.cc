@@ -1,31 +1,74 @@
 #include "storage/sqlite.h"
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace medperf::storage {
+namespace {
+
+// SqliteError attaches SQLite's result code under this key, so IsConstraintError asks the
+// code rather than matching message text.
+constexpr char kResultCodePayload[] = "medperf.storage/sqlite-result-code";
+
+// The SQL as an error names it: one line, cut short, so a failed migration step or a long
+// query does not flood the log.
+std::string SqlForMessage(std::string_view sql) {
+  constexpr size_t kMax = 160;
+  std::string out;
+  bool space = false;
+  for (char c : sql) {
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+    if (out.size() >= kMax) return out + "...";
+  }
+  return out;
+}
+
+}  // namespace
 
 absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   std::string msg = absl::StrCat(absl::string_view(what.data(), what.size()), ": ",
                                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  absl::Status status;
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return absl::UnavailableError(msg);
+      status = absl::UnavailableError(msg);
+      break;
     case SQLITE_CONSTRAINT:
-      return absl::AlreadyExistsError(msg);
+      status = absl::AlreadyExistsError(msg);
+      break;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return absl::DataLossError(msg);
+      status = absl::DataLossError(msg);
+      break;
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_READONLY:
-      return absl::PermissionDeniedError(msg);
+      status = absl::PermissionDeniedError(msg);
+      break;
     default:
-      return absl::InternalError(msg);
+      status = absl::InternalError(msg);
   }
+  status.SetPayload(kResultCodePayload, absl::Cord(absl::StrCat(rc)));
+  return status;
 }
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+bool IsConstraintError(const absl::Status& s) {
+  auto payload = s.GetPayload(kResultCodePayload);
+  int rc = 0;
+  return payload && absl::SimpleAtoi(std::string(*payload), &rc) &&
+         (rc & 0xff) == SQLITE_CONSTRAINT;
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), bind_status_(std::move(other.bind_status_)) {
   other.stmt_ = nullptr;
 }
 
@@ -33,19 +76,31 @@ Statement::~Statement() {
   if (stmt_) sqlite3_finalize(stmt_);
 }
 
-Statement& Statement::Bind(int index, int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
+Statement& Statement::Checked(int rc, int index) {
+  if (rc != SQLITE_OK && bind_status_.ok()) {
+    bind_status_ = SqliteError(
+        db_, rc,
+        absl::StrCat("binding parameter ", index, " of ", SqlForMessage(sqlite3_sql(stmt_))));
+  }
   return *this;
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  return Checked(sqlite3_bind_int64(stmt_, index, value), index);
 }
 
 Statement& Statement::Bind(int index, std::string_view value) {
-  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
-  return *this;
+  return Checked(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                   SQLITE_TRANSIENT),
+                 index);
+}
+
+Statement& Statement::BindDouble(int index, double value) {
+  return Checked(sqlite3_bind_double(stmt_, index, value), index);
 }
 
 Statement& Statement::BindNull(int index) {
-  sqlite3_bind_null(stmt_, index);
-  return *this;
+  return Checked(sqlite3_bind_null(stmt_, index), index);
 }
 
 Statement& Statement::BindOptional(int index, const std::optional<int64_t>& value) {
@@ -57,10 +112,11 @@ Statement& Statement::BindOptional(int index, const std::optional<std::string>& 
 }
 
 absl::StatusOr<bool> Statement::Step() {
+  if (!bind_status_.ok()) return bind_status_;
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return SqliteError(db_, rc, sqlite3_sql(stmt_));
+  return SqliteError(db_, rc, SqlForMessage(sqlite3_sql(stmt_)));
 }
 
 absl::Status Statement::Run() {
@@ -70,6 +126,8 @@ absl::Status Statement::Run() {
 }
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
 
 std::string Statement::Text(int column) const {
   const unsigned char* p = sqlite3_column_text(stmt_, column);
@@ -90,6 +148,15 @@ std::optional<std::string> Statement::OptionalText(int column) const {
   if (IsNull(column)) return std::nullopt;
   return Text(column);
 }
+
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+
+std::string Statement::ColumnName(int column) const {
+  const char* name = sqlite3_column_name(stmt_, column);
+  return name ? name : "";
+}
+
+int Statement::ColumnType(int column) const { return sqlite3_column_type(stmt_, column); }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path& path) {
   sqlite3* db = nullptr;
@@ -116,27 +183,21 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::filesyst
   return conn;
 }
 
-Connection::~Connection() { sqlite3_close(db_); }
+// close_v2: a Statement outliving its Connection (a bug, but possible) must not leak the
+// handle; SQLite then closes once the last statement is finalized.
+Connection::~Connection() { sqlite3_close_v2(db_); }
 
 absl::Status Connection::Exec(std::string_view sql) {
   std::string text(sql);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    // SqliteError appends SQLite's text for `rc`, which often is the whole message: say
-    // it once ("file is not a database", not twice).
-    if (msg.empty() || msg == sqlite3_errstr(rc)) msg = "SQLite";
-    return SqliteError(nullptr, rc, msg);
-  }
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, SqlForMessage(sql));
   return absl::OkStatus();
 }
 
 absl::StatusOr<Statement> Connection::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db_, rc, sql);
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, SqlForMessage(sql));
   return Statement(db_, stmt);
 }
 
@@ -157,7 +218,10 @@ absl::Status Transaction::Commit() {
   if (done_)
     return begin_status_.ok() ? absl::FailedPreconditionError("already ended") : begin_status_;
   done_ = true;
-  return conn_.Exec("COMMIT");
+  absl::Status st = conn_.Exec("COMMIT");
+  // A failed COMMIT can leave the transaction open; end it so the connection stays usable.
+  if (!st.ok()) conn_.Exec("ROLLBACK").IgnoreError();
+  return st;
 }
 
 }  // namespace medperf::storage

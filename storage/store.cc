@@ -4,7 +4,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/status_macros.h"
-#include "storage/migrations.h"
+#include "storage/state_schema.h"
 
 namespace medperf::storage {
 namespace {
@@ -115,13 +115,13 @@ std::string NowTimestamp() { return Timestamp(absl::Now()); }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path));
-  RETURN_IF_ERROR(Migrate(*conn));
+  RETURN_IF_ERROR(MigrateState(*conn));
   return std::unique_ptr<Store>(new Store(std::move(conn)));
 }
 
 absl::StatusOr<int> Store::SchemaVersion() {
   absl::MutexLock lock(&mu_);
-  return CurrentSchemaVersion(*conn_);
+  return storage::SchemaVersion(*conn_);
 }
 
 absl::StatusOr<std::string> Store::IntegrityCheck() {

@@ -102,9 +102,11 @@ std::string Timestamp(absl::Time t);
 
 class Store {
  public:
-  // Opens or creates the database and migrates it to the latest schema.
+  // Opens or creates the database and migrates it to the latest schema. Errors: those of
+  // Connection::Open and MigrateState (storage/state_schema.h), each naming the file.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::filesystem::path& path);
 
+  // The schema version (LatestStateVersion() once Open succeeded).
   absl::StatusOr<int> SchemaVersion();
   // "ok", or the problems `PRAGMA integrity_check` reports, one per line.
   absl::StatusOr<std::string> IntegrityCheck();

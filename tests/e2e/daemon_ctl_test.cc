@@ -20,7 +20,7 @@ TEST(DaemonCtlTest, StatusShowsTheDaemon) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("medperfd "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(daemon.state_dir().string()), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("schema version: 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("schema version: 3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(none configured)"), std::string::npos) << r.out;
 
   RunResult j = daemon.Ctl({"status", "--check", "--json"});
@@ -33,7 +33,7 @@ TEST(DaemonCtlTest, StatusShowsTheDaemon) {
   EXPECT_GE(status["counts"]["events"].get<int64_t>(), 1);
   EXPECT_TRUE(status["pid"].is_number_integer()) << j.out;
   EXPECT_TRUE(status["uptime_seconds"].is_number_integer()) << j.out;
-  EXPECT_EQ(status["schema_version"], 2);
+  EXPECT_EQ(status["schema_version"], 3);
 }
 
 // runner.docker.binary /bin/false stands for a docker CLI whose engine never answers, so
