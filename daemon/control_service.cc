@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/errors.h"
 #include "daemon/log.h"
-#include "storage/migrations.h"
 
 namespace medperf::daemon {
 
