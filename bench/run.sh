@@ -5,14 +5,15 @@
 # --quick: smaller sizes and shorter runs (a minute or two instead of several).
 # Sources: bench/runners_bench.sh (hashing, extraction, sandbox start: hardened vs
 # unhardened bwrap, vs a direct run, vs docker run where docker works),
-# bench/server_bench.sh (server throughput), bench/load.sh (ctl calls under load) and
+# bench/server_bench.sh (server throughput), bench/containers_bench.sh (a whole test run
+# from image tarballs vs pre-loaded Docker images), bench/load.sh (ctl calls under load) and
 # bench/daemon_bench.sh (idle footprint, approval-to-start, status latency) when it
 # exists (its human-readable lines are parsed; lines "ROW|<figure>|<ours>|<reference>|
 # <ratio>" would replace them). Figures that could not be measured say so in the table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
-build=${MEDPERF_BUILD_DIR:-$here/build/rel}
+build=${MEDPERF_BUILD_DIR:-$here/build/release}
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -156,6 +157,17 @@ if [ -x "$here/bench/daemon_bench.sh" ]; then
   fi
 else
   not_measured "bench/daemon_bench.sh not present"
+fi
+
+# --- whole test run: pre-loaded Docker images vs image tarballs (Docker, sandbox) --------
+cenv=(); [ "$quick" = 1 ] && cenv=(BASE_MIB=64 RUNS=2)
+log "bench/containers_bench.sh ${cenv[*]:-}"
+env "${cenv[@]}" "$here/bench/containers_bench.sh" "$build" >"$work/containers.txt" 2>&1 || true
+cat "$work/containers.txt" >&2
+if grep -q '^ROW|' "$work/containers.txt"; then
+  while IFS='|' read -r _ f o r q; do row "$f" "$o" "$r" "$q"; done < <(grep '^ROW|' "$work/containers.txt")
+else
+  row "Whole test run from image tarballs" "not measured (bench/containers_bench.sh failed, see log)"
 fi
 
 # --- ctl calls under load ----------------------------------------------------------------

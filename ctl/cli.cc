@@ -18,6 +18,7 @@
 #include "core/errors.h"
 #include "core/files.h"
 #include "ctl/client.h"
+#include "ctl/help.h"
 
 namespace medperf::ctl {
 
@@ -91,6 +92,32 @@ std::string DefaultSocketPath() {
   return system;
 }
 
+std::vector<std::string> FlagSpellings(const FlagSpec& f) {
+  std::vector<std::string> names;
+  auto add_long = [&](const std::string& n) {
+    for (std::string s :
+         {n, absl::StrReplaceAll(n, {{"_", "-"}}), absl::StrReplaceAll(n, {{"-", "_"}})}) {
+      s = "--" + s;
+      if (std::find(names.begin(), names.end(), s) == names.end()) names.push_back(s);
+    }
+  };
+  add_long(f.name);
+  for (const std::string& a : f.aliases) {
+    if (a.size() > 1) add_long(a);
+  }
+  for (const std::string& a : f.aliases) {
+    if (a.size() == 1) names.push_back("-" + a);
+  }
+  return names;
+}
+
+const Command* FindCommand(const std::vector<std::string>& words) {
+  for (const Command& c : AllCommands()) {
+    if (c.words == words) return &c;
+  }
+  return nullptr;
+}
+
 namespace {
 
 std::string CommandName(const Command& cmd) { return absl::StrJoin(cmd.words, " "); }
@@ -118,33 +145,32 @@ bool IsGlobalOption(const std::string& a, bool* with_value) {
          absl::StartsWith(a, "--token-file=");
 }
 
-// CLI11 spellings of a flag: "--data_uid,--data-uid,-d" (the MedPerf CLI mixes both
-// styles, so "--data-uid" and "--data_uid" are the same flag).
-std::string Spellings(const FlagSpec& f) {
-  std::vector<std::string> names;
-  auto add_long = [&](const std::string& n) {
-    for (std::string s :
-         {n, absl::StrReplaceAll(n, {{"_", "-"}}), absl::StrReplaceAll(n, {{"-", "_"}})}) {
-      s = "--" + s;
-      if (std::find(names.begin(), names.end(), s) == names.end()) names.push_back(s);
-    }
-  };
-  add_long(f.name);
-  for (const std::string& a : f.aliases) {
-    if (a.size() == 1) {
-      names.push_back("-" + a);
-    } else {
-      add_long(a);
-    }
-  }
-  return absl::StrJoin(names, ",");
-}
+// CLI11's form of a flag's spellings: "--data_uid,--data-uid,-d".
+std::string Spellings(const FlagSpec& f) { return absl::StrJoin(FlagSpellings(f), ","); }
 
 }  // namespace
 
-absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string>& argv) {
+absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string>& given) {
   ParsedCommandLine p;
   p.global.socket = DefaultSocketPath();
+
+  // `help X` is `X --help`, so the two can never print different texts (`help --help` is
+  // the help of `help`).
+  std::vector<std::string> argv = given;
+  const bool asked_help = std::find(argv.begin(), argv.end(), "--help") != argv.end() ||
+                          std::find(argv.begin(), argv.end(), "-h") != argv.end();
+  for (size_t i = 0; i < argv.size() && !asked_help; ++i) {
+    bool with_value = false;
+    if (IsGlobalOption(argv[i], &with_value)) {
+      if (with_value) ++i;
+      continue;
+    }
+    if (argv[i] == "help") {
+      argv.erase(argv.begin() + static_cast<std::ptrdiff_t>(i));
+      argv.push_back("--help");
+    }
+    break;
+  }
 
   // The command is named by the leading words that are not options (global options may
   // come before and between them): the longest sequence that names a command wins.
@@ -169,20 +195,29 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
   }
   if (!p.command) {
     // No command, so no command options: --help and --version mean themselves wherever
-    // they are (`medperfctl --help frobnicate` shows the usage).
+    // they are.
     for (const std::string& a : argv) {
       p.version |= a == "--version";
       p.help |= a == "-h" || a == "--help";
     }
-    if (p.version || p.help) return p;
-    if (!word_at.empty() || other) {
-      std::vector<std::string> typed;
-      for (size_t w = 0; w < std::min<size_t>(word_at.size(), 2); ++w) {
-        typed.push_back(argv[word_at[w]]);
+    std::vector<std::string> typed;
+    for (size_t at : word_at) typed.push_back(argv[at]);
+    if (!typed.empty()) {
+      // The first words of some commands ("dataset"): --help lists them.
+      bool group = false;
+      for (const Command& cmd : AllCommands()) {
+        group |= cmd.words.size() > typed.size() &&
+                 std::equal(typed.begin(), typed.end(), cmd.words.begin());
       }
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown command '", absl::StrJoin(typed, " "), "'"));
+      if (!group) return UnknownCommandError(typed);
+      p.group = typed;
+      if (!p.help && !p.version) {
+        return absl::InvalidArgumentError(absl::StrCat("'", absl::StrJoin(typed, " "),
+                                                       "' needs a command\n(see medperfctl help ",
+                                                       absl::StrJoin(typed, " "), ")"));
+      }
     }
+    if (p.version || p.help) return p;
   }
 
   // Everything but the command's words goes to CLI11, which knows every option of the
@@ -219,15 +254,23 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
     std::reverse(rest.begin(), rest.end());  // CLI11 takes its arguments last first
     app.parse(rest);
   } catch (const CLI::ParseError& e) {
-    return absl::InvalidArgumentError(e.what());
+    return absl::InvalidArgumentError(
+        absl::StrCat(e.what(), "\n", p.command ? HelpHint(*p.command) : "(see medperfctl --help)"));
   }
-  if (!p.command || p.help || p.version) return p;
+  if (!p.command) {
+    // Only options, none of them known: `medperfctl --bogus`.
+    if (std::vector<std::string> extras = app.remaining(); !extras.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option ", extras.front(), "\n(see medperfctl --help)"));
+    }
+    return p;
+  }
+  if (p.help || p.version) return p;
 
   const Command& cmd = *p.command;
   // Positional arguments all went to "positional", so only unknown options remain.
   if (std::vector<std::string> extras = app.remaining(); !extras.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown option ", extras.front(), " for '", CommandName(cmd), "'"));
+    return UnknownOptionError(cmd, extras.front());
   }
   for (size_t f = 0; f < flags.size(); ++f) {
     if (options[f]->count() == 0) continue;
@@ -239,61 +282,23 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(const std::vector<std::string
   }
   for (const FlagSpec& f : cmd.flags) {
     if (f.required && !p.args.Has(f.name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", CommandName(cmd), "' needs --", f.name, " (", f.help, ")"));
+      return absl::InvalidArgumentError(absl::StrCat("'", CommandName(cmd), "' needs --", f.name,
+                                                     " (", f.help, ")\n", HelpHint(cmd)));
     }
   }
   if (static_cast<int>(p.args.positional_.size()) > cmd.max_positional) {
-    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '",
-                                                   p.args.positional_[cmd.max_positional],
-                                                   "' for '", CommandName(cmd), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument '", p.args.positional_[cmd.max_positional], "' for '",
+                     CommandName(cmd), "'\n", HelpHint(cmd)));
   }
   return p;
 }
-
-namespace {
-
-void PrintUsage(std::ostream& out) {
-  out << "usage: medperfctl [--socket PATH] [--json] [-y] <command> [options]\n\n"
-         "Talks to medperfd, the MedPerf site daemon. Commands:\n";
-  size_t width = 0;
-  for (const Command& c : AllCommands()) width = std::max(width, CommandName(c).size());
-  for (const Command& c : AllCommands()) {
-    std::string name = CommandName(c);
-    out << "  " << name << std::string(width - name.size() + 2, ' ') << c.summary << "\n";
-  }
-  out << "\nGlobal options:\n"
-         "  --socket PATH      medperfd's control socket (default: $MEDPERFD_SOCKET,\n"
-         "                     /run/medperfd/medperfd.sock, or $XDG_RUNTIME_DIR/medperfd.sock)\n"
-         "  --json             machine-readable output\n"
-         "  -y, --yes          answer yes to confirmation prompts\n"
-         "  -v, --verbose      after an error's sentence, print its raw detail\n"
-         "  --follow-logs      while a job runs, show its containers' output lines\n"
-         "  --token-file PATH  act as the MedPerf user whose token is in PATH\n"
-         "\nRun 'medperfctl <command> --help' for a command's options.\n";
-}
-
-void PrintCommandHelp(const Command& cmd, std::ostream& out) {
-  out << "usage: medperfctl " << CommandName(cmd);
-  if (!cmd.positional_help.empty()) out << " " << cmd.positional_help;
-  out << " [options]\n\n" << cmd.summary << "\n";
-  if (cmd.flags.empty()) return;
-  out << "\nOptions:\n";
-  for (const FlagSpec& f : cmd.flags) {
-    std::string spelled = "--" + f.name;
-    for (const std::string& a : f.aliases) spelled += (a.size() == 1 ? ", -" : ", --") + a;
-    if (f.takes_value) spelled += " VALUE";
-    out << "  " << spelled << "\n      " << f.help << (f.required ? " (required)" : "") << "\n";
-  }
-}
-
-}  // namespace
 
 int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
            std::istream& in) {
   absl::StatusOr<ParsedCommandLine> parsed = ParseCommandLine(argv);
   if (!parsed.ok()) {
-    err << "medperfctl: " << parsed.status().message() << "\n(see medperfctl --help)\n";
+    err << "medperfctl: " << parsed.status().message() << "\n";
     return 2;
   }
   if (parsed->version) {
@@ -301,11 +306,15 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return 0;
   }
   if (!parsed->command) {
-    PrintUsage(parsed->help ? out : err);
+    if (!parsed->group.empty()) {
+      out << GroupHelp(parsed->group);
+      return 0;
+    }
+    (parsed->help ? out : err) << UsageText();
     return parsed->help ? 0 : 2;
   }
   if (parsed->help) {
-    PrintCommandHelp(*parsed->command, out);
+    out << CommandHelp(*parsed->command);
     return 0;
   }
   // Before any command runs: a command must never silently act as the daemon's own
@@ -329,6 +338,9 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
       return 1;
     }
     err << "medperfctl: " << st.message() << "\n";
+    if (st.code() == absl::StatusCode::kInvalidArgument) {
+      err << HelpHint(*parsed->command) << "\n";
+    }
     // One sentence by default; the raw detail (request line, server answer) on demand.
     if (std::optional<std::string> detail = RawDetail(st);
         parsed->global.verbose && detail && *detail != st.message()) {

@@ -5,8 +5,9 @@
 // error. RunCli alone reads --token-file (before any handler runs), creates the
 // connection to medperfd (only from the token it read), picks JSON or human output
 // (Output::Emit) and turns errors into exit codes, so no command can forget any of it.
-// Tokenising is CLI11's (Debian libcli11-dev); command lookup, required flags and the
-// help texts come from the command table, which also generates `completion bash`.
+// Tokenising is CLI11's (Debian libcli11-dev); command lookup, required flags, the help
+// texts (ctl/help.h), the shell completions and the man page all come from the command
+// table, so none of them can drift from the commands medperfctl really has.
 #pragma once
 
 #include <functional>
@@ -98,9 +99,16 @@ class CommandContext {
 
 using Handler = std::function<absl::StatusOr<Reply>(CommandContext&)>;
 
+// Every spelling of a flag, long ones first: {"--data_uid", "--data-uid", "-d"} (the
+// MedPerf CLI mixes both styles, so "--data-uid" and "--data_uid" are the same flag).
+std::vector<std::string> FlagSpellings(const FlagSpec& flag);
+
 struct Command {
   std::vector<std::string> words;  // e.g. {"dataset", "submit"}
-  std::string summary;
+  std::string summary;             // the description `--help` and the man page show
+  // Whole command lines ("medperfctl dataset prepare --data_uid 1"), from the MedPerf
+  // tutorials where the command is in them; tests/ctl/help_test.cc parses each one.
+  std::vector<std::string> examples;
   std::vector<FlagSpec> flags;
   Handler handler;
   int max_positional = 0;
@@ -109,18 +117,24 @@ struct Command {
 
 // Every command medperfctl knows, in help order (grouped as in ctl/commands/).
 const std::vector<Command>& AllCommands();
+// The command named exactly by `words`, or nullptr.
+const Command* FindCommand(const std::vector<std::string>& words);
 
 // Entry point used by main() and by tests: parses argv (without the program name),
 // runs the command and returns the exit code: 0 success, 1 error, 2 usage error.
 int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
            std::istream& in);
 
-// Parsing only (exposed for tests). Errors: InvalidArgumentError with the message
-// RunCli prints (unknown command or option, missing value or required flag, too many
-// arguments).
+// Parsing only (exposed for tests). `help X` is read as `X --help`. Errors:
+// InvalidArgumentError with the text RunCli prints after "medperfctl: ": the problem
+// (unknown command or option, with a "did you mean" suggestion when one is close;
+// missing value or required flag; too many arguments), then on its own line the help to
+// read, e.g. "(see medperfctl dataset submit --help)".
 struct ParsedCommandLine {
   GlobalOptions global;
   const Command* command = nullptr;
+  // No command, but the first words of some ("dataset"): --help lists them.
+  std::vector<std::string> group;
   Args args;
   bool help = false;
   bool version = false;

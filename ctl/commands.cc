@@ -24,7 +24,7 @@ const std::vector<Command>& AllCommands() {
     auto* all = new std::vector<Command>();
     for (auto group :
          {DaemonCommands, JobCommands, BenchmarkCommands, DatasetCommands, AssociationCommands,
-          ResultCommands, TestCommands, ContainerCommands, StorageCommands}) {
+          ResultCommands, TestCommands, ContainerCommands, StorageCommands, HelpCommands}) {
       auto cmds = group();
       all->insert(all->end(), cmds.begin(), cmds.end());
     }

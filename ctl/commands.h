@@ -19,7 +19,7 @@
 namespace medperf::ctl {
 
 // The command groups, in help order.
-std::vector<Command> DaemonCommands();       // status, watch, sync, completion
+std::vector<Command> DaemonCommands();       // status, watch, sync
 std::vector<Command> JobCommands();          // job ls|view|watch|cancel|retry
 std::vector<Command> BenchmarkCommands();    // benchmark ls|view|run|submit|approve|reject
 std::vector<Command> DatasetCommands();      // dataset ls|view|submit|prepare|...
@@ -28,6 +28,7 @@ std::vector<Command> ResultCommands();       // result ls|view|submit
 std::vector<Command> TestCommands();         // test run, demo pack
 std::vector<Command> ContainerCommands();    // container|mlcube submit|ls|view, associate
 std::vector<Command> StorageCommands();      // storage ls|cleanup
+std::vector<Command> HelpCommands();         // help, man, completion
 
 // Follows a job's progress stream until its end. Progress goes to stderr, the re-attach
 // hint first. Returns the job when it succeeded; otherwise an error (exit 1) saying why:

@@ -16,8 +16,10 @@ PACKAGES=(
 # Only for the tests (`deps.sh --tests`, as tests/run.sh calls it): Debian's Docker
 # engine, which the Docker runner's tests start as a private dockerd of their own
 # (tests/support/docker_engine.h). The site agent and the demo need no local engine (they
-# use the sandbox), so the demo does not install one.
-TEST_PACKAGES=(docker.io)
+# use the sandbox), so the demo does not install one. lintian checks the .deb
+# (PackagingTest); zsh and fish run the generated completions (CompletionTest); groff
+# formats the man page (CliManPageTest).
+TEST_PACKAGES=(docker.io lintian zsh fish groff-base)
 if [ "${1:-}" = "--tests" ]; then
   PACKAGES+=("${TEST_PACKAGES[@]}")
 fi

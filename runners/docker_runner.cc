@@ -368,17 +368,15 @@ absl::StatusOr<std::string> DockerRunner::ImageRef(const ContainerConfig& config
   absl::StatusOr<std::string> id = DockerArchiveImageId(file);
   if (!id.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(what(), " is not a `docker save` tarball (", id.status().message(),
-                     "); rebuild it with `docker save -o <file> <image>`"));
+        absl::StrCat(what(), " cannot be run: ", id.status().message(),
+                     "; rebuild it with `docker save -o <file> <image>` and register it again"));
   }
-  // Loaded once per image id for the whole daemon: runners are made per task, and an
-  // engine that already has the image (an earlier job, a restarted daemon) is asked
-  // before anything is loaded.
-  static std::mutex loaded_mu;
-  static std::set<std::string>* loaded = new std::set<std::string>;
-  std::lock_guard<std::mutex> lock(loaded_mu);
-  std::string key = absl::StrCat(options_.host, "|", *id);
-  if (loaded->contains(key)) return *id;
+  // The id is the hash of the image's config, computed here: an engine that has an image
+  // of that id has exactly this image. Asked every time (one `docker image inspect`), so
+  // an image an operator removed (`docker image prune`) is loaded again; loads are
+  // serialised so two tasks never load the same tarball at once.
+  static std::mutex load_mu;
+  std::lock_guard<std::mutex> lock(load_mu);
   auto present = [&]() -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(CaptureResult inspect,
                      RunCapture(Cli({"image", "inspect", "--format", "{{.Id}}", *id}),
@@ -386,23 +384,51 @@ absl::StatusOr<std::string> DockerRunner::ImageRef(const ContainerConfig& config
     return inspect.exit_code == 0;
   };
   ASSIGN_OR_RETURN(bool have, present());
-  if (!have) {
-    ASSIGN_OR_RETURN(CaptureResult load,
-                     RunCapture(Cli({"load", "-i", file.string()}), std::chrono::minutes(30)));
-    if (load.exit_code != 0) {
-      return absl::UnavailableError(
-          absl::StrCat(what(), ": `docker load` failed: ", absl::StripAsciiWhitespace(load.output),
-                       "; check that the docker engine is reachable and has space for the image"));
-    }
-    ASSIGN_OR_RETURN(have, present());
-    if (!have) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what(), ": `docker load` did not produce image ", *id,
-                       " named by its manifest.json; the archive is inconsistent, rebuild it "
-                       "with `docker save`"));
-    }
+  if (have) return *id;
+  // Loaded without its tags: the tarball's manifest may name any tag (`ubuntu:22.04`,
+  // another container's image), and `docker load` would move it to this image.
+  fs::path untagged;
+  for (const fs::path& dir : {file.parent_path(), fs::temp_directory_path()}) {
+    std::string tmpl = (dir / ".untagged-XXXXXX").string();
+    int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) continue;
+    ::close(fd);
+    untagged = tmpl;
+    break;
   }
-  loaded->insert(key);
+  if (untagged.empty()) {
+    return absl::InternalError(absl::StrCat(what(), ": no room for an untagged copy to load in ",
+                                            file.parent_path().string(), " or ",
+                                            fs::temp_directory_path().string()));
+  }
+  absl::Status copied = WriteUntaggedDockerArchive(file, untagged);
+  absl::StatusOr<CaptureResult> load =
+      copied.ok()
+          ? RunCapture(Cli({"load", "-q", "-i", untagged.string()}), std::chrono::minutes(30))
+          : absl::StatusOr<CaptureResult>(copied);
+  std::error_code ec;
+  fs::remove(untagged, ec);
+  if (!load.ok()) {
+    return absl::Status(load.status().code(), absl::StrCat(what(), ": ", load.status().message()));
+  }
+  if (load->exit_code != 0) {
+    std::string output(absl::StripAsciiWhitespace(load->output));
+    bool engine_down = absl::StrContains(output, "Cannot connect") ||
+                       absl::StrContains(output, "connection refused") ||
+                       absl::StrContains(output, "no space left");
+    return absl::FailedPreconditionError(absl::StrCat(
+        what(), ": `docker load` refused it: ", output,
+        engine_down ? "; check that the docker engine is reachable and has space for the image"
+                    : "; the tarball's layers do not match its config: rebuild it with "
+                      "`docker save -o <file> <image>` and register it again"));
+  }
+  ASSIGN_OR_RETURN(have, present());
+  if (!have) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what(), ": `docker load` did not produce image ", *id,
+                     " (the SHA-256 of its config); the archive is inconsistent, rebuild it "
+                     "with `docker save`"));
+  }
   return *id;
 }
 

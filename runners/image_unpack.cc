@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -29,17 +30,27 @@ namespace medperf {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-absl::StatusOr<std::string> CachedFileSha256(const fs::path& path) {
-  static std::mutex mu;
-  static std::map<std::tuple<std::string, uintmax_t, int64_t>, std::string> memo;
+namespace {
+
+// What identifies an unchanged image file for the memos below: absolute path, size and
+// modification time (ns). NOT_FOUND when the file does not exist.
+using FileStatKey = std::tuple<std::string, uintmax_t, int64_t>;
+absl::StatusOr<FileStatKey> StatKey(const fs::path& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat("image file '", path.string(), "' not found"));
   }
   std::error_code ec;
-  auto key =
-      std::make_tuple(fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
-                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  return std::make_tuple(fs::absolute(path, ec).string(), static_cast<uintmax_t>(st.st_size),
+                         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CachedFileSha256(const fs::path& path) {
+  static std::mutex mu;
+  static std::map<FileStatKey, std::string> memo;
+  ASSIGN_OR_RETURN(FileStatKey key, StatKey(path));
   {
     std::lock_guard<std::mutex> lock(mu);
     if (auto it = memo.find(key); it != memo.end()) return it->second;
@@ -393,55 +404,169 @@ absl::StatusOr<ImageRoot> UnpackImage(const fs::path& image_tar, const fs::path&
 
 namespace {
 
-// manifest.json of a `docker save` tarball (only that entry is read), or NOT_FOUND.
-absl::StatusOr<json> DockerArchiveManifest(const fs::path& image_tar) {
-  std::unique_ptr<struct archive, int (*)(struct archive*)> in(archive_read_new(),
-                                                               archive_read_free);
+// An entry's name without a leading "./".
+std::string EntryName(struct archive_entry* entry) {
+  const char* raw = archive_entry_pathname(entry);
+  std::string name = raw ? raw : "";
+  while (name.starts_with("./")) name.erase(0, 2);
+  return name;
+}
+
+using ArchiveReader = std::unique_ptr<struct archive, int (*)(struct archive*)>;
+
+absl::StatusOr<ArchiveReader> OpenTar(const fs::path& image_tar) {
+  ArchiveReader in(archive_read_new(), archive_read_free);
   archive_read_support_filter_all(in.get());
   archive_read_support_format_tar(in.get());
   if (archive_read_open_filename(in.get(), image_tar.c_str(), 1 << 20) != ARCHIVE_OK) {
     return absl::NotFoundError(absl::StrCat("cannot open image '", image_tar.string(),
                                             "': ", archive_error_string(in.get())));
   }
+  return in;
+}
+
+// What the Docker runner needs of a `docker save` tarball: its first manifest entry and
+// the image id computed from the bytes of the config that entry names (an image's id is
+// the SHA-256 of its config, which pins every layer by its diff_id).
+struct DockerArchiveInfo {
+  json manifest;
+  std::string image_id;  // "sha256:<64 hex>"
+};
+
+// One pass over the tarball: manifest.json (written last by `docker save`) and the
+// SHA-256 of every small entry, so the config is hashed whatever its position.
+// INVALID_ARGUMENT when the manifest names a config that is missing or whose file name
+// is not the hash of its bytes; NOT_FOUND when there is no manifest.
+absl::StatusOr<DockerArchiveInfo> ReadDockerArchive(const fs::path& image_tar) {
+  ASSIGN_OR_RETURN(ArchiveReader in, OpenTar(image_tar));
+  constexpr la_int64_t kSmall = 16 << 20;  // configs and manifests are a few KiB
+  std::map<std::string, std::string> small_hashes;
+  std::optional<json> manifest;
   struct archive_entry* entry;
-  while (archive_read_next_header(in.get(), &entry) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(entry);
-    if (name != "manifest.json" && name != "./manifest.json") continue;
-    if (archive_entry_size(entry) > (16 << 20)) break;
-    std::string text(static_cast<size_t>(archive_entry_size(entry)), '\0');
-    if (archive_read_data(in.get(), text.data(), text.size()) !=
-        static_cast<la_ssize_t>(text.size()))
-      break;
-    ASSIGN_OR_RETURN(json manifest, ParseJson(text, "manifest.json"));
-    if (manifest.is_array() && !manifest.empty() && manifest[0].is_object()) return manifest[0];
-    break;
+  int rc;
+  std::string buffer(1 << 16, '\0');
+  while ((rc = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK) {
+    if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_size(entry) > kSmall) continue;
+    std::string name = EntryName(entry);
+    std::string text;
+    la_ssize_t n;
+    while ((n = archive_read_data(in.get(), buffer.data(), buffer.size())) > 0) {
+      text.append(buffer.data(), static_cast<size_t>(n));
+    }
+    if (n < 0) break;
+    if (name == "manifest.json") {
+      ASSIGN_OR_RETURN(json parsed, ParseJson(text, "manifest.json"));
+      if (parsed.is_array() && !parsed.empty() && parsed[0].is_object()) manifest = parsed[0];
+    }
+    small_hashes[name] = Sha256Hex(text);
   }
-  return absl::NotFoundError(absl::StrCat("image '", image_tar.string(),
-                                          "' has no manifest.json (not a `docker save` tarball)"));
+  if (rc != ARCHIVE_EOF) {
+    return absl::InvalidArgumentError(absl::StrCat("image '", image_tar.string(),
+                                                   "' is not a complete tar archive (",
+                                                   archive_error_string(in.get()), ")"));
+  }
+  if (!manifest) {
+    return absl::NotFoundError(absl::StrCat(
+        "image '", image_tar.string(), "' has no manifest.json (not a `docker save` tarball)"));
+  }
+  std::string config = manifest->value("Config", std::string());
+  while (config.starts_with("./")) config.erase(0, 2);
+  auto it = small_hashes.find(config);
+  if (config.empty() || it == small_hashes.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image '", image_tar.string(),
+                     "': manifest.json names no image config in the tarball ('", config, "')"));
+  }
+  // The name says which id the image claims; the bytes say which it is. A tarball whose
+  // config is named after another image would make the engine run that other image.
+  std::string named = fs::path(config).filename().string();
+  if (named.ends_with(".json")) named.resize(named.size() - 5);
+  if (named != it->second) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image '", image_tar.string(), "': its config '", config, "' hashes to sha256:", it->second,
+        ", not to the id its name claims; the tarball was altered after "
+        "`docker save`"));
+  }
+  return DockerArchiveInfo{*manifest, absl::StrCat("sha256:", it->second)};
+}
+
+// The same, memoized by the file's stat key: reading the manifest means reading the
+// whole tarball, and the Docker runner asks for each task.
+absl::StatusOr<DockerArchiveInfo> DockerArchive(const fs::path& image_tar) {
+  static std::mutex mu;
+  static std::map<FileStatKey, DockerArchiveInfo> memo;
+  ASSIGN_OR_RETURN(FileStatKey key, StatKey(image_tar));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(DockerArchiveInfo info, ReadDockerArchive(image_tar));
+  std::lock_guard<std::mutex> lock(mu);
+  memo[key] = info;
+  return info;
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> DockerArchiveRepoTag(const fs::path& image_tar) {
-  ASSIGN_OR_RETURN(json manifest, DockerArchiveManifest(image_tar));
-  auto tags = StringList(manifest.value("RepoTags", json::array()));
-  if (!tags.empty()) return tags[0];
-  return absl::NotFoundError(
-      absl::StrCat("image '", image_tar.string(), "' has no RepoTags in manifest.json"));
+absl::StatusOr<std::string> DockerArchiveImageId(const fs::path& image_tar) {
+  ASSIGN_OR_RETURN(DockerArchiveInfo info, DockerArchive(image_tar));
+  return info.image_id;
 }
 
-absl::StatusOr<std::string> DockerArchiveImageId(const fs::path& image_tar) {
-  ASSIGN_OR_RETURN(json manifest, DockerArchiveManifest(image_tar));
-  std::string config = manifest.value("Config", std::string());
-  std::string hex = fs::path(config).filename().string();
-  if (hex.ends_with(".json")) hex.resize(hex.size() - 5);
-  if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-      })) {
-    return absl::NotFoundError(absl::StrCat(
-        "image '", image_tar.string(), "': manifest.json names no image config ('", config, "')"));
+absl::Status WriteUntaggedDockerArchive(const fs::path& image_tar, const fs::path& out) {
+  ASSIGN_OR_RETURN(ArchiveReader in, OpenTar(image_tar));
+  std::unique_ptr<struct archive, int (*)(struct archive*)> w(archive_write_new(),
+                                                              archive_write_free);
+  archive_write_set_format_pax_restricted(w.get());
+  if (archive_write_open_filename(w.get(), out.c_str()) != ARCHIVE_OK) {
+    return absl::InternalError(
+        absl::StrCat("cannot write '", out.string(), "': ", archive_error_string(w.get())));
   }
-  return absl::StrCat("sha256:", hex);
+  auto write_error = [&]() {
+    return absl::InternalError(
+        absl::StrCat("cannot write '", out.string(), "': ", archive_error_string(w.get())));
+  };
+  struct archive_entry* entry;
+  int rc;
+  std::string buffer(1 << 20, '\0');
+  while ((rc = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK) {
+    std::string name = EntryName(entry);
+    // The legacy tag file names repositories as well: dropped with the tags.
+    if (name == "repositories") continue;
+    if (name == "manifest.json") {
+      std::string text;
+      la_ssize_t n;
+      while ((n = archive_read_data(in.get(), buffer.data(), buffer.size())) > 0) {
+        text.append(buffer.data(), static_cast<size_t>(n));
+      }
+      ASSIGN_OR_RETURN(json manifest, ParseJson(text, "manifest.json"));
+      if (manifest.is_array()) {
+        for (json& image : manifest) {
+          if (image.is_object()) image["RepoTags"] = nullptr;
+        }
+      }
+      text = manifest.dump();
+      archive_entry_set_size(entry, static_cast<la_int64_t>(text.size()));
+      if (archive_write_header(w.get(), entry) != ARCHIVE_OK) return write_error();
+      if (archive_write_data(w.get(), text.data(), text.size()) < 0) return write_error();
+      continue;
+    }
+    if (archive_write_header(w.get(), entry) != ARCHIVE_OK) return write_error();
+    la_ssize_t n;
+    while ((n = archive_read_data(in.get(), buffer.data(), buffer.size())) > 0) {
+      if (archive_write_data(w.get(), buffer.data(), static_cast<size_t>(n)) < 0) {
+        return write_error();
+      }
+    }
+    if (n < 0) break;
+  }
+  if (rc != ARCHIVE_EOF) {
+    return absl::InvalidArgumentError(absl::StrCat("image '", image_tar.string(),
+                                                   "' is not a complete tar archive (",
+                                                   archive_error_string(in.get()), ")"));
+  }
+  if (archive_write_close(w.get()) != ARCHIVE_OK) return write_error();
+  return absl::OkStatus();
 }
 
 }  // namespace medperf

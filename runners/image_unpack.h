@@ -42,14 +42,23 @@ absl::StatusOr<ImageRoot> UnpackImage(const std::filesystem::path& image_tar,
 // re-read on every task.
 absl::StatusOr<std::string> CachedFileSha256(const std::filesystem::path& path);
 
-// Reads only manifest.json of a `docker save` tarball and returns its first RepoTags
-// entry (what `docker load` will name the image), or NOT_FOUND.
-absl::StatusOr<std::string> DockerArchiveRepoTag(const std::filesystem::path& image_tar);
-
 // The image id ("sha256:<64 hex>", what `docker image inspect` knows the loaded image
-// by) of the first image in a `docker save` tarball, from manifest.json's Config entry
-// ("<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI one); NOT_FOUND
-// when the file has no such entry.
+// by) of the first image in a `docker save` tarball: the SHA-256 of the bytes of the
+// config its manifest.json names ("<hex>.json" in the classic layout,
+// "blobs/sha256/<hex>" in the OCI one), computed here, never taken from the name. The
+// tarball is read once per path, size and mtime (manifest.json is its last entry).
+// Errors: NOT_FOUND for a missing file or no manifest.json; INVALID_ARGUMENT for a
+// truncated tarball, a config missing from it, or a config whose name is not the hash
+// of its bytes (the tarball would make the engine run another image).
 absl::StatusOr<std::string> DockerArchiveImageId(const std::filesystem::path& image_tar);
+
+// Copies the `docker save` tarball `image_tar` to `out` with every manifest.json
+// RepoTags entry set to null and the legacy `repositories` file left out, so that
+// `docker load -i out` adds the image by id only and cannot move a tag the site relies
+// on (a tarball is written by a model owner). Errors: NOT_FOUND (cannot open),
+// INVALID_ARGUMENT (not a complete tar archive, manifest not JSON), INTERNAL (cannot
+// write `out`).
+absl::Status WriteUntaggedDockerArchive(const std::filesystem::path& image_tar,
+                                        const std::filesystem::path& out);
 
 }  // namespace medperf

@@ -39,12 +39,51 @@ constexpr char kUsage[] =
     " [--assets DIR]\n"
     "                      [--allow-list-out FILE]\n"
     "  medperf-server reset --db PATH\n"
-    "  medperf-server --version\n";
+    "  medperf-server --version\n"
+    "\n"
+    "The MedPerf REST API v0 (its evaluation part) over HTTP(S), kept in SQLite: a\n"
+    "MedPerf server for tests, demos and sites that run their own.\n"
+    "\n"
+    "commands:\n"
+    "  serve     serve the API until SIGTERM or SIGINT (prints \"listening on URL\")\n"
+    "  user add  create a user; its API token is printed once on stdout\n"
+    "  seed      fill an empty database with the tutorials' users and entities\n"
+    "  reset     remove all data, keep the schema\n"
+    "\n"
+    "options:\n"
+    "  --db PATH             the SQLite database (created when missing)\n"
+    "  --host ADDR           serve: address to listen on (default 127.0.0.1)\n"
+    "  --port N              serve: port (default 8000; 0 picks a free one)\n"
+    "  --tls-cert FILE, --tls-key FILE\n"
+    "                        serve: HTTPS with this PEM certificate and key\n"
+    "  --auto-approve-benchmarks-from EMAIL[,EMAIL...]\n"
+    "                        serve: benchmarks these users submit are approved at once\n"
+    "  --max-body-bytes N    serve: largest request body (default 8 MiB)\n"
+    "  --request-read-timeout-ms N\n"
+    "                        serve: time a request may take to arrive (default 10000,\n"
+    "                        0 = no bound)\n"
+    "  --max-connections-per-client N\n"
+    "                        serve: connections one address may hold (default 16,\n"
+    "                        0 = no cap)\n"
+    "  --faults SPEC, --fault-seed N\n"
+    "                        serve: make a fraction of requests misbehave (tests only)\n"
+    "  --email EMAIL, --role admin|user\n"
+    "                        user add: the new user\n"
+    "  --demo benchmark|model|data\n"
+    "                        seed: how far the tutorials' entities go (docs/server.md)\n"
+    "  --tokens-out FILE     seed: where the users' tokens are written (mode 0600)\n"
+    "  --assets DIR          seed: the containers' configs and demo data\n"
+    "  --allow-list-out FILE seed: the sandbox section medperfd needs to run them\n"
+    "  -h, --help            print this help and exit (also after a command)\n"
+    "  --version             print the version and exit\n";
 
 int Fail(const std::string& msg) {
   std::cerr << "medperf-server: " << msg << "\n";
   return 2;
 }
+
+// A command line it cannot read: the message, then where the commands are explained.
+int UsageFail(const std::string& msg) { return Fail(msg + "\n(see medperf-server --help)"); }
 
 // One subcommand's flags as "--name" -> value, for the flags given (the last one wins).
 using Flags = std::map<std::string, std::string>;
@@ -157,9 +196,13 @@ int UserAdd(const Flags& f) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (args.size() < 2 || args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+  if (args.size() < 2) {
     std::cerr << kUsage;
-    return args.size() < 2 ? 2 : 0;
+    return 2;
+  }
+  if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+    std::cout << kUsage;
+    return 0;
   }
   if (args[1] == "--version") {
     std::cout << "medperf-server " << MEDPERF_VERSION << " (API v0)\n";
@@ -167,7 +210,7 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = args[1];
   if (cmd != "serve" && cmd != "user" && cmd != "seed" && cmd != "reset") {
-    return Fail("unknown command '" + cmd + "'\n" + kUsage);
+    return UsageFail("unknown command '" + cmd + "'");
   }
   // `medperf-server seed --help` (any command's --help) shows the usage, as the bare
   // --help does; CLI11's own help flag is off so that it cannot print a second text.
@@ -195,9 +238,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::RequiredError&) {
-    return Fail("expected `user add`\n" + std::string(kUsage));  // the only required part
+    return UsageFail("expected `user add`");  // the only required part
   } catch (const CLI::ParseError& e) {
-    return Fail(e.what());
+    return UsageFail(e.what());
   }
   CLI::App* chosen = cmd == "serve"  ? serve
                      : cmd == "user" ? user_add
@@ -205,7 +248,8 @@ int main(int argc, char** argv) {
                                      : reset;
   if (std::vector<std::string> extras = app.remaining(/*recurse=*/true); !extras.empty()) {
     const std::string& e = extras.front();
-    return Fail(e.rfind("-", 0) == 0 ? "unknown option " + e : "unexpected argument '" + e + "'");
+    return UsageFail(e.rfind("-", 0) == 0 ? "unknown option " + e
+                                          : "unexpected argument '" + e + "'");
   }
   Flags flags = table.Collect(chosen);
   if (!flags.count("--db") || flags["--db"].empty()) return Fail(cmd + " needs --db PATH");

@@ -136,6 +136,7 @@ std::vector<Command> BenchmarkCommands() {
   return {
       {{"benchmark", "ls"},
        "List benchmarks on the server",
+       {"medperfctl benchmark ls", "medperfctl benchmark ls --mine"},
        ListFlags(),
        [](CommandContext& c) {
          return ListEntities(c, &v1::Control::Stub::ListBenchmarks,
@@ -149,6 +150,7 @@ std::vector<Command> BenchmarkCommands() {
        }},
       {{"benchmark", "view"},
        "Show a benchmark",
+       {"medperfctl benchmark view 1"},
        {},
        [](CommandContext& c) {
          return ViewEntity(c, &v1::Control::Stub::GetBenchmark, "benchmark");
@@ -157,6 +159,7 @@ std::vector<Command> BenchmarkCommands() {
        "<benchmark id>"},
       {{"benchmark", "run"},
        "Run every approved model of a benchmark on a prepared, operational dataset",
+       {"medperfctl benchmark run --benchmark 1 --data_uid 1"},
        {{"benchmark", {"b", "benchmark_uid"}, true, true, "benchmark id"},
         {"data_uid", {"d", "dataset"}, true, true, "dataset id"},
         {"models", {"m"}, true, false, "only these model ids, comma-separated"},
@@ -165,6 +168,11 @@ std::vector<Command> BenchmarkCommands() {
        BenchmarkRun},
       {{"benchmark", "submit"},
        "Test the benchmark's containers on the demo dataset, then submit the benchmark",
+       {"medperfctl benchmark submit --name tutorial_bmk --description \"MedPerf demo bmk\" "
+        "--demo-url "
+        "\"https://storage.googleapis.com/medperf-storage/chestxray_tutorial/demo_data.tar.gz\" "
+        "--data-preparation-container 1 --reference-model-container 2 --evaluator-container 3 "
+        "--operational"},
        {{"name", {"n"}, true, true, "a unique name"},
         {"description", {"d"}, true, true, "a short description"},
         {"docs_url", {"u"}, true, false, "documentation URL"},
@@ -192,10 +200,12 @@ std::vector<Command> BenchmarkCommands() {
        BenchmarkSubmit},
       {{"benchmark", "approve"},
        "Admin: approve a pending benchmark",
+       {"medperfctl benchmark approve --benchmark 1"},
        {{"benchmark", {"b", "benchmark_uid"}, true, true, "benchmark id"}},
        [](CommandContext& c) { return BenchmarkDecide(c, true); }},
       {{"benchmark", "reject"},
        "Admin: reject a benchmark",
+       {"medperfctl benchmark reject --benchmark 1"},
        {{"benchmark", {"b", "benchmark_uid"}, true, true, "benchmark id"}},
        [](CommandContext& c) { return BenchmarkDecide(c, false); }},
   };

@@ -110,6 +110,10 @@ std::vector<FlagSpec> AssociateFlags() {
 
 }  // namespace
 
+// Where the MedPerf chest X-ray tutorial's containers are (the examples' URLs).
+constexpr char kTutorial[] =
+    "https://raw.githubusercontent.com/mlcommons/medperf/main/examples/chestxray_tutorial/";
+
 std::vector<Command> ContainerCommands() {
   const std::vector<FlagSpec> list_flags = {{"mine", {}, false, false, "only your own"},
                                             {"name", {"n"}, true, false, "exact name"},
@@ -131,16 +135,26 @@ std::vector<Command> ContainerCommands() {
       {"operational", {}, false, false, "register it in OPERATION state"}};
   std::vector<Command> out = {{{"model", "associate"},
                                "Test a registered model with a benchmark, then request association",
+                               {"medperfctl model associate --benchmark 1 --model_uid 4"},
                                AssociateFlags(),
                                [](CommandContext& c) { return ModelAssociate(c, false); }}};
   for (const char* group : {"container", "mlcube"}) {
-    out.push_back({{group, "submit"},
-                   "Register a container: files are downloaded and hashed, then sent",
-                   submit_flags,
-                   ContainerSubmit});
-    out.push_back({{group, "ls"}, "List containers on the server", list_flags, ListContainers});
+    out.push_back(
+        {{group, "submit"},
+         "Register a container: files are downloaded and hashed, then sent",
+         {absl::StrCat("medperfctl ", group, " submit --name my-prep --container-config-file \"",
+                       kTutorial, "data_preparator/container_config.yaml\" --parameters-file \"",
+                       kTutorial, "data_preparator/workspace/parameters.yaml\" --operational")},
+         submit_flags,
+         ContainerSubmit});
+    out.push_back({{group, "ls"},
+                   "List containers on the server",
+                   {absl::StrCat("medperfctl ", group, " ls --mine")},
+                   list_flags,
+                   ListContainers});
     out.push_back({{group, "view"},
                    "Show a container",
+                   {absl::StrCat("medperfctl ", group, " view 1")},
                    {},
                    [](CommandContext& c) {
                      return ViewEntity(c, &v1::Control::Stub::GetContainer, "container");
@@ -151,6 +165,7 @@ std::vector<Command> ContainerCommands() {
   out.push_back({{"mlcube", "associate"},
                  "Test a registered model container with a benchmark, then request association "
                  "(--model_uid is the container id, as in the tutorials)",
+                 {"medperfctl mlcube associate --benchmark 1 --model_uid 4"},
                  AssociateFlags(),
                  [](CommandContext& c) { return ModelAssociate(c, true); }});
   return out;

@@ -54,11 +54,13 @@ std::vector<Command> StorageCommands() {
   return {
       {{"storage", "ls"},
        "Show the state directory's asset folders: location, size, items; and the free space",
+       {"medperfctl storage ls"},
        {},
        StorageList},
       {{"storage", "cleanup"},
        "Remove clutter: temporary files, failed tasks' partial outputs, what retention lets go "
        "(never prepared data or results; refused while a job runs)",
+       {"medperfctl storage cleanup --dry-run"},
        {{"dry-run", {}, false, false, "only show what would be removed"}},
        StorageCleanup},
   };

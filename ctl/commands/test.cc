@@ -163,6 +163,12 @@ std::vector<Command> TestCommands() {
       {{"test", "run"},
        "Compatibility test: demo data → data preparator → model → evaluator, printing the "
        "metrics",
+       {"medperfctl test run --data_preparator "
+        "\"medperf_tutorial/data_preparator/container_config.yaml\" --model "
+        "\"medperf_tutorial/model_custom_cnn/container_config.yaml\" --evaluator "
+        "\"medperf_tutorial/metrics/container_config.yaml\" --data_path "
+        "\"medperf_tutorial/demo_data/images\" --labels_path "
+        "\"medperf_tutorial/demo_data/labels\""},
        {{"benchmark", {"b"}, true, false, "benchmark id: its demo data, preparator, evaluator"},
         {"data_preparator",
          {"p", "data_preparation"},
@@ -180,6 +186,8 @@ std::vector<Command> TestCommands() {
        TestRun},
       {{"demo", "pack"},
        "Pack a demo dataset: writes paths.yaml and demo_data.tar.gz, prints its hash",
+       {"medperfctl demo pack medperf_tutorial/demo --data_path demo_data/images --labels_path "
+        "demo_data/labels"},
        {{"data_path", {}, true, true, "folder of the data records, inside <folder>"},
         {"labels_path", {}, true, true, "folder of the labels, inside <folder>"},
         {"output", {"o"}, true, false, "tarball to write (default <folder>/demo_data.tar.gz)"}},

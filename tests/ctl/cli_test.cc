@@ -13,22 +13,11 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "tests/ctl/run_ctl.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::ctl {
 namespace {
-
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-CliRun RunCtl(const std::vector<std::string>& argv) {
-  std::ostringstream out, err;
-  std::istringstream in;
-  int code = RunCli(argv, out, err, in);
-  return {code, out.str(), err.str()};
-}
 
 // argv for `command` with every required option given a placeholder value, on a socket
 // nobody listens on.
@@ -42,11 +31,15 @@ std::vector<std::string> Invocation(const Command& command, const std::string& t
   return argv;
 }
 
+// `help X` only prints X's help (it is `X --help`): it runs nothing, as nobody.
+bool IsHelp(const Command& command) { return command.words == std::vector<std::string>{"help"}; }
+
 // A --token-file that cannot be read stops every command before it reaches the daemon,
 // so no command can silently run as the daemon's own user instead.
 TEST(CliTest, EveryCommandRefusesAnUnreadableTokenFile) {
   ASSERT_FALSE(AllCommands().empty());
   for (const Command& command : AllCommands()) {
+    if (IsHelp(command)) continue;
     SCOPED_TRACE(absl::StrJoin(command.words, " "));
     CliRun r = RunCtl(Invocation(command, "/nonexistent/token"));
     EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -62,6 +55,7 @@ TEST(CliTest, EveryCommandRefusesAWorldReadableTokenFile) {
   testing::WriteFile(token, "secret-token\n");
   ASSERT_EQ(::chmod(token.c_str(), 0644), 0);
   for (const Command& command : AllCommands()) {
+    if (IsHelp(command)) continue;
     SCOPED_TRACE(absl::StrJoin(command.words, " "));
     CliRun r = RunCtl(Invocation(command, token));
     EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -107,7 +101,7 @@ TEST(CliTest, UsageErrorsExitWithTwo) {
            {{"job", "view"}, "missing <job id>"},
            {{"dataset", "prepare", "--data_uid", "-3"}, "--data_uid '-3'"},
            {{"result", "view"}, "missing result uid"},
-           {{"completion", "zsh"}, "only bash is supported"},
+           {{"completion", "tcsh"}, "the shells are bash, zsh and fish"},
            {{"--socket"}, "--socket"},
        }) {
     SCOPED_TRACE(absl::StrJoin(c.argv, " "));
@@ -129,7 +123,8 @@ TEST(CliTest, NoCommandPrintsUsageAndExitsWithTwo) {
   CliRun command_help = RunCtl({"dataset", "submit", "-h"});
   EXPECT_EQ(command_help.exit_code, 0);
   EXPECT_NE(command_help.out.find("usage: medperfctl dataset submit"), std::string::npos);
-  EXPECT_NE(command_help.out.find("--data_path, -d VALUE"), std::string::npos) << command_help.out;
+  EXPECT_NE(command_help.out.find("--data_path, --data-path, -d VALUE"), std::string::npos)
+      << command_help.out;
   CliRun version = RunCtl({"status", "--version"});
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_EQ(version.out.rfind("medperfctl ", 0), 0u) << version.out;

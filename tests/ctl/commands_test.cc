@@ -10,22 +10,11 @@
 
 #include "core/hashing.h"
 #include "ctl/cli.h"
+#include "tests/ctl/run_ctl.h"
 #include "tests/support/test_support.h"
 
 namespace medperf::ctl {
 namespace {
-
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-CliRun RunCtl(const std::vector<std::string>& argv) {
-  std::ostringstream out, err;
-  std::istringstream in;
-  int code = RunCli(argv, out, err, in);
-  return {code, out.str(), err.str()};
-}
 
 class DemoPackTest : public ::testing::Test {
  protected:

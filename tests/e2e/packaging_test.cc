@@ -3,6 +3,8 @@
 // knows every command.
 #include <unistd.h>
 
+#include <iostream>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/test_support.h"
@@ -100,6 +102,69 @@ TEST(PackagingTest, BashCompletionIsValidAndComplete) {
 namespace medperf::testing {
 namespace {
 
+// One file of the package's data, as its bytes ("" when missing).
+std::string PackagedFile(const std::filesystem::path& deb, const std::string& path,
+                         const std::string& filter = "cat") {
+  RunResult r = RunProcess({"/bin/sh", "-c",
+                            "/usr/bin/dpkg-deb --fsys-tarfile '" + deb.string() + "' | tar -xO '" +
+                                path + "' | " + filter});
+  return r.exit_code == 0 ? r.out : "";
+}
+
+// copyright in DEP-5 form, changelog.gz in Debian's changelog form for this version,
+// and man pages that say what the programs' --help says.
+void ExpectDocsAndManPagesAreDebians(const std::filesystem::path& deb) {
+  const std::string doc = "./usr/share/doc/medperf-site-agent/";
+  std::string copyright = PackagedFile(deb, doc + "copyright");
+  EXPECT_EQ(copyright.rfind(
+                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n", 0),
+            0u)
+      << copyright;
+  for (const char* field : {"\nFiles: *\n", "\nCopyright: ", "\nLicense: "}) {
+    EXPECT_NE(copyright.find(field), std::string::npos) << field;
+  }
+  std::string changelog = PackagedFile(deb, doc + "changelog.gz", "gzip -dc");
+  EXPECT_EQ(changelog.rfind(std::string("medperf-site-agent (") + MEDPERF_VERSION + ") ", 0), 0u)
+      << changelog;
+  EXPECT_NE(changelog.find("\n -- "), std::string::npos) << changelog;
+  // gzip -n: no file name or time stamp in the header (reproducible packages).
+  std::string header = PackagedFile(deb, doc + "changelog.gz", "head -c 8 | od -An -tx1");
+  EXPECT_NE(header.find("1f 8b 08 00 00 00 00 00"), std::string::npos) << header;
+
+  struct Page {
+    const char* path;
+    const char* title;
+    std::vector<std::string> says;
+  };
+  for (const Page& p :
+       {Page{"./usr/share/man/man1/medperfctl.1.gz", ".TH MEDPERFCTL 1", {"dataset submit"}},
+        Page{"./usr/share/man/man8/medperfd.8.gz", ".TH MEDPERFD 8", {"\\-\\-state\\-dir"}},
+        Page{"./usr/share/man/man1/medperf-server.1.gz",
+             ".TH MEDPERF-SERVER 1",
+             {"\\-\\-tokens\\-out"}},
+        Page{"./usr/share/man/man5/medperfd.yaml.5.gz",
+             ".TH MEDPERFD.YAML 5",
+             {"token_file", "max_concurrent_jobs"}}}) {
+    std::string page = PackagedFile(deb, p.path, "gzip -dc");
+    EXPECT_EQ(page.rfind(p.title, 0), 0u) << p.path << "\n" << page.substr(0, 200);
+    for (const std::string& s : p.says) EXPECT_NE(page.find(s), std::string::npos) << p.path << s;
+  }
+}
+
+// lintian (Debian's package checker) reports no error; its warnings are explained in
+// docs/operations.md ("Building the package").
+void ExpectLintianFindsNoErrors(const std::filesystem::path& deb) {
+  if (access("/usr/bin/lintian", X_OK) != 0) {
+    std::cout << "lintian is not installed (packaging/deps.sh --tests installs it): not run\n";
+    return;
+  }
+  RunResult r = RunProcess({"/usr/bin/lintian", "--tag-display-limit", "0", deb.string()},
+                           std::chrono::minutes(5));
+  EXPECT_EQ(r.out.find("\nE: "), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.rfind("E: ", 0), std::string::npos) << r.out << r.err;
+  std::cout << "lintian:\n" << r.out;
+}
+
 // The Debian package builds from this tree and carries what a site install needs.
 TEST(PackagingTest, DebianPackageBuildsWithServiceConfigAndScripts) {
   if (access("/usr/bin/cpack", X_OK) != 0 || access("/usr/bin/dpkg-deb", X_OK) != 0) {
@@ -131,9 +196,19 @@ TEST(PackagingTest, DebianPackageBuildsWithServiceConfigAndScripts) {
   for (const char* want :
        {"./usr/sbin/medperfd", "./usr/bin/medperfctl", "./usr/bin/medperf-server",
         "./usr/lib/systemd/system/medperfd.service", "./usr/lib/sysusers.d/medperfd.conf",
-        "./usr/share/bash-completion/completions/medperfctl", "./etc/medperfd/medperfd.yaml"}) {
+        "./usr/share/bash-completion/completions/medperfctl", "./etc/medperfd/medperfd.yaml",
+        // zsh and fish completion in Debian's vendor directories.
+        "./usr/share/zsh/vendor-completions/_medperfctl",
+        "./usr/share/fish/vendor_completions.d/medperfctl.fish",
+        // Man pages, gzip'd, and what Debian requires of every package's doc folder.
+        "./usr/share/man/man1/medperfctl.1.gz", "./usr/share/man/man1/medperf-server.1.gz",
+        "./usr/share/man/man8/medperfd.8.gz", "./usr/share/man/man5/medperfd.yaml.5.gz",
+        "./usr/share/doc/medperf-site-agent/copyright",
+        "./usr/share/doc/medperf-site-agent/changelog.gz"}) {
     EXPECT_NE(files.out.find(want), std::string::npos) << "missing " << want;
   }
+  ExpectDocsAndManPagesAreDebians(deb);
+  ExpectLintianFindsNoErrors(deb);
   // No example or test programs in a site's package.
   EXPECT_EQ(files.out.find("chestxray"), std::string::npos);
   EXPECT_EQ(files.out.find("_tests"), std::string::npos);

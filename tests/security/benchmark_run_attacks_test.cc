@@ -421,7 +421,7 @@ TEST_F(ServerSecurityTest, ServerLocalProcessNeedsTheAllowList) {
   EXPECT_EQ(sec::FilesContaining(StateDir(), "pwned-" + nonce_), "");
 
   // Allow-listed, then the executable on disk changes (a file beside it replaced it).
-  fs::path copy = dir_ / "exe" / "hostile";
+  fs::path copy = dir_ / "exe-changed" / "hostile";
   fs::create_directories(copy.parent_path());
   fs::copy_file(BuildDir() / "tests/security/bin/hostile", copy);
   ::chmod(copy.c_str(), 0755);

@@ -376,8 +376,30 @@ class HostileBase {
     return BuildDir() / "tests/security/containers" / runner_ / name;
   }
 
+  static std::string HostileBuildPath() {
+    return (BuildDir() / "tests/security/bin/hostile").string();
+  }
+  // The hostile program copied into the test's own folder: a service-user daemon cannot
+  // reach a build tree under a private parent (a checkout in /root or a mode-0700 temp
+  // folder), and a site's LocalProcess programs live where its service user can read them.
+  std::string HostileCopy() {
+    namespace fs = std::filesystem;
+    fs::path copy = dir_ / "exe" / "hostile";
+    if (!fs::exists(copy)) {
+      fs::create_directories(copy.parent_path());
+      fs::permissions(copy.parent_path(), fs::perms::owner_all | fs::perms::group_read |
+                                              fs::perms::group_exec | fs::perms::others_read |
+                                              fs::perms::others_exec);
+      fs::copy_file(HostileBuildPath(), copy);
+      fs::permissions(copy, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    }
+    return copy.string();
+  }
+
   // Copies container folder `name` to <tmp>/containers/<as>, filling in the token file,
-  // state dir and nonce the hostile program is told about.
+  // state dir and nonce the hostile program is told about, and pointing it at the copy of
+  // the hostile program.
   std::filesystem::path Instantiate(const std::string& name, std::string as = "") {
     namespace fs = std::filesystem;
     if (as.empty()) as = name;
@@ -389,7 +411,8 @@ class HostileBase {
     for (const auto& [from, to] :
          std::vector<std::pair<std::string, std::string>>{{"%TOKEN%", token_file_.string()},
                                                           {"%STATE%", StateDir().string()},
-                                                          {"%NONCE%", nonce_}}) {
+                                                          {"%NONCE%", nonce_},
+                                                          {HostileBuildPath(), HostileCopy()}}) {
       for (size_t at = config.find(from); at != std::string::npos; at = config.find(from, at)) {
         config.replace(at, from.size(), to);
         at += to.size();

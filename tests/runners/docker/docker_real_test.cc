@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "runners/container_config.h"
 #include "runners/docker_runner.h"
@@ -38,11 +39,12 @@ using testing::TempDir;
 using testing::WriteFile;
 
 constexpr char kImage[] = "medperf-test/cxr:1";
+constexpr char kProgramDir[] = "/opt/cxr";  // where the example programs sit in kImage
 
 fs::path Cxr() { return testing::BuildDir() / "examples" / "chestxray"; }
 
-// One image for every test of this process: /bin/sh (dash) and the example programs at
-// their host paths, each with its libraries.
+// One image for every test of this process: /bin/sh (dash) and the example programs in
+// kProgramDir, each with its libraries.
 ::testing::AssertionResult BuildImage() {
   static TempDir* work = new TempDir;
   fs::path root = *work / "rootfs";
@@ -50,8 +52,10 @@ fs::path Cxr() { return testing::BuildDir() / "examples" / "chestxray"; }
   if (!sh) return sh;
   for (const char* exe : {"chestxray_prep", "chestxray_model_linear", "chestxray_model_faulty",
                           "chestxray_metrics"}) {
-    auto copied =
-        testing::CopyWithLibraries(testing::BinaryPath(std::string("examples/bin/") + exe), root);
+    // A fixed path inside the image, not the host's: a build tree under /tmp would be
+    // hidden by the tmpfs every container gets at /tmp.
+    auto copied = testing::CopyWithLibraries(
+        testing::BinaryPath(std::string("examples/bin/") + exe), root, fs::path(kProgramDir) / exe);
     if (!copied) return copied;
   }
   // As in any base image: a task user who is not root must be able to write /tmp
@@ -62,13 +66,15 @@ fs::path Cxr() { return testing::BuildDir() / "examples" / "chestxray"; }
 }
 
 // An example container folder's LocalProcess config run from kImage: the same tasks,
-// volumes and commands, the program as the entrypoint.
+// volumes and commands, the program (in kProgramDir) as the entrypoint.
 ContainerConfig AsDockerImage(const fs::path& folder) {
   auto config = LoadContainerConfigFile(folder / "container_config.yaml");
   EXPECT_TRUE(config.ok()) << config.status();
   if (!config.ok()) return {};
   config->type = ContainerType::kDockerImage;
-  for (auto& [name, task] : config->tasks) task.entrypoint = config->image;
+  for (auto& [name, task] : config->tasks) {
+    task.entrypoint = (fs::path(kProgramDir) / fs::path(config->image).filename()).string();
+  }
   config->image = kImage;
   return *config;
 }
@@ -364,6 +370,84 @@ TEST_F(DockerRealTest, ImageArchiveIsLoadedOnceAndReused) {
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(absl::StrContains(bad.status().message(), "images/cxr.tar")) << bad.status();
   EXPECT_FALSE(absl::StrContains(bad.status().message(), "TaskRun")) << bad.status();
+}
+
+// Tarballs are a model owner's: one whose manifest names a tag the site uses does not
+// move that tag (it is loaded by id only), one whose config file is named after another
+// image's id is refused instead of running that other image, and an image an operator
+// removed from the engine is loaded again by the next task.
+TEST_F(DockerRealTest, HostileArchivesCannotRetagOrImpersonateAndRemovedImagesComeBack) {
+  auto docker = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "docker");
+    auto r = RunCapture(args, std::chrono::seconds(120));
+    EXPECT_TRUE(r.ok() && r->exit_code == 0)
+        << absl::StrJoin(args, " ") << ": " << (r.ok() ? r->output : r.status().ToString());
+    return r.ok() ? std::string(absl::StripAsciiWhitespace(r->output)) : std::string();
+  };
+  std::string original = docker({"image", "inspect", "--format", "{{.Id}}", kImage});
+  // Another image (same files, one more ENV: another config, another id), saved under
+  // the name kImage, after which kImage points back to the original.
+  docker({"tag", kImage, "medperf-test/original:1"});
+  fs::path rootfs_tar = dir_ / "rootfs.tar";
+  docker({"create", "--name", "export-me", kImage, "/bin/sh"});
+  docker({"export", "-o", rootfs_tar.string(), "export-me"});
+  docker({"rm", "export-me"});
+  std::string hostile = docker({"import", "--change", "ENV HOSTILE=1", "--change",
+                                "ENTRYPOINT [\"/bin/sh\"]", rootfs_tar.string()});
+  ASSERT_NE(hostile, original);
+  docker({"tag", hostile, kImage});
+  fs::path tar = dir_ / "hostile.tar";
+  docker({"save", "-o", tar.string(), kImage});
+  docker({"tag", "medperf-test/original:1", kImage});
+  docker({"rmi", "-f", hostile});
+  ASSERT_EQ(docker({"image", "inspect", "--format", "{{.Id}}", kImage}), original);
+
+  auto config = ParseContainerConfig(
+      "container_type: DockerArchive\nimage: https://example.org/x.tar\ntasks:\n  infer:\n"
+      "    run_args: {command: [-c, 'echo \"$HOSTILE\" > /out/x']}\n"
+      "    output_volumes: {out: {mount_path: /out, type: directory}}\n",
+      "hostile archive");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto run_archive = [&](const fs::path& file) {
+    auto runner = DockerRunner::Create();  // a new runner per task, as the daemon does
+    EXPECT_TRUE(runner.ok());
+    fs::remove_all(dir_ / "out");
+    TaskRun run{.task = "infer", .mounts = {{"out", dir_ / "out"}}, .image_file = file};
+    return (*runner)->Run(*config, run);
+  };
+  auto ran = run_archive(tar);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_TRUE(ran->ok()) << ran->Describe();
+  EXPECT_EQ(ReadFile(dir_ / "out/x"), "1\n") << "the tarball's own image ran";
+  EXPECT_EQ(docker({"image", "inspect", "--format", "{{.Id}}", kImage}), original)
+      << "loading the tarball moved the tag " << kImage;
+  EXPECT_EQ(docker({"image", "inspect", "--format", "{{len .RepoTags}}", hostile}), "0");
+
+  // Removed by an operator: the next task loads it again.
+  docker({"rmi", "-f", hostile});
+  ran = run_archive(tar);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_TRUE(ran->ok()) << ran->Describe();
+  EXPECT_EQ(ReadFile(dir_ / "out/x"), "1\n");
+
+  // The same tarball with its config renamed after the original image's id.
+  fs::path unpacked = dir_ / "unpacked";
+  fs::create_directories(unpacked);
+  auto untar = testing::Run({"/usr/bin/tar", "-xf", tar.string(), "-C", unpacked.string()});
+  ASSERT_EQ(untar.exit_code, 0) << untar.err;
+  std::string hostile_hex = hostile.substr(7), original_hex = original.substr(7);
+  fs::rename(unpacked / (hostile_hex + ".json"), unpacked / (original_hex + ".json"));
+  std::string manifest = ReadFile(unpacked / "manifest.json");
+  ASSERT_TRUE(absl::StrContains(manifest, hostile_hex));
+  WriteFile(unpacked / "manifest.json",
+            absl::StrReplaceAll(manifest, {{hostile_hex, original_hex}}));
+  fs::path lying = dir_ / "lying.tar";
+  auto retar = testing::Run({"/usr/bin/tar", "-cf", lying.string(), "-C", unpacked.string(), "."});
+  ASSERT_EQ(retar.exit_code, 0) << retar.err;
+  ran = run_archive(lying);
+  ASSERT_FALSE(ran.ok()) << "a tarball claiming another image's id ran";
+  EXPECT_TRUE(absl::StrContains(ran.status().message(), "lying.tar")) << ran.status();
+  EXPECT_TRUE(absl::StrContains(ran.status().message(), "altered")) << ran.status();
 }
 
 // runner.docker.host: the engine named in the config is the one used, whatever
