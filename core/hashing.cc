@@ -98,6 +98,7 @@ absl::StatusOr<std::string> HashOpenFile(int fd, const std::filesystem::path& pa
   while (true) {
     if (since_check >= kCancelCheckBytes) {
       if (Cancelled(options)) return CancelledHashing(path);
+      if (options.on_read) options.on_read(since_check);
       since_check = 0;
     }
     ssize_t n = ::read(fd, buffer.get(), kReadBuffer);
@@ -109,6 +110,7 @@ absl::StatusOr<std::string> HashOpenFile(int fd, const std::filesystem::path& pa
     stream.Update(buffer.get(), static_cast<size_t>(n));
     since_check += static_cast<uint64_t>(n);
   }
+  if (options.on_read && since_check > 0) options.on_read(since_check);
   return stream.FinalHex();
 }
 

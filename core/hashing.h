@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,6 +53,9 @@ struct HashOptions {
   // Checked between files and every 8 MiB read; when it becomes true hashing stops with
   // CANCELLED (so a cancel or SIGTERM interrupts a huge hash).
   const std::atomic<bool>* cancel = nullptr;
+  // Called with the bytes read since its last call, every 8 MiB and at the end of each
+  // file (the caller sums them): a progress report of a long hash.
+  std::function<void(uint64_t bytes)> on_read{};
 };
 
 // Lowercase hex SHA-256 (no prefix) of a file's contents, read with large buffers.

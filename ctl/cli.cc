@@ -131,6 +131,7 @@ void AddGlobalOptions(CLI::App& app, ParsedCommandLine& p) {
   app.add_flag("--json", p.global.json);
   app.add_flag("-y,--yes", p.global.yes);
   app.add_flag("-v,--verbose", p.global.verbose);
+  app.add_flag("--follow-logs,--follow_logs", p.global.follow_logs);
   app.add_flag("-h,--help", p.help);
   app.add_flag("--version", p.version);
 }
@@ -139,8 +140,9 @@ void AddGlobalOptions(CLI::App& app, ParsedCommandLine& p) {
 bool IsGlobalOption(const std::string& a, bool* with_value) {
   *with_value = a == "--socket" || a == "--token-file";
   return *with_value || a == "--json" || a == "-y" || a == "--yes" || a == "-v" ||
-         a == "--verbose" || a == "-h" || a == "--help" || a == "--version" ||
-         absl::StartsWith(a, "--socket=") || absl::StartsWith(a, "--token-file=");
+         a == "--verbose" || a == "--follow-logs" || a == "--follow_logs" || a == "-h" ||
+         a == "--help" || a == "--version" || absl::StartsWith(a, "--socket=") ||
+         absl::StartsWith(a, "--token-file=");
 }
 
 // CLI11's form of a flag's spellings: "--data_uid,--data-uid,-d".

@@ -61,8 +61,9 @@ struct GlobalOptions {
   std::string socket;
   bool json = false;
   bool yes = false;
-  bool verbose = false;    // print an error's raw detail after its sentence
-  std::string token_file;  // act as another MedPerf user for this call
+  bool verbose = false;      // print an error's raw detail after its sentence
+  std::string token_file;    // act as another MedPerf user for this call
+  bool follow_logs = false;  // show the containers' output lines while a job runs
 };
 
 // How handlers report failure (RunCli turns the code into the exit code):

@@ -1,12 +1,18 @@
 #include "ctl/commands.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/errors.h"
+#include "ctl/progress.h"
 
 namespace medperf::ctl {
 namespace v1 = medperf::v1;
@@ -27,11 +33,30 @@ const std::vector<Command>& AllCommands() {
   return *commands;
 }
 
+namespace {
+
+// Live lines only where a person watches: stderr itself (not a stream a test or a
+// caller gave) on a terminal that can redraw.
+bool ErrIsTerminal(CommandContext& ctx) {
+  if (&ctx.out.err() != &std::cerr || !isatty(STDERR_FILENO)) return false;
+  const char* term = std::getenv("TERM");
+  return term == nullptr || std::string_view(term) != "dumb";
+}
+
+int TerminalWidth() {
+  struct winsize ws {};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 100;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx,
                                   grpc::ClientReaderInterface<v1::JobProgress>& reader) {
   v1::JobProgress p;
   bool announced = false;
   std::optional<v1::Job> final;
+  ProgressView view(ctx.out.err(), ErrIsTerminal(ctx), ctx.global.follow_logs, TerminalWidth());
   while (reader.Read(&p)) {
     if (!announced) {
       ctx.out.err() << "job " << p.job_id() << " started (if interrupted, it goes on: "
@@ -42,8 +67,9 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx,
       final = p.job();
       continue;
     }
-    ctx.out.err() << "  [" << p.step() << "] " << p.message() << "\n";
+    view.Show(p);
   }
+  view.Finish();
   grpc::Status st = reader.Finish();
   if (!st.ok()) return ctx.client().Fail(st);
   if (!final) return absl::UnknownError("the job stream ended without an outcome");
@@ -62,6 +88,18 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx,
     return absl::UnknownError(why);
   }
   return *final;
+}
+
+Reply JobReply(const v1::Job& job) {
+  static const auto* by_kind = new std::map<std::string, Reply (*)(const v1::Job&)>{
+      {"benchmark-run", BenchmarkRunReply},
+      {"prepare", DatasetPrepareReply},
+      {"test", TestRunReply},
+  };
+  auto it = by_kind->find(job.kind());
+  if (it != by_kind->end()) return it->second(job);
+  // Scripts re-attaching to such a job read its result JSON, in both modes.
+  return TextReply(ParseJsonOrString(job.result_json()).dump(2) + "\n");
 }
 
 std::string AbsolutePath(const std::string& path) {

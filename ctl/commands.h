@@ -36,9 +36,9 @@ std::vector<Command> HelpCommands();         // help, man, completion
 absl::StatusOr<medperf::v1::Job> FollowJob(
     CommandContext& ctx, grpc::ClientReaderInterface<medperf::v1::JobProgress>& reader);
 
-// Calls a streaming RPC that runs a job, follows it, and returns the job's result JSON.
+// Calls a streaming RPC that runs a job and follows it (FollowJob).
 template <typename Req>
-absl::StatusOr<nlohmann::json> RunJob(
+absl::StatusOr<medperf::v1::Job> RunJobRecord(
     CommandContext& ctx,
     std::unique_ptr<grpc::ClientReader<medperf::v1::JobProgress>> (
         medperf::v1::Control::Stub::*rpc)(grpc::ClientContext*, const Req&),
@@ -46,10 +46,43 @@ absl::StatusOr<nlohmann::json> RunJob(
   DaemonClient& client = ctx.client();
   auto context = client.Context(/*streaming=*/true);
   auto reader = (client.stub().*rpc)(context.get(), req);
-  absl::StatusOr<medperf::v1::Job> job = FollowJob(ctx, *reader);
+  return FollowJob(ctx, *reader);
+}
+
+// What the command that started a job prints at its end, chosen by the job's kind
+// (`Job.kind`), so that `job watch` re-attached to a job prints exactly what the
+// command would have. Kinds without their own rendering (a single `run`, dry runs that
+// precede a prompt) print the job's result JSON in both modes.
+Reply JobReply(const medperf::v1::Job& job);
+
+// Calls a streaming RPC that runs a job, follows it, and answers with JobReply.
+template <typename Req>
+absl::StatusOr<Reply> RunJobReply(CommandContext& ctx,
+                                  std::unique_ptr<grpc::ClientReader<medperf::v1::JobProgress>> (
+                                      medperf::v1::Control::Stub::*rpc)(grpc::ClientContext*,
+                                                                        const Req&),
+                                  const Req& req) {
+  absl::StatusOr<medperf::v1::Job> job = RunJobRecord(ctx, rpc, req);
+  if (!job.ok()) return job.status();
+  return JobReply(*job);
+}
+
+// Calls a streaming RPC that runs a job, follows it, and returns the job's result JSON.
+template <typename Req>
+absl::StatusOr<nlohmann::json> RunJob(
+    CommandContext& ctx,
+    std::unique_ptr<grpc::ClientReader<medperf::v1::JobProgress>> (
+        medperf::v1::Control::Stub::*rpc)(grpc::ClientContext*, const Req&),
+    const Req& req) {
+  absl::StatusOr<medperf::v1::Job> job = RunJobRecord(ctx, rpc, req);
   if (!job.ok()) return job.status();
   return ParseJsonOrString(job->result_json());
 }
+
+// The renderings of JobReply, one per kind, next to their commands.
+Reply BenchmarkRunReply(const medperf::v1::Job& job);    // "benchmark-run"
+Reply DatasetPrepareReply(const medperf::v1::Job& job);  // "prepare"
+Reply TestRunReply(const medperf::v1::Job& job);         // "test"
 
 // The outcome of an association request (dataset or model).
 Reply AssociationRequested(const nlohmann::json& result);

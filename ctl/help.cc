@@ -28,6 +28,7 @@ constexpr GlobalOption kGlobalOptions[] = {
     {"-y, --yes", "", "answer yes to confirmation prompts"},
     {"-v, --verbose", "", "after an error's sentence, print its raw detail"},
     {"--token-file", "PATH", "act as the MedPerf user whose token is in PATH"},
+    {"--follow-logs", "", "while a job runs, show its containers' output lines (docs/cli.md)"},
     {"-h, --help", "", "show the help of medperfctl or of the command"},
     {"--version", "", "print the version and exit"},
 };
@@ -107,7 +108,8 @@ std::string CommandHelp(const Command& c) {
   }
   out << "\nExample" << (c.examples.size() > 1 ? "s" : "") << ":\n";
   for (const std::string& e : c.examples) out << "  " << e << "\n";
-  out << "\nGlobal options (--socket, --token-file, --json, -y, -v): see 'medperfctl --help'.\n";
+  out << "\nGlobal options (--socket, --token-file, --json, -y, -v, --follow-logs): see "
+         "'medperfctl --help'.\n";
   return out.str();
 }
 
@@ -218,7 +220,8 @@ absl::Status UnknownOptionError(const Command& command, const std::string& optio
         if (s.size() > 2) names.push_back(s.substr(2));
       }
     }
-    for (const char* g : {"socket", "token-file", "json", "yes", "verbose", "help", "version"}) {
+    for (const char* g :
+         {"socket", "token-file", "json", "yes", "verbose", "follow-logs", "help", "version"}) {
       names.push_back(g);
     }
     std::string bare = typed.substr(typed.find_first_not_of('-'));
@@ -370,7 +373,8 @@ std::vector<std::string> LongSpellings(const FlagSpec& f) {
   return out;
 }
 
-constexpr char kGlobalLongOptions[] = "--json --yes --verbose --socket --token-file --help";
+constexpr char kGlobalLongOptions[] =
+    "--json --yes --verbose --follow-logs --socket --token-file --help";
 
 std::string Bash(const CompletionTable& t) {
   std::string o = absl::StrCat(

@@ -166,9 +166,31 @@ absl::StatusOr<RestClient> ControlService::ServerFor(grpc::ServerContext* contex
   return ctx_.site.Server(CallerToken(context));
 }
 
+namespace {
+
+v1::JobProgress ProgressToProto(JobId id, const ProgressUpdate& u, absl::Time now) {
+  v1::JobProgress p;
+  p.set_job_id(id.value());
+  p.set_step(u.step);
+  p.set_message(u.message);
+  p.set_state(static_cast<v1::JobState>(static_cast<int>(u.state) + 1));
+  p.set_log_path(u.log_path);
+  p.set_done(u.done);
+  p.set_total(u.total);
+  p.set_unit(u.unit);
+  p.set_output(u.output);
+  if (u.step_started != absl::InfinitePast()) {
+    p.set_elapsed_ms(absl::ToInt64Milliseconds(now - u.step_started));
+  }
+  return p;
+}
+
+}  // namespace
+
 grpc::Status ControlService::StreamJob(grpc::ServerContext* context, JobId id,
                                        grpc::ServerWriter<v1::JobProgress>* writer) {
   size_t cursor = 0;
+  absl::Time last_write = absl::Now();
   while (true) {
     std::vector<ProgressUpdate> updates;
     bool finished = false;
@@ -176,13 +198,11 @@ grpc::Status ControlService::StreamJob(grpc::ServerContext* context, JobId id,
     if (!record.ok()) return ToGrpc(record.status());
     for (const ProgressUpdate& u : updates) {
       if (u.final) continue;  // the final message below carries the outcome
-      v1::JobProgress p;
-      p.set_job_id(id.value());
-      p.set_step(u.step);
-      p.set_message(u.message);
-      p.set_state(static_cast<v1::JobState>(static_cast<int>(u.state) + 1));
-      p.set_log_path(u.log_path);
-      if (!writer->Write(p)) return grpc::Status::OK;  // the caller left; the job goes on
+      // A replayed update (job watch) shows the elapsed time it had when it was made.
+      if (!writer->Write(ProgressToProto(id, u, u.at))) {
+        return grpc::Status::OK;  // the caller left; the job goes on
+      }
+      last_write = absl::Now();
     }
     if (finished) {
       v1::JobProgress last;
@@ -199,6 +219,16 @@ grpc::Status ControlService::StreamJob(grpc::ServerContext* context, JobId id,
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           absl::StrCat("medperfd is shutting down; job ", id.value(),
                                        " will be resumed or must be run again"));
+    }
+    // A step working silently (a model running for hours) still shows its time passing.
+    absl::Time now = absl::Now();
+    if (now - last_write >= absl::Seconds(1)) {
+      if (std::optional<ProgressUpdate> latest = ctx_.jobs.Latest(id)) {
+        v1::JobProgress beat = ProgressToProto(id, *latest, now);
+        beat.set_heartbeat(true);
+        if (!writer->Write(beat)) return grpc::Status::OK;
+      }
+      last_write = now;
     }
   }
 }

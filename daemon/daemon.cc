@@ -16,6 +16,7 @@
 #include "core/rest_client.h"
 #include "core/status_macros.h"
 #include "daemon/execution.h"
+#include "daemon/flows/benchmark_run.h"
 #include "daemon/log.h"
 #include "daemon/recovery.h"
 #include "daemon/retention.h"
@@ -178,6 +179,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonConfig config) {
                    " may use the control socket ", d->config_.socket_path.string()));
   d->socket_->Serve(d->server_.get(), d->denying_server_.get());
   d->jobs_->StartWorkers();
+  // Benchmark runs the stop interrupted report what their resumed model runs did.
+  if (auto queued = d->store_->ListJobs(false, 1000); queued.ok()) {
+    for (const storage::JobRecord& j : *queued) {
+      if (j.kind != "benchmark-run" || j.state != storage::JobState::kQueued) continue;
+      JobManager* jobs = d->jobs_.get();
+      d->jobs_->Resume(j, [site, jobs](JobContext& job) -> absl::StatusOr<nlohmann::json> {
+        flows::FlowContext fc{*site, job, flows::SiteServer(*site, ""), jobs};
+        ASSIGN_OR_RETURN(flows::BenchmarkRunResult result, flows::ResumeBenchmarkRun(fc));
+        return flows::SummaryJson(result);
+      });
+    }
+  }
   d->poller_->Start();
   d->housekeeper_ = std::thread([raw = d.get()] { raw->Housekeep(); });
   d->events_

@@ -162,6 +162,10 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   }
   run.mounts = std::move(mounts);
   run.log_file = log_file;
+  // Every line is in the log file already; the job streams a bounded share of them.
+  run.on_output = [&job, &task, log = log_file.string()](std::string_view line) {
+    job.Output(task, line, log);
+  };
   // The fetched, hash-checked copy of an image archive, not the config's `image`.
   run.image_file = container.image_file;
   run.cancel = job.cancel_flag();
@@ -200,6 +204,7 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
                log_file.string());
   job.Progress(task, absl::StrCat("runner ", site.RunnerChoice(container)), log_file.string());
   absl::StatusOr<TaskOutcome> ran = runner->Run(container.config, run);
+  job.EndOutput(task, log_file.string());
   if (!ran.ok()) {
     // The runner's own set-up (the sandbox's /etc, an unpacked image) may hit a full disk.
     RETURN_IF_ERROR(RecoverFromFullDisk(site, task, container, output_paths, log_file));

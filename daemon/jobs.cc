@@ -1,6 +1,7 @@
 #include "daemon/jobs.h"
 
 #include <fstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,13 +27,120 @@ nlohmann::json JobContext::params() const {
   return p.is_object() ? p : nlohmann::json::object();
 }
 
+namespace {
+
+// Written out member by member: -Wextra wants every member of an aggregate initializer.
+ProgressUpdate Update(std::string step, std::string message, JobState state, std::string log_path,
+                      bool final = false) {
+  ProgressUpdate u;
+  u.step = std::move(step);
+  u.message = std::move(message);
+  u.state = state;
+  u.log_path = std::move(log_path);
+  u.final = final;
+  return u;
+}
+
+}  // namespace
+
+bool OutputLimiter::Admit(absl::Time now, int64_t* skipped) {
+  *skipped = 0;
+  if (now - window_start_ >= limits_.window) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= limits_.lines_per_window || total_ >= limits_.max_lines) {
+    ++skipped_;
+    return false;
+  }
+  ++in_window_;
+  ++total_;
+  *skipped = TakeSkipped();
+  return true;
+}
+
+int64_t OutputLimiter::TakeSkipped() { return std::exchange(skipped_, 0); }
+
+std::string OutputLimiter::Cut(std::string_view line) const {
+  if (line.size() <= limits_.max_line_bytes) return std::string(line);
+  return std::string(line.substr(0, limits_.max_line_bytes)) + "…";
+}
+
+std::string SkippedLinesNote(int64_t skipped, const std::string& log_path) {
+  return absl::StrCat("… ", skipped, skipped == 1 ? " line" : " lines", " skipped, see the log ",
+                      log_path);
+}
+
+ProgressUpdate JobContext::Stamped(const std::string& step, ProgressUpdate update) {
+  absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  if (step != step_) {
+    step_ = step;
+    step_started_ = now;
+  }
+  update.step = step;
+  update.state = record_.state;
+  update.step_started = step_started_;
+  update.at = now;
+  return update;
+}
+
 void JobContext::Progress(const std::string& step, const std::string& message,
                           const std::string& log_path) {
   {
     std::ofstream log(log_path_, std::ios::app);
     log << storage::NowTimestamp() << " [" << step << "] " << message << "\n";
   }
-  manager_.Append(record_.id, {step, message, record_.state, log_path, false});
+  manager_.Append(record_.id, Stamped(step, Update(step, message, record_.state, log_path)));
+}
+
+void JobContext::Count(const std::string& step, const std::string& message, int64_t done,
+                       int64_t total, const std::string& unit) {
+  ProgressUpdate u = Update(step, message, record_.state, "");
+  u.done = done;
+  u.total = total;
+  u.unit = unit;
+  manager_.Append(record_.id, Stamped(step, std::move(u)));
+}
+
+std::function<void(uint64_t, uint64_t)> JobContext::ByteCounter(const std::string& step,
+                                                                const std::string& message) {
+  return [this, step, message](uint64_t done, uint64_t total) {
+    Count(step, message, static_cast<int64_t>(done), static_cast<int64_t>(total), "bytes");
+  };
+}
+
+void JobContext::Output(const std::string& task, std::string_view line,
+                        const std::string& log_path) {
+  absl::Time now = absl::Now();
+  int64_t skipped = 0;
+  std::string text;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!output_.Admit(now, &skipped)) return;
+    text = output_.Cut(line);
+  }
+  auto emit = [&](std::string message) {
+    ProgressUpdate u = Update(task, std::move(message), record_.state, log_path);
+    u.output = true;
+    u.at = now;
+    manager_.Append(record_.id, std::move(u));
+  };
+  if (skipped > 0) emit(SkippedLinesNote(skipped, log_path));
+  emit(std::move(text));
+}
+
+void JobContext::EndOutput(const std::string& task, const std::string& log_path) {
+  int64_t skipped;
+  {
+    absl::MutexLock lock(&mu_);
+    skipped = output_.TakeSkipped();
+  }
+  if (skipped == 0) return;
+  ProgressUpdate u = Update(task, SkippedLinesNote(skipped, log_path), record_.state, log_path);
+  u.output = true;
+  u.at = absl::Now();
+  manager_.Append(record_.id, std::move(u));
 }
 
 void JobContext::SetState(JobState state) {
@@ -74,6 +182,7 @@ std::shared_ptr<std::atomic<bool>> JobManager::Register(JobId id) {
   Live& live = live_[id.value()];
   live.finished = false;
   live.updates.clear();
+  live.latest.reset();
   live.cancel->store(false);
   return live.cancel;
 }
@@ -82,7 +191,25 @@ void JobManager::Append(JobId id, ProgressUpdate update) {
   absl::MutexLock lock(&mu_);
   Live& live = live_[id.value()];
   if (update.final) live.finished = true;
+  if (!update.output && !update.final) live.latest = update;
+  // A long hash or download counts thousands of times: only its latest count is kept
+  // (a watcher already past it sees it through Latest).
+  bool is_count = update.total > 0 || update.done > 0;
+  if (is_count && !live.updates.empty()) {
+    ProgressUpdate& last = live.updates.back();
+    if ((last.total > 0 || last.done > 0) && !last.output && last.step == update.step) {
+      last = std::move(update);
+      return;
+    }
+  }
   live.updates.push_back(std::move(update));
+}
+
+std::optional<ProgressUpdate> JobManager::Latest(JobId id) {
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(id.value());
+  if (it == live_.end()) return std::nullopt;
+  return it->second.latest;
 }
 
 absl::StatusOr<JobId> JobManager::Start(JobRecord record, JobBody body) {
@@ -98,6 +225,16 @@ absl::StatusOr<JobId> JobManager::Start(JobRecord record, JobBody body) {
   threads_.emplace_back(
       [this, record, body = std::move(body)]() mutable { Execute(std::move(record), body); });
   return *id;
+}
+
+void JobManager::Resume(JobRecord record, JobBody body) {
+  record.state = JobState::kRunning;
+  ++record.attempts;
+  store_.UpdateJob(record).IgnoreError();
+  Register(record.id);
+  absl::MutexLock lock(&threads_mu_);
+  threads_.emplace_back(
+      [this, record, body = std::move(body)]() mutable { Execute(std::move(record), body); });
 }
 
 absl::StatusOr<JobId> JobManager::EnqueueRun(BenchmarkId benchmark, ModelId model,
@@ -182,11 +319,16 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
   }
   if (stopping && cancel->load()) {
     // Interrupted by a daemon shutdown, not by a user: a run resumes at the next start.
-    done.state = done.kind == "run" ? JobState::kQueued : JobState::kFailed;
+    // A benchmark run that saved its plan is finished from it at the next start, as
+    // after a crash (Store::RequeueInterruptedJobs).
+    nlohmann::json params = nlohmann::json::parse(done.params_json, nullptr, false);
+    const bool resumes = done.kind == "run" || (done.kind == "benchmark-run" &&
+                                                params.is_object() && params.contains("plan"));
+    done.state = resumes ? JobState::kQueued : JobState::kFailed;
     done.error = "interrupted: medperfd stopped while this job ran";
     kind = "job.interrupted";
     message = absl::StrCat("job ", done.id.value(), " (", done.kind, ") interrupted by shutdown",
-                           done.kind == "run" ? "; it resumes when medperfd starts again" : "");
+                           resumes ? "; it resumes when medperfd starts again" : "");
   } else if (cancel->load()) {
     done.state = JobState::kCancelled;
     done.error = "cancelled";
@@ -248,7 +390,7 @@ void JobManager::Execute(JobRecord record, const JobBody& body) {
   events_.Publish(kind, message, ids).IgnoreError();
   // A job queued again is not over: whoever follows it keeps following.
   bool over = done.state != JobState::kQueued;
-  Append(done.id, {over ? "end" : "retry", message, done.state, done.log_path, over});
+  Append(done.id, Update(over ? "end" : "retry", message, done.state, done.log_path, over));
 }
 
 void JobManager::WorkerLoop() {
@@ -332,7 +474,7 @@ absl::StatusOr<JobRecord> JobManager::Cancel(JobId id) {
         .Publish("job.cancelled", absl::StrCat("job ", id.value(), " was cancelled"),
                  {{"job", id.value()}})
         .IgnoreError();
-    Append(id, {"end", "cancelled", JobState::kCancelled, record->log_path, true});
+    Append(id, Update("end", "cancelled", JobState::kCancelled, record->log_path, true));
     return record;
   }
   absl::MutexLock lock(&mu_);

@@ -9,7 +9,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,7 +31,51 @@ struct ProgressUpdate {
   storage::JobState state = storage::JobState::kRunning;
   std::string log_path;
   bool final = false;
+  // How far the step is when it knows its total (JobContext::Count): `done` of `total`
+  // `unit`s; total 0 = unknown.
+  int64_t done = 0;
+  int64_t total = 0;
+  std::string unit;
+  // A line a container printed (JobContext::Output); `step` names the task.
+  bool output = false;
+  // When the step began and when this update was made: the stream shows the step's
+  // elapsed time, and repeats the latest update while nothing new comes.
+  absl::Time step_started = absl::InfinitePast();
+  absl::Time at = absl::InfinitePast();
 };
+
+// Bounds the container output a job streams (--follow-logs): a flooding container must
+// flood neither the stream nor the daemon's memory, since a job's updates are kept
+// until it ends. Every line stays in the task's log file.
+class OutputLimiter {
+ public:
+  struct Limits {
+    int lines_per_window = 100;  // streamed per window ...
+    absl::Duration window = absl::Seconds(10);
+    int max_lines = 5000;          // ... and per job in all
+    size_t max_line_bytes = 2000;  // longer lines are cut
+  };
+  OutputLimiter() = default;
+  explicit OutputLimiter(Limits limits) : limits_(limits) {}
+  // Whether a line printed at `now` is streamed. Returns false when it is dropped (and
+  // counts it). When it is streamed after dropped ones, `*skipped` is set to how many
+  // were dropped since the last note, to be noted first; otherwise to 0.
+  bool Admit(absl::Time now, int64_t* skipped);
+  // The dropped lines not noted yet (then forgotten): noted when a task ends.
+  int64_t TakeSkipped();
+  // `line` cut to the line length limit ("…" marks a cut).
+  std::string Cut(std::string_view line) const;
+
+ private:
+  Limits limits_;
+  absl::Time window_start_ = absl::InfinitePast();
+  int in_window_ = 0;
+  int total_ = 0;
+  int64_t skipped_ = 0;
+};
+
+// The note standing for dropped output lines: "… N lines skipped, see the log <path>".
+std::string SkippedLinesNote(int64_t skipped, const std::string& log_path);
 
 class JobManager;
 
@@ -42,6 +88,20 @@ class JobContext {
   // Reports progress: streamed to watchers and appended to the job's log.
   void Progress(const std::string& step, const std::string& message,
                 const std::string& log_path = "");
+  // Reports how far `step` is: `done` of `total` `unit`s ("bytes", "entries", "models";
+  // total 0 when unknown), shown by medperfctl as a bar. Not written to the job's log,
+  // and it replaces the step's previous count in the stream, so a loop may call it per
+  // block.
+  void Count(const std::string& step, const std::string& message, int64_t done, int64_t total,
+             const std::string& unit);
+  // Count(step, message, done, total, "bytes") as a callback, for hashing and copying.
+  std::function<void(uint64_t done, uint64_t total)> ByteCounter(const std::string& step,
+                                                                 const std::string& message);
+  // A line task `task`'s container printed (the runner writes it to the task's log
+  // `log_path`), streamed for `--follow-logs` within OutputLimiter's bounds.
+  void Output(const std::string& task, std::string_view line, const std::string& log_path);
+  // Task `task`'s output ended: notes the lines dropped and not noted yet.
+  void EndOutput(const std::string& task, const std::string& log_path);
   // Moves the job to another state (fetching, running, evaluating), persistently.
   void SetState(storage::JobState state);
   // Saves facts a retry must reuse (e.g. the server execution id) in params_json.
@@ -58,10 +118,17 @@ class JobContext {
         record_(std::move(record)),
         cancel_(std::move(cancel)),
         log_path_(std::move(log_path)) {}
+  // A progress update of `step`, stamped with the step's start.
+  ProgressUpdate Stamped(const std::string& step, ProgressUpdate update);
   JobManager& manager_;
   storage::JobRecord record_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   std::filesystem::path log_path_;
+  // Updates come from the job's thread and from runners' output callbacks.
+  absl::Mutex mu_;
+  std::string step_ ABSL_GUARDED_BY(mu_);
+  absl::Time step_started_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  OutputLimiter output_ ABSL_GUARDED_BY(mu_);
 };
 
 using JobBody = std::function<absl::StatusOr<nlohmann::json>(JobContext&)>;
@@ -93,6 +160,10 @@ class JobManager {
   // Records an interactive job and runs `body` on a new thread at once.
   absl::StatusOr<JobId> Start(storage::JobRecord record, JobBody body);
 
+  // Runs `body` at once on a new thread for a job the store already has (a parent job
+  // queued again after a restart, see Store::RequeueInterruptedJobs).
+  void Resume(storage::JobRecord record, JobBody body);
+
   // Queues a `run` job for the triple, or returns the unfinished one already there.
   absl::StatusOr<JobId> EnqueueRun(BenchmarkId benchmark, ModelId model, DatasetId dataset,
                                    const nlohmann::json& params, bool* created = nullptr);
@@ -103,6 +174,9 @@ class JobManager {
   absl::StatusOr<storage::JobRecord> Poll(JobId id, size_t* cursor,
                                           std::vector<ProgressUpdate>* out, bool* finished,
                                           absl::Duration timeout);
+  // The job's latest update that is not a container line, if it has one: what a
+  // stream repeats (with the elapsed time advanced) while nothing new comes.
+  std::optional<ProgressUpdate> Latest(JobId id);
 
   // Cancels a queued or running job (a running one is killed at its next check).
   absl::StatusOr<storage::JobRecord> Cancel(JobId id);
@@ -122,10 +196,13 @@ class JobManager {
   friend class JobContext;
   struct Live {
     std::vector<ProgressUpdate> updates;
+    std::optional<ProgressUpdate> latest;  // the last one that is not a container line
     bool finished = false;
     std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
   };
 
+  // Adds an update; a count (done/total) replaces the previous update when that is a
+  // count of the same step.
   void Append(JobId id, ProgressUpdate update);
   void Execute(storage::JobRecord record, const JobBody& body);
   void WorkerLoop();

@@ -104,8 +104,10 @@ fs::path Site::ResultDir(const LocalResultUid& uid) const {
   return config_.state_dir / "results" / uid.str();
 }
 
-absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>& folders,
-                                                    const HashOptions& options) {
+absl::StatusOr<std::string> Site::FoldersHashCached(
+    const std::vector<fs::path>& folders, const HashOptions& options,
+    const std::function<void(uint64_t done, uint64_t total)>& progress) {
+  uint64_t total = 0;
   std::string key;
   for (const auto& f : folders) absl::StrAppend(&key, f.string(), "\n");
   // A walk with stat() is far cheaper than reading every byte.
@@ -116,8 +118,9 @@ absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>&
          it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       auto mtime = fs::last_write_time(it->path(), ec).time_since_epoch().count();
-      fingerprint.Update(
-          absl::StrCat(it->path().string(), "|", it->file_size(ec), "|", mtime, "\n"));
+      uint64_t size = it->file_size(ec);
+      total += ec ? 0 : size;
+      fingerprint.Update(absl::StrCat(it->path().string(), "|", size, "|", mtime, "\n"));
     }
     if (ec) break;  // FoldersHash below reports the problem precisely
   }
@@ -127,7 +130,16 @@ absl::StatusOr<std::string> Site::FoldersHashCached(const std::vector<fs::path>&
     auto it = hash_cache_.find(key);
     if (it != hash_cache_.end() && it->second.first == print) return it->second.second;
   }
-  ASSIGN_OR_RETURN(std::string hash, FoldersHash(folders, options));
+  HashOptions reporting = options;
+  uint64_t done = 0;
+  if (progress) {
+    progress(0, total);
+    reporting.on_read = [&](uint64_t bytes) {
+      done += bytes;
+      progress(done, total);
+    };
+  }
+  ASSIGN_OR_RETURN(std::string hash, FoldersHash(folders, reporting));
   absl::MutexLock lock(&hash_mu_);
   hash_cache_[key] = {print, hash};
   return hash;

@@ -87,8 +87,11 @@ class Site {
   // call hashes a large dataset once.
   // `options.untrusted` for folders a task wrote (prepared data): links and special
   // files are refused rather than followed.
-  absl::StatusOr<std::string> FoldersHashCached(const std::vector<std::filesystem::path>& folders,
-                                                const HashOptions& options = {});
+  // `progress` (optional) hears the bytes hashed so far and the folders' total size
+  // (known from the walk that checks for changes), when hashing is needed at all.
+  absl::StatusOr<std::string> FoldersHashCached(
+      const std::vector<std::filesystem::path>& folders, const HashOptions& options = {},
+      const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
   // The host user tasks run as (sandbox.task_user resolved at start), or why not.
   const absl::StatusOr<TaskIdentity>& task_identity() const { return identity_; }

@@ -443,11 +443,20 @@ absl::StatusOr<int> Store::RequeueInterruptedJobs(int max_attempts) {
     give_up.Bind(1, now).Bind(2, int64_t{max_attempts});
     RETURN_IF_ERROR(give_up.Run());
   }
+  // A benchmark run that saved its plan is finished from it by the next start: its run
+  // jobs resume, and it must say what they did rather than "failed".
+  RETURN_IF_ERROR(RunStamped(*conn_,
+                             "UPDATE jobs SET state = 'queued', updated_at = ? WHERE kind = "
+                             "'benchmark-run' AND state IN ('queued', 'fetching', 'running', "
+                             "'evaluating') AND json_valid(params_json) AND "
+                             "json_type(params_json, '$.plan') = 'array'",
+                             now));
   RETURN_IF_ERROR(RunStamped(*conn_,
                              "UPDATE jobs SET state = 'failed', error = 'interrupted: medperfd "
                              "stopped while this job ran; run the command again', updated_at = ? "
-                             "WHERE kind != 'run' AND state IN ('queued', 'fetching', 'running', "
-                             "'evaluating')",
+                             "WHERE (kind != 'run' AND state IN ('fetching', 'running', "
+                             "'evaluating')) OR (kind NOT IN ('run', 'benchmark-run') AND "
+                             "state = 'queued')",
                              now));
   RETURN_IF_ERROR(RunStamped(*conn_,
                              "UPDATE jobs SET state = 'queued', updated_at = ? WHERE kind = 'run' "

@@ -142,9 +142,10 @@ class Store {
   absl::StatusOr<std::optional<JobRecord>> ClaimNextQueuedJob(std::string_view kind = "run");
   // After a crash: `run` jobs caught mid-flight go back to the queue (they are
   // idempotent); interactive jobs are marked failed, since whoever started them has
-  // gone. A run job that already used `max_attempts` attempts (> 0) fails instead, so
-  // work that kills the daemon every time cannot loop forever. Returns how many jobs
-  // were requeued.
+  // gone, except a `benchmark-run` job that saved its plan (params_json "plan"), which is
+  // queued for the daemon to finish from it (flows::ResumeBenchmarkRun). A run job that already
+  // used `max_attempts` attempts (> 0) fails instead, so work that kills the daemon every time
+  // cannot loop forever. Returns how many jobs were requeued.
   absl::StatusOr<int> RequeueInterruptedJobs(int max_attempts = 0);
   // After a crash, before anything runs: datasets caught `preparing` become `failed`
   // (nothing resumes an interactive preparation) and every interrupted `prepare` job

@@ -25,9 +25,14 @@ absl::StatusOr<Reply> BenchmarkRun(CommandContext& ctx) {
       req.add_models(*id);
     }
   }
-  absl::StatusOr<Json> summary = RunJob(ctx, &v1::Control::Stub::RunBenchmark, req);
-  if (!summary.ok()) return summary.status();
-  Reply reply = JsonReply(*summary, [s = *summary](std::ostream& o) mutable {
+  return RunJobReply(ctx, &v1::Control::Stub::RunBenchmark, req);
+}
+
+}  // namespace
+
+Reply BenchmarkRunReply(const v1::Job& job) {
+  Json summary = ParseJsonOrString(job.result_json());
+  Reply reply = JsonReply(summary, [s = summary](std::ostream& o) mutable {
     Table t({"model", "local result UID", "partial result", "from cache", "error"});
     for (const auto& row : s["rows"]) {
       t.AddRow({Cell(row["model"]), Cell(row["local_result_uid"]), Bool(row["partial_result"]),
@@ -50,9 +55,11 @@ absl::StatusOr<Reply> BenchmarkRun(CommandContext& ctx) {
     }
   });
   // Scripts and schedulers need to notice a failed model without parsing the table.
-  reply.exit_code = summary->value("failed", 0) > 0 ? 1 : 0;
+  reply.exit_code = summary.value("failed", 0) > 0 ? 1 : 0;
   return reply;
 }
+
+namespace {
 
 absl::StatusOr<Reply> BenchmarkSubmit(CommandContext& ctx) {
   const Args& a = ctx.args;

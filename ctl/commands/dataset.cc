@@ -68,9 +68,14 @@ absl::StatusOr<Reply> DatasetPrepare(CommandContext& ctx) {
   if (!id.ok()) return id.status();
   v1::PrepareDatasetRequest req;
   req.set_dataset(*id);
-  absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::PrepareDataset, req);
-  if (!result.ok()) return result.status();
-  return JsonReply(*result, [id = *id, r = *result](std::ostream& o) {
+  return RunJobReply(ctx, &v1::Control::Stub::PrepareDataset, req);
+}
+
+}  // namespace
+
+Reply DatasetPrepareReply(const v1::Job& job) {
+  Json result = ParseJsonOrString(job.result_json());
+  return JsonReply(result, [id = job.dataset(), r = result](std::ostream& o) {
     if (r.value("operational_again", false)) {
       o << "Dataset " << id << " prepared; it is operational again: its prepared data "
         << "matches the server's. Statistics:\n";
@@ -82,6 +87,8 @@ absl::StatusOr<Reply> DatasetPrepare(CommandContext& ctx) {
     PrintKeyValues(o, r.value("statistics", Json::object()), 2);
   });
 }
+
+namespace {
 
 absl::StatusOr<Reply> DatasetSetOperational(CommandContext& ctx) {
   absl::StatusOr<int64_t> id = ctx.args.GetId("data_uid");

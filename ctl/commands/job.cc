@@ -63,13 +63,11 @@ absl::StatusOr<Reply> JobView(CommandContext& ctx) {
   return ProtoReply(*job, [view](std::ostream& o) { PrintKeyValues(o, view); });
 }
 
-// The job's result JSON in both modes: it is what scripts re-attaching to a job read.
+// What the job's own command would have printed at its end (JobReply).
 absl::StatusOr<Reply> JobWatch(CommandContext& ctx) {
   absl::StatusOr<v1::GetJobRequest> req = JobRequest(ctx.args);
   if (!req.ok()) return req.status();
-  absl::StatusOr<nlohmann::json> result = RunJob(ctx, &v1::Control::Stub::WatchJob, *req);
-  if (!result.ok()) return result.status();
-  return TextReply(result->dump(2) + "\n");
+  return RunJobReply(ctx, &v1::Control::Stub::WatchJob, *req);
 }
 
 absl::StatusOr<Reply> JobAct(CommandContext& ctx, bool cancel) {

@@ -63,9 +63,14 @@ absl::StatusOr<Reply> TestRun(CommandContext& ctx) {
   req.set_demo_hash(a.Get("demo_dataset_hash"));
   req.set_no_cache(a.Has("no_cache"));
   req.set_skip_demo_data_preparation(a.Has("skip_demo_data_preparation"));
-  absl::StatusOr<Json> result = RunJob(ctx, &v1::Control::Stub::RunTest, req);
-  if (!result.ok()) return result.status();
-  return JsonReply(*result, [r = *result](std::ostream& o) {
+  return RunJobReply(ctx, &v1::Control::Stub::RunTest, req);
+}
+
+}  // namespace
+
+Reply TestRunReply(const v1::Job& job) {
+  Json result = ParseJsonOrString(job.result_json());
+  return JsonReply(result, [r = result](std::ostream& o) {
     o << "Compatibility test passed" << (r.value("from_cache", false) ? " (cached report)" : "")
       << ". Results:\n";
     PrintMetrics(o, r.value("results", Json::object()));
@@ -77,6 +82,8 @@ absl::StatusOr<Reply> TestRun(CommandContext& ctx) {
       << "Report: " << r.value("test_dir", "") << "/test_report.json\n";
   });
 }
+
+namespace {
 
 // A path given for the demo data, as a path inside `folder` ("demo_data/images").
 // InvalidArgumentError (a usage error) naming `flag` when it is not a folder inside.

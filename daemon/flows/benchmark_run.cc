@@ -10,6 +10,33 @@
 
 namespace medperf::daemon::flows {
 
+namespace {
+
+// One model of a benchmark run, as planned before any run job is followed.
+struct Planned {
+  ModelId model;
+  bool from_cache = false;
+  std::optional<JobId> job;
+  std::string refused;  // why the site's policy keeps the model from running
+};
+
+nlohmann::json PlanJson(const std::vector<Planned>& plan) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Planned& p : plan) {
+    out.push_back({{"model", p.model.value()},
+                   {"from_cache", p.from_cache},
+                   {"job", p.job ? p.job->value() : 0},
+                   {"refused", p.refused}});
+  }
+  return out;
+}
+
+// Waits for the planned run jobs and summarizes what each model did.
+absl::StatusOr<BenchmarkRunResult> FollowPlan(FlowContext& ctx, BenchmarkId bid, DatasetId dataset,
+                                              const std::vector<Planned>& plan);
+
+}  // namespace
+
 absl::Status CheckBenchmarkRun(storage::Store& store, const ServerConnector& connect,
                                const BenchmarkRunInput& in) {
   RETURN_IF_ERROR(store.GetDataset(in.dataset).status());
@@ -81,12 +108,6 @@ absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const Benchmar
   ASSIGN_OR_RETURN(Container evaluator, server->GetContainer(benchmark.data_evaluator_mlcube));
   RETURN_IF_ERROR(CheckServerContainer(evaluator, site.config().sandbox));
 
-  struct Planned {
-    ModelId model;
-    bool from_cache = false;
-    std::optional<JobId> job;
-    std::string refused;  // why the site's policy keeps the model from running
-  };
   std::vector<Planned> plan;
   for (ModelId m : models) {
     // A model the site's container policy refuses (marked invalid on the server, a
@@ -120,6 +141,19 @@ absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const Benchmar
                             " cached, ", count([](const Planned& p) { return p.job.has_value(); }),
                             " queued, ", count([](const Planned& p) { return !p.refused.empty(); }),
                             " refused by the site's policy"));
+  // A restarted medperfd finishes this job from the plan: the run jobs resume by
+  // themselves, and this job then reports what they did (ResumeBenchmarkRun).
+  job.SaveParam("plan", PlanJson(plan));
+  return FollowPlan(ctx, bid, dataset, plan);
+}
+
+namespace {
+
+absl::StatusOr<BenchmarkRunResult> FollowPlan(FlowContext& ctx, BenchmarkId bid, DatasetId dataset,
+                                              const std::vector<Planned>& plan) {
+  Site& site = ctx.site;
+  JobManager& jobs = *ctx.jobs;
+  JobContext& job = ctx.job;
   BenchmarkRunResult out;
   out.benchmark = bid;
   out.dataset = dataset;
@@ -139,6 +173,9 @@ absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const Benchmar
         from_cache = true;
       }
     }
+    job.Count("models", absl::StrCat(out.rows.size() + 1, " of ", plan.size(), " model(s) done"),
+              static_cast<int64_t>(out.rows.size() + 1), static_cast<int64_t>(plan.size()),
+              "models");
     auto result = site.store().GetResult(uid);
     if (!p.refused.empty()) result = absl::NotFoundError("refused");
     bool partial = result.ok() && result->partial;
@@ -159,6 +196,27 @@ absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const Benchmar
                         .error = error});
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchmarkRunResult> ResumeBenchmarkRun(FlowContext& ctx) {
+  const storage::JobRecord& record = ctx.job.record();
+  nlohmann::json saved = ctx.job.params().value("plan", nlohmann::json());
+  if (!saved.is_array() || !record.benchmark || !record.dataset) {
+    return absl::FailedPreconditionError(
+        "interrupted: medperfd stopped while this job ran; run the command again");
+  }
+  std::vector<Planned> plan;
+  for (const nlohmann::json& p : saved) {
+    Planned planned{ModelId(p.value("model", int64_t{0})), p.value("from_cache", false),
+                    std::nullopt, p.value("refused", "")};
+    if (int64_t id = p.value("job", int64_t{0}); id > 0) planned.job = JobId(id);
+    plan.push_back(std::move(planned));
+  }
+  ctx.job.Progress("plan", absl::StrCat("medperfd restarted; waiting for the ", plan.size(),
+                                        " model run(s) of this benchmark run"));
+  return FollowPlan(ctx, *record.benchmark, *record.dataset, plan);
 }
 
 nlohmann::json SummaryJson(const BenchmarkRunResult& result) {

@@ -68,6 +68,13 @@ storage::JobRecord BenchmarkRunJob(const BenchmarkRunInput& in);  // "benchmark-
 // refused is a row's error, not the flow's.
 absl::StatusOr<BenchmarkRunResult> BenchmarkRun(FlowContext& ctx, const BenchmarkRunInput& in);
 
+// Finishes a `benchmark-run` job that medperfd's restart interrupted (ctx.job is that
+// job, queued again by Store::RequeueInterruptedJobs because it had saved its plan): its
+// run jobs resume by themselves, and this waits for them and summarizes what they did,
+// as BenchmarkRun would have. Needs ctx.jobs; no server. FAILED_PRECONDITION ("run the
+// command again") when the job has no saved plan.
+absl::StatusOr<BenchmarkRunResult> ResumeBenchmarkRun(FlowContext& ctx);
+
 // {"benchmark", "dataset", "rows": [{model, local_result_uid, partial_result,
 // from_cache, error}], "total", "skipped", "skipped_partial", "failed", "ran",
 // "ran_partial"}.

@@ -21,9 +21,19 @@ absl::StatusOr<storage::JobRecord> FollowRunJob(JobManager& jobs, JobContext& pa
     auto record = jobs.Poll(run, &cursor, &updates, &finished, absl::Seconds(1));
     if (!record.ok()) return record.status();
     for (const auto& u : updates) {
-      if (!u.final) parent.Progress(u.step, absl::StrCat(label, ": ", u.message), u.log_path);
+      if (u.final) continue;
+      if (u.output) {
+        parent.Output(absl::StrCat(label, " ", u.step), u.message, u.log_path);
+      } else if (u.total > 0 || u.done > 0) {
+        parent.Count(u.step, absl::StrCat(label, ": ", u.message), u.done, u.total, u.unit);
+      } else {
+        parent.Progress(u.step, absl::StrCat(label, ": ", u.message), u.log_path);
+      }
     }
-    if (finished) return record;
+    if (finished) {
+      parent.EndOutput(label, record->log_path);
+      return record;
+    }
     if (parent.cancelled()) {
       return absl::CancelledError(absl::StrCat("stopped waiting for job ", run.value(),
                                                " (it continues; see medperfctl job ls)"));

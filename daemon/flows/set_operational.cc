@@ -30,13 +30,16 @@ absl::StatusOr<SetOperationalResult> SetOperational(FlowContext& ctx,
   Site& site = ctx.site;
   DatasetId id = in.dataset;
   ASSIGN_OR_RETURN(storage::DatasetRecord local, site.store().GetDataset(id));
-  ctx.job.Progress("hash", "hashing the raw and the prepared data");
+  const std::string hashing = "hashing the raw and the prepared data";
+  ctx.job.Progress("hash", hashing);
   ASSIGN_OR_RETURN(std::string input_hash,
-                   site.FoldersHashCached({local.raw_data_path, local.raw_labels_path}));
+                   site.FoldersHashCached({local.raw_data_path, local.raw_labels_path}, {},
+                                          ctx.job.ByteCounter("hash", hashing)));
   fs::path dir = site.DatasetDir(id);
   ASSIGN_OR_RETURN(
       std::string generated_uid,
-      site.FoldersHashCached({dir / "data", dir / "labels"}, HashOptions{.untrusted = true}));
+      site.FoldersHashCached({dir / "data", dir / "labels"}, HashOptions{.untrusted = true},
+                             ctx.job.ByteCounter("hash", hashing)));
   if (generated_uid != local.generated_uid) {
     return absl::DataLossError(absl::StrCat(
         "the prepared data of dataset ", id.value(), " changed since it was prepared (hash ",

@@ -59,8 +59,10 @@ absl::StatusOr<SubmitDatasetResult> SubmitDataset(FlowContext& ctx, const Submit
   }
   ASSIGN_OR_RETURN(Container prep_container, server->GetContainer(prep));
   RETURN_IF_ERROR(CheckValid(prep_container));
-  ctx.job.Progress("hash", "hashing the raw data and labels (they stay on this machine)");
-  ASSIGN_OR_RETURN(std::string hash, site.FoldersHashCached({in.data_path, in.labels_path}));
+  const std::string hashing = "hashing the raw data and labels (they stay on this machine)";
+  ctx.job.Progress("hash", hashing);
+  ASSIGN_OR_RETURN(std::string hash, site.FoldersHashCached({in.data_path, in.labels_path}, {},
+                                                            ctx.job.ByteCounter("hash", hashing)));
   Dataset body;
   body.name = in.name;
   body.description = in.description;

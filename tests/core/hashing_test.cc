@@ -59,6 +59,21 @@ TEST(HashingTest, FileHashMatchesContent) {
   EXPECT_EQ(*Sha256File(dir / "empty"), Sha256Hex(""));
 }
 
+// The progress of a long hash: every byte is reported once, in 8 MiB steps and the rest.
+TEST(HashingTest, ReadsAreReportedForProgress) {
+  TempDir dir;
+  WriteFile(dir / "a" / "big.bin", std::string((17 << 20) + 5, 'x'));
+  WriteFile(dir / "a" / "small.txt", "abc");
+  std::vector<uint64_t> reads;
+  HashOptions options;
+  options.on_read = [&](uint64_t bytes) { reads.push_back(bytes); };
+  ASSERT_TRUE(FoldersHash({dir / "a"}, options).ok());
+  uint64_t sum = 0;
+  for (uint64_t r : reads) sum += r;
+  EXPECT_EQ(sum, (uint64_t{17} << 20) + 5 + 3);
+  EXPECT_GE(reads.size(), 3u);  // at least two 8 MiB steps and the ends of the files
+}
+
 TEST(HashingTest, FileErrors) {
   TempDir dir;
   auto missing = Sha256File(dir / "nope");

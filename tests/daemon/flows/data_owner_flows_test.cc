@@ -654,5 +654,76 @@ TEST_F(SubmitResultFlowTest, DryRunAndBadUidsNeverContactTheServer) {
   EXPECT_EQ(connects_, 0);
 }
 
+BenchmarkRunInput AllModels() {
+  return {.dataset = DatasetId(kDataset),
+          .benchmark = BenchmarkId(kBenchmark),
+          .models = {},
+          .no_cache = false,
+          .ignore_model_errors = false};
+}
+
+// After a crash, a benchmark run that had queued its model runs is not "failed ... run
+// the command again": medperfd queues it again, its run jobs resume, and it ends with
+// the summary of what they did, as the command would have shown it.
+TEST_F(DataOwnerFlowTest, AnInterruptedBenchmarkRunIsMarkedByWhatItsModelRunsDid) {
+  LocalDataset("OPERATION");
+  storage::JobRecord parent = BenchmarkRunJob(AllModels());
+  parent.state = storage::JobState::kRunning;
+  parent.attempts = 1;
+  auto parent_id = store_->AddJob(parent);
+  ASSERT_TRUE(parent_id.ok()) << parent_id.status();
+  parent.id = *parent_id;
+  auto reference = jobs_->EnqueueRun(BenchmarkId(kBenchmark), ModelId(kReference),
+                                     DatasetId(kDataset), Json::object());
+  auto second = jobs_->EnqueueRun(BenchmarkId(kBenchmark), ModelId(kModel2), DatasetId(kDataset),
+                                  Json::object());
+  ASSERT_TRUE(reference.ok() && second.ok());
+  parent.params_json = Json{{"plan",
+                             {{{"model", kReference}, {"job", reference->value()}},
+                              {{"model", kModel2}, {"job", second->value()}},
+                              {{"model", kModel3}, {"job", 0}, {"refused", "not allow-listed"}}}}}
+                           .dump();
+  ASSERT_TRUE(store_->UpdateJob(parent).ok());
+  // An interactive job without a plan still fails: nobody can finish it.
+  storage::JobRecord prepare = InteractiveJob("prepare");
+  prepare.state = storage::JobState::kRunning;
+  auto prepare_id = store_->AddJob(prepare);
+  ASSERT_TRUE(prepare_id.ok());
+
+  ASSERT_TRUE(store_->RequeueInterruptedJobs(kMaxRunAttempts).ok());
+  auto requeued = store_->GetJob(*parent_id);
+  ASSERT_TRUE(requeued.ok());
+  EXPECT_EQ(requeued->state, storage::JobState::kQueued);
+  EXPECT_EQ(store_->GetJob(*prepare_id)->state, storage::JobState::kFailed);
+
+  jobs_->Resume(*requeued, [this](JobContext& job) -> absl::StatusOr<Json> {
+    FlowContext ctx{*site_, job, Connect(), jobs_.get()};
+    absl::StatusOr<BenchmarkRunResult> result = ResumeBenchmarkRun(ctx);
+    if (!result.ok()) return result.status();
+    return SummaryJson(*result);
+  });
+  storage::JobRecord done = WaitFor(*parent_id);
+  EXPECT_EQ(done.state, storage::JobState::kDone) << done.error;
+  Json summary = Json::parse(done.result_json);
+  EXPECT_EQ(summary["ran"], 2) << summary;
+  EXPECT_EQ(summary["failed"], 1) << summary;
+  EXPECT_EQ(summary["rows"][2]["error"], "not allow-listed") << summary;
+  EXPECT_EQ(connects_, 0);  // the summary needs no server
+}
+
+// Without a saved plan (it was interrupted before queuing its models) it still asks
+// for the command to be run again.
+TEST_F(DataOwnerFlowTest, ABenchmarkRunInterruptedBeforeItsPlanFails) {
+  storage::JobRecord parent = BenchmarkRunJob(AllModels());
+  parent.state = storage::JobState::kRunning;
+  auto id = store_->AddJob(parent);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(store_->RequeueInterruptedJobs(kMaxRunAttempts).ok());
+  auto after = store_->GetJob(*id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state, storage::JobState::kFailed);
+  EXPECT_NE(after->error.find("run the command again"), std::string::npos) << after->error;
+}
+
 }  // namespace
 }  // namespace medperf::daemon::flows
