@@ -1,7 +1,11 @@
 #include "daemon/compatibility_check.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +21,59 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 namespace {
+
+// One test folder per key: two identical tests at once (two terminals, a test run beside
+// a benchmark submit) would reset and write the same folder under each other. The
+// second waits for the first and then finds its report (or, with --no-cache, runs
+// afresh in a folder nobody else is using).
+class TestFolderLock {
+ public:
+  TestFolderLock(const std::string& key, JobContext& job) : key_(key) {
+    std::unique_lock<std::mutex> lock(mu());
+    bool said = false;
+    while (busy().contains(key_)) {
+      if (!said) {
+        job.Progress("test", "an identical test is running; waiting for it to end");
+        said = true;
+      }
+      cv().wait_for(lock, std::chrono::seconds(1));
+      if (job.cancelled()) {
+        cancelled_ = true;
+        return;
+      }
+    }
+    busy().insert(key_);
+    held_ = true;
+  }
+  ~TestFolderLock() {
+    if (!held_) return;
+    {
+      std::lock_guard<std::mutex> lock(mu());
+      busy().erase(key_);
+    }
+    cv().notify_all();
+  }
+  TestFolderLock(const TestFolderLock&) = delete;
+  TestFolderLock& operator=(const TestFolderLock&) = delete;
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::condition_variable& cv() {
+    static std::condition_variable c;
+    return c;
+  }
+  static std::set<std::string>& busy() {
+    static std::set<std::string>* b = new std::set<std::string>;
+    return *b;
+  }
+  std::string key_;
+  bool held_ = false;
+  bool cancelled_ = false;
+};
 
 std::string Describe(const TestContainerSource& s) {
   if (s.container) return absl::StrCat("container ", s.container->value());
@@ -194,6 +251,8 @@ absl::StatusOr<CompatibilityTestResult> RunCompatibilityTest(Site& site, JobCont
                   {"model", model_fp},
                   {"evaluator", eval_fp}};
   std::string key = Sha256Hex(key_doc.dump());
+  TestFolderLock folder_lock(key, job);
+  if (folder_lock.cancelled()) return absl::CancelledError("the test was cancelled");
   out.dir = site.state_dir() / "tests" / key;
   out.log_dir = out.dir / "logs";
   fs::path report_file = out.dir / "test_report.json";

@@ -463,19 +463,29 @@ absl::StatusOr<DaemonConfig> ParseConfig(const std::string& yaml_text, const std
               return absl::OkStatus();
             };
             if (!v.IsMap()) return engine(v, p);
-            return r.ForEach(v, p, {"engine", "docker"},
-                             [&](const std::string& k, const YAML::Node& rv,
-                                 const std::string& rp) -> absl::Status {
-                               if (k == "engine") return engine(rv, rp);
-                               return r.ForEach(
-                                   rv, rp, {"host", "binary"},
-                                   [&](const std::string& dk, const YAML::Node& dv,
-                                       const std::string& dp) -> absl::Status {
-                                     ASSIGN_OR_RETURN(std::string s, r.String(dv, dp));
-                                     (dk == "host" ? config.docker_host : config.docker_binary) = s;
-                                     return absl::OkStatus();
-                                   });
-                             });
+            return r.ForEach(
+                v, p, {"engine", "docker"},
+                [&](const std::string& k, const YAML::Node& rv,
+                    const std::string& rp) -> absl::Status {
+                  if (k == "engine") return engine(rv, rp);
+                  return r.ForEach(
+                      rv, rp, {"host", "binary"},
+                      [&](const std::string& dk, const YAML::Node& dv,
+                          const std::string& dp) -> absl::Status {
+                        ASSIGN_OR_RETURN(std::string s, r.String(dv, dp));
+                        // The docker CLI reads a bare path as a TCP host
+                        // name and fails much later, at the first task.
+                        if (dk == "host" && !s.empty() && s.find("://") == std::string::npos) {
+                          return absl::InvalidArgumentError(
+                              absl::StrCat(dp, ": '", s,
+                                           "' is not a docker host address; expected e.g. "
+                                           "unix:///run/docker.sock, tcp://host:2376 or "
+                                           "ssh://user@host"));
+                        }
+                        (dk == "host" ? config.docker_host : config.docker_binary) = s;
+                        return absl::OkStatus();
+                      });
+                });
           } else if (key == "server") {
             return ParseServer(r, v, p, config.server);
           } else if (key == "poll") {

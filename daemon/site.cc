@@ -266,15 +266,22 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
                      ReadFileBounded(local.parameters_file, "the parameters file", 1 << 20));
     RETURN_IF_ERROR(YamlToJson(text, local.parameters_file.string()).status());
   }
-  // An empty folder (a placeholder left by a download script) loses to a filled one.
+  // An empty folder (a placeholder left by a download script) loses to a filled one and
+  // to an additional_files.tar.gz beside the config. Dot files (.gitkeep, .DS_Store) are
+  // what an empty folder keeps in a repository.
+  auto filled = [&](const fs::path& folder) {
+    if (!fs::is_directory(folder, ec)) return false;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      if (!entry.path().filename().string().starts_with(".")) return true;
+    }
+    return false;
+  };
   for (const fs::path& folder : folders) {
-    if (!fs::is_directory(folder, ec)) continue;
-    bool filled = !fs::is_empty(folder, ec) && !ec;
-    if (local.additional_files.empty() || filled) {
+    if (filled(folder)) {
       local.additional_files = folder;
       local.additional_files_origin = absl::StrCat("from ", folder.string());
+      break;
     }
-    if (filled) break;
   }
   if (local.additional_files.empty()) {
     fs::path tarball = dir / "additional_files.tar.gz";
@@ -298,7 +305,14 @@ absl::StatusOr<LocalContainer> Site::LoadLocalContainer(const fs::path& path) {
     local.image_file = asset.path;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> runner, RunnerFor(local));
-  ASSIGN_OR_RETURN(local.image_hash, runner->ImageHash(local.config, local.image_file));
+  absl::StatusOr<std::string> hash = runner->ImageHash(local.config, local.image_file);
+  if (!hash.ok()) {
+    // "needs docker" alone does not say why docker was not used (runner: auto without a
+    // reachable engine, or a configured sandbox).
+    return absl::Status(hash.status().code(), absl::StrCat(hash.status().message(), " (runner ",
+                                                           RunnerChoice(local), ")"));
+  }
+  local.image_hash = *hash;
   return local;
 }
 

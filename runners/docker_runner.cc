@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 #include <thread>
@@ -525,7 +527,12 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
   SupervisedCommand command;
   command.argv = std::move(argv);
   command.log_file = run.log_file;
-  command.on_output = run.on_output;
+  // docker's own refusal to start, before any task code: no GPU runtime for --gpus.
+  auto no_gpu_runtime = std::make_shared<std::atomic<bool>>(false);
+  command.on_output = [no_gpu_runtime, forward = run.on_output](std::string_view line) {
+    if (absl::StrContains(AV(line), "could not select device driver")) *no_gpu_runtime = true;
+    if (forward) forward(line);
+  };
   command.time_limit = std::chrono::duration_cast<std::chrono::milliseconds>(limits.wall_time);
   command.log_limit_bytes = limits.log_bytes;
   command.on_tick = OutputCapTick(spec.mounts, limits.output_bytes, run.task);
@@ -555,6 +562,15 @@ absl::StatusOr<TaskOutcome> DockerRunner::Run(const ContainerConfig& config, con
   }
   if (outcome.ok() && outcome->timed_out) {
     outcome->limit_detail = absl::StrCat(key, "time_seconds = ", limits.wall_time.count());
+  }
+  if (outcome.ok() && outcome->exit_code == 125 && *no_gpu_runtime && !spec.gpus.empty()) {
+    (void)RunCapture(Cli({"rm", "--force", name}), std::chrono::seconds(60));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the docker engine", options_.host.empty() ? "" : absl::StrCat(" at ", options_.host),
+        " has no GPU runtime, so it cannot start ", run.task, " with --gpus ", spec.gpus,
+        " (the task gets GPUs from medperfd's policy.gpus and policy.gpu_tasks, or from the "
+        "container's run_args.gpus); install the NVIDIA Container Toolkit on this host, or "
+        "unset policy.gpus in medperfd's config; the container itself did not run"));
   }
   if (outcome.ok() && !outcome->ok() && outcome->limit_hit.empty() && !outcome->cancelled &&
       !outcome->timed_out && limits.max_processes > 0) {

@@ -23,6 +23,15 @@ TEST(ConfigTest, RunnerAsAMappingNamesTheDockerEngine) {
   EXPECT_EQ(c->docker_binary, "/opt/docker/bin/docker");
 }
 
+// A bare socket path would be read by the docker CLI as a TCP host name: refused at
+// start, naming the key and the expected forms.
+TEST(ConfigTest, DockerHostWithoutAScheme) {
+  auto c = ParseConfig("runner:\n  docker:\n    host: /run/docker.sock\n", "medperfd.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("runner.docker.host"), std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find("unix:///run/docker.sock"), std::string::npos) << c.status();
+}
+
 TEST(ConfigTest, GpuTasksDefaultToInferAndTakeKnownKinds) {
   auto d = ParseConfig("", "medperfd.yaml");
   ASSERT_TRUE(d.ok()) << d.status();

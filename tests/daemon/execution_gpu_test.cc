@@ -252,6 +252,26 @@ TEST_F(ExecutionGpuTest, LocalFolderFollowsTheMedPerfWorkspaceLayout) {
   EXPECT_NE(local->additional_files_origin.find((bare / "workspace/additional_files").string()),
             std::string::npos)
       << local->additional_files_origin;
+
+  // A folder holding only what keeps it in a repository is empty: the tarball beside the
+  // config is used, and without one the folders looked in are named.
+  fs::path kept = dir_ / "kept";
+  WriteFile(kept / "container_config.yaml", kConfig);
+  WriteFile(kept / "workspace" / "additional_files" / ".gitkeep", "");
+  local = site_->LoadLocalContainer(kept);
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_TRUE(local->additional_files.empty()) << local->additional_files;
+  EXPECT_NE(local->additional_files_origin.find("looked in"), std::string::npos)
+      << local->additional_files_origin;
+  WriteFile(dir_ / "weights" / "cnn_weights.pth", "weights");
+  auto tar = testing::Run({"/usr/bin/tar", "-czf", (kept / "additional_files.tar.gz").string(),
+                           "-C", (dir_ / "weights").string(), "."});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  local = site_->LoadLocalContainer(kept);
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_TRUE(fs::exists(local->additional_files / "cnn_weights.pth")) << local->additional_files;
+  EXPECT_NE(local->additional_files_origin.find("extracted from"), std::string::npos)
+      << local->additional_files_origin;
 }
 
 }  // namespace

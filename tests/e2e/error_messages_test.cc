@@ -126,6 +126,33 @@ TEST_F(ErrorMessagesTest, AFailingContainerIsNamedWithItsLog) {
   EXPECT_NE(prepare.err.find("detail: "), std::string::npos) << prepare.err;
 }
 
+class SandboxSiteErrorsTest : public SiteFixture {
+ protected:
+  std::string ExtraDaemonConfig() const override { return "runner: sandbox\n"; }
+};
+
+// A DockerImage container on a site whose runner is the sandbox: the refusal says which
+// runner was picked and why, so the reader knows what to change.
+TEST_F(SandboxSiteErrorsTest, AContainerTheRunnerCannotRunSaysWhichRunnerAndWhy) {
+  fs::path model = dir_ / "docker_model";
+  fs::create_directories(model);
+  std::string config = ReadFile(examples_ / "model_linear" / "container_config.yaml");
+  size_t type = config.find("container_type: LocalProcess");
+  ASSERT_NE(type, std::string::npos);
+  config.replace(type, 28, "container_type: DockerImage");
+  size_t image = config.find("\nimage: ");
+  ASSERT_NE(image, std::string::npos);
+  config.replace(image + 8, config.find('\n', image + 1) - image - 8, "example/model:1");
+  WriteFile(model / "container_config.yaml", config);
+  RunResult r = Ctl({"test", "run", "--data_preparator", (examples_ / "data_preparator").string(),
+                     "--model", model.string(), "--evaluator", (examples_ / "metrics").string(),
+                     "--data_path", (examples_ / "demo_data" / "images").string(), "--labels_path",
+                     (examples_ / "demo_data" / "labels").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("DockerImage"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(runner sandbox"), std::string::npos) << r.err;
+}
+
 // The server stopped while medperfd runs: the server is named, not the daemon's socket.
 TEST_F(ErrorMessagesTest, AStoppedServerIsNotADownDaemon) {
   std::string url = proxy_->url();

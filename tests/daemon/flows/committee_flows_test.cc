@@ -2,6 +2,9 @@
 // runner: test run, container submit, benchmark submit, model associate.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "daemon/flows/associate_model.h"
 #include "daemon/flows/submit_benchmark.h"
 #include "daemon/flows/submit_container.h"
@@ -94,6 +97,40 @@ TEST_F(CommitteeFlowTest, TestRunOfLocalPartsNeedsNoServer) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->test.metrics, (Json{{"AUC", 0.7}}));
   EXPECT_EQ(connects_, 0);
+}
+
+// Two identical tests at once (two terminals) share a test folder: the second waits for
+// the first instead of resetting the folder under it.
+TEST_F(CommitteeFlowTest, IdenticalTestRunsAtOnceTakeTurnsInTheirFolder) {
+  auto [data, labels] = RawData();
+  TestRunInput in;
+  in.data_preparator = ConfigFile("prep", {"prepare", "sanity_check", "statistics"});
+  in.model = ConfigFile("reference", {"infer"});
+  in.evaluator = ConfigFile("metrics", {"evaluate"});
+  in.data_path = data;
+  in.labels_path = labels;
+  in.no_cache = true;
+  GoodPreparator("local_prep");
+  SetTask("local_reference/infer", {{{"output_path", {{"case1.txt", "1"}}}}, 0});
+  SetTask("local_metrics/evaluate", {{{"output_path", {{"", "AUC: 0.7\n"}}}}, 0});
+  connect_error_ = absl::FailedPreconditionError("no MedPerf server configured");
+  std::atomic<int> in_flight{0}, most{0};
+  runner_->on_run = [&](const std::string&) {
+    int now = ++in_flight;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    --in_flight;
+  };
+  absl::StatusOr<TestRunResult> second = absl::UnknownError("not run");
+  std::thread other([&] { second = RunFlow([&](FlowContext& ctx) { return TestRun(ctx, in); }); });
+  auto first = RunFlow([&](FlowContext& ctx) { return TestRun(ctx, in); });
+  other.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(first->test.metrics, (Json{{"AUC", 0.7}}));
+  EXPECT_EQ(second->test.metrics, (Json{{"AUC", 0.7}}));
+  EXPECT_EQ(most.load(), 1) << "the two tests ran tasks in the same folder at once";
 }
 
 TEST_F(CommitteeFlowTest, TestRunNamesTheFailingStage) {

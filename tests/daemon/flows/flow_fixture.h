@@ -251,6 +251,8 @@ class FakeRunner final : public Runner {
     absl::Mutex mu;
     std::map<std::string, FakeTask> tasks;
     std::vector<std::string> ran;
+    // Called (outside `mu`) at the start of every task with its "<container>/<task>".
+    std::function<void(const std::string&)> on_run;
   };
   FakeRunner(std::shared_ptr<Shared> shared, std::string container)
       : shared_(std::move(shared)), container_(std::move(container)) {}
@@ -272,6 +274,7 @@ class FakeRunner final : public Runner {
       if (it == shared_->tasks.end()) return absl::InternalError("no fake task " + key);
       task = it->second;
     }
+    if (shared_->on_run) shared_->on_run(key);
     for (const auto& [mount, files] : task.files) {
       auto m = run.mounts.find(mount);
       if (m == run.mounts.end()) return absl::InternalError(key + ": no mount " + mount);

@@ -450,6 +450,25 @@ TEST_F(DockerRealTest, HostileArchivesCannotRetagOrImpersonateAndRemovedImagesCo
   EXPECT_TRUE(absl::StrContains(ran.status().message(), "altered")) << ran.status();
 }
 
+// An engine without a GPU runtime refuses --gpus before the container starts: said as
+// the engine's problem with the fix, not as the task's exit code 125.
+TEST_F(DockerRealTest, GpusOnAnEngineWithoutAGpuRuntimeAreExplained) {
+  fs::create_directories(dir_ / "in");
+  auto runner = DockerRunner::Create();
+  ASSERT_TRUE(runner.ok());
+  TaskRun run{.task = "infer",
+              .mounts = {{"data_path", dir_ / "in"}, {"out", dir_ / "out"}},
+              .outputs = {"out"},
+              .outputs_decided = true,
+              .gpus = "all"};
+  run.limits.wall_time = std::chrono::seconds(60);
+  auto out = (*runner)->Run(Shell("echo ran > /out/x"), run);
+  if (out.ok() && out->ok()) GTEST_SKIP() << "this engine has a GPU runtime and a GPU";
+  ASSERT_FALSE(out.ok()) << out->Describe();
+  EXPECT_TRUE(absl::StrContains(out.status().message(), "no GPU runtime")) << out.status();
+  EXPECT_TRUE(absl::StrContains(out.status().message(), "policy.gpus")) << out.status();
+}
+
 // runner.docker.host: the engine named in the config is the one used, whatever
 // DOCKER_HOST says; an unreachable one is an error naming its socket; `auto` says why
 // it picked docker.
