@@ -95,12 +95,19 @@ absl::Status RecoverFromFullDisk(Site& site, const std::string& task,
 
 // A warning about a task the user must see: in the job's progress (streamed to
 // medperfctl), in the task's own log, and in the daemon's log.
-void Warn(JobContext& job, const std::string& task, const fs::path& log_file,
+// A line for the user (progress) that the task's own log keeps too, above the task's
+// output: the log is what people read when a task failed.
+void Note(JobContext& job, const std::string& task, const fs::path& log_file,
           const std::string& message) {
   job.Progress(task, message, log_file.string());
   std::error_code ec;
   fs::create_directories(log_file.parent_path(), ec);
   std::ofstream(log_file, std::ios::app) << "[medperf] " << message << "\n";
+}
+
+void Warn(JobContext& job, const std::string& task, const fs::path& log_file,
+          const std::string& message) {
+  Note(job, task, log_file, message);
   LogWarning(message, {{"job", absl::StrCat(job.id().value())}, {"task", task}});
 }
 
@@ -202,7 +209,7 @@ absl::Status RunContainerTask(Site& site, JobContext& job, const LocalContainer&
   job.Progress(task,
                absl::StrCat("running ", task, " of ", container.name, " (", runner->name(), ")"),
                log_file.string());
-  job.Progress(task, absl::StrCat("runner ", site.RunnerChoice(container)), log_file.string());
+  Note(job, task, log_file, absl::StrCat("runner ", site.RunnerChoice(container)));
   absl::StatusOr<TaskOutcome> ran = runner->Run(container.config, run);
   job.EndOutput(task, log_file.string());
   if (!ran.ok()) {

@@ -149,9 +149,21 @@ absl::Status EnsureMountPoint(const fs::path& root, const std::string& mount_pat
 absl::StatusOr<fs::path> ImageFile(const ContainerConfig& config, const fs::path& image_file) {
   if (!image_file.empty()) return image_file;
   if (!config.image.empty() && config.image.front() == '/') return fs::path(config.image);
-  return absl::FailedPreconditionError(
-      absl::StrCat("container '", config.source, "': image '", config.image,
-                   "' must be fetched to a local file first (TaskRun::image_file)"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "container '", config.source, "': the image archive '", config.image,
+      "' was not fetched to a local file; register it with an http(s) URL or an absolute "
+      "path the daemon can read"));
+}
+
+// UnpackImage's errors name the cached copy; the reader knows the image by what the
+// container config says, and needs to know what to do.
+absl::Status NameTheImage(const absl::Status& status, const ContainerConfig& config,
+                          const fs::path& file) {
+  if (status.ok() || !absl::IsInvalidArgument(status)) return status;
+  return absl::InvalidArgumentError(
+      absl::StrCat("container '", config.source, "': image '", config.image, "' (cached as ",
+                   file.string(), ") cannot be run: ", status.message(),
+                   "; rebuild it with `docker save -o <file> <image>` and register it again"));
 }
 
 }  // namespace
@@ -327,9 +339,10 @@ absl::Status SandboxRunner::Prepare(const ContainerConfig& config, const fs::pat
     }
     case ContainerType::kDockerArchive: {
       ASSIGN_OR_RETURN(fs::path file, ImageFile(config, image_file));
-      return UnpackImage(file, options_.image_cache_dir, options_.layer_store_dir,
-                         options_.image_limits)
-          .status();
+      return NameTheImage(UnpackImage(file, options_.image_cache_dir, options_.layer_store_dir,
+                                      options_.image_limits)
+                              .status(),
+                          config, file);
     }
     case ContainerType::kDockerImage:
     case ContainerType::kSingularityFile:
@@ -480,8 +493,10 @@ absl::StatusOr<std::unique_ptr<SandboxRunner::Invocation>> SandboxRunner::Plan(
     if (task.has_command) program.insert(program.end(), task.command.begin(), task.command.end());
   } else {
     ASSIGN_OR_RETURN(fs::path file, ImageFile(config, run.image_file));
-    ASSIGN_OR_RETURN(ImageRoot image, UnpackImage(file, options_.image_cache_dir,
-                                                  options_.layer_store_dir, options_.image_limits));
+    absl::StatusOr<ImageRoot> unpacked = UnpackImage(
+        file, options_.image_cache_dir, options_.layer_store_dir, options_.image_limits);
+    RETURN_IF_ERROR(NameTheImage(unpacked.status(), config, file));
+    ImageRoot image = *std::move(unpacked);
     for (const auto& m : mounts) {
       RETURN_IF_ERROR(
           EnsureMountPoint(image.rootfs, m.mount_path, m.type == VolumeType::kDirectory));

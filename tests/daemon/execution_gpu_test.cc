@@ -220,6 +220,8 @@ TEST_F(ExecutionGpuTest, FilledAdditionalFilesGiveNoWarning) {
   std::string progress;
   ASSERT_TRUE(RunTask("infer", &progress).ok());
   EXPECT_EQ(progress.find("additional_files"), std::string::npos) << progress;
+  // The task's own log says which runner ran it and why (read when a task failed).
+  EXPECT_NE(ReadLog("infer").find("[medperf] runner "), std::string::npos) << ReadLog("infer");
 }
 
 TEST_F(ExecutionGpuTest, LocalFolderFollowsTheMedPerfWorkspaceLayout) {

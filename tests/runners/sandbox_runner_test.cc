@@ -563,6 +563,28 @@ TEST_F(SandboxTest, DockerSaveTarballRunsInTheSandbox) {
   EXPECT_TRUE(fs::exists(dir_ / "images" / *hash / "rootfs/bin/sh"));
 }
 
+// A broken tarball is named as the container config names it (not only by its cached
+// copy), with what to do.
+TEST_F(SandboxTest, ABrokenImageTarballIsNamedWithTheFix) {
+  WriteFile(dir_ / "cached-copy", "not a tar archive at all");
+  auto config = ParseContainerConfig(
+      "container_type: DockerArchive\nimage: https://example.org/broken.tar\ntasks:\n"
+      "  infer:\n    output_volumes: {out: {mount_path: /mlcommons/volumes/out, type: "
+      "directory}}\n",
+      "broken archive");
+  ASSERT_TRUE(config.ok()) << config.status();
+  TaskRun run{
+      .task = "infer", .mounts = {{"out", dir_ / "out"}}, .image_file = dir_ / "cached-copy"};
+  auto outcome = runner_->Run(*config, run);
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.status().message().find("https://example.org/broken.tar"), std::string::npos)
+      << outcome.status();
+  EXPECT_NE(outcome.status().message().find("docker save"), std::string::npos) << outcome.status();
+  absl::Status prepared = runner_->Prepare(*config, dir_ / "cached-copy");
+  EXPECT_NE(prepared.message().find("https://example.org/broken.tar"), std::string::npos)
+      << prepared;
+}
+
 TEST_F(SandboxTest, HostileImageCannotRedirectMountPoints) {
   fs::path victim = dir_ / "host_victim";
   fs::create_directories(victim);
