@@ -48,6 +48,23 @@ class CommitteeFlowTest : public FlowTest {
     return in;
   }
 
+  // A test of local containers (named after their folders) whose tasks succeed, with
+  // no MedPerf server.
+  TestRunInput LocalPartsThatWork() {
+    auto [data, labels] = RawData();
+    TestRunInput in;
+    in.data_preparator = ConfigFile("prep", {"prepare", "sanity_check", "statistics"});
+    in.model = ConfigFile("reference", {"infer"});
+    in.evaluator = ConfigFile("metrics", {"evaluate"});
+    in.data_path = data;
+    in.labels_path = labels;
+    GoodPreparator("local_prep");
+    SetTask("local_reference/infer", {{{"output_path", {{"case1.txt", "1"}}}}, 0});
+    SetTask("local_metrics/evaluate", {{{"output_path", {{"", "AUC: 0.7\n"}}}}, 0});
+    connect_error_ = absl::FailedPreconditionError("no MedPerf server configured");
+    return in;
+  }
+
   // A container config file on the daemon's machine.
   std::string ConfigFile(const std::string& name, const std::vector<std::string>& tasks) {
     std::filesystem::path path = dir_ / "configs" / name / "container_config.yaml";
@@ -80,19 +97,8 @@ TEST_F(CommitteeFlowTest, TestRunOfRegisteredPartsReturnsTheMetrics) {
 }
 
 TEST_F(CommitteeFlowTest, TestRunOfLocalPartsNeedsNoServer) {
-  auto [data, labels] = RawData();
-  TestRunInput in;
-  in.data_preparator = ConfigFile("prep", {"prepare", "sanity_check", "statistics"});
-  in.model = ConfigFile("reference", {"infer"});
-  in.evaluator = ConfigFile("metrics", {"evaluate"});
-  in.data_path = data;
-  in.labels_path = labels;
+  TestRunInput in = LocalPartsThatWork();
   ASSERT_TRUE(CheckTestRun(in).ok());
-  // Local containers are named after their folder.
-  GoodPreparator("local_prep");
-  SetTask("local_reference/infer", {{{"output_path", {{"case1.txt", "1"}}}}, 0});
-  SetTask("local_metrics/evaluate", {{{"output_path", {{"", "AUC: 0.7\n"}}}}, 0});
-  connect_error_ = absl::FailedPreconditionError("no MedPerf server configured");
   auto out = RunFlow([&](FlowContext& ctx) { return TestRun(ctx, in); });
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->test.metrics, (Json{{"AUC", 0.7}}));
@@ -102,18 +108,8 @@ TEST_F(CommitteeFlowTest, TestRunOfLocalPartsNeedsNoServer) {
 // Two identical tests at once (two terminals) share a test folder: the second waits for
 // the first instead of resetting the folder under it.
 TEST_F(CommitteeFlowTest, IdenticalTestRunsAtOnceTakeTurnsInTheirFolder) {
-  auto [data, labels] = RawData();
-  TestRunInput in;
-  in.data_preparator = ConfigFile("prep", {"prepare", "sanity_check", "statistics"});
-  in.model = ConfigFile("reference", {"infer"});
-  in.evaluator = ConfigFile("metrics", {"evaluate"});
-  in.data_path = data;
-  in.labels_path = labels;
+  TestRunInput in = LocalPartsThatWork();
   in.no_cache = true;
-  GoodPreparator("local_prep");
-  SetTask("local_reference/infer", {{{"output_path", {{"case1.txt", "1"}}}}, 0});
-  SetTask("local_metrics/evaluate", {{{"output_path", {{"", "AUC: 0.7\n"}}}}, 0});
-  connect_error_ = absl::FailedPreconditionError("no MedPerf server configured");
   std::atomic<int> in_flight{0}, most{0};
   runner_->on_run = [&](const std::string&) {
     int now = ++in_flight;
